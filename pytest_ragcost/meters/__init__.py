@@ -1,0 +1,1 @@
+"""Energy and resource meters, one module per source, imported lazily."""

@@ -1,0 +1,287 @@
+"""Plain result objects: what a metered run produced, with units in the names.
+
+Everything here is a frozen dataclass with ``to_dict``/``from_dict`` so results can
+travel between pytest-xdist workers and the controller (on ``report.user_properties``)
+and land in the JSON output unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+#: Where an energy figure came from. Never sum figures of different kinds.
+EnergyKind = Literal["measured", "attributed", "estimated", "unavailable"]
+ENERGY_KINDS: tuple[EnergyKind, ...] = ("measured", "attributed", "estimated", "unavailable")
+
+#: Source labels of non-energy numbers.
+#:  - ``timer``: perf_counter / process CPU clocks / getrusage
+#:  - ``counted``: tokens counted locally with a tokenizer
+#:  - ``provider``: usage reported by the model provider
+#:  - ``given``: an integer the test passed in
+#:  - ``derived``: computed from other metrics (sums, prices)
+SOURCE_LABELS = ("timer", "counted", "provider", "given", "derived", *ENERGY_KINDS)
+
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+#: Metrics whose values are exact (compared exactly by the gate).
+EXACT_PREFIXES = ("tokens_", "count_")
+EXACT_NAMES = frozenset({"errors", "requests"})
+#: Metrics that vary run to run (gated on evidence).
+NOISY_NAMES = frozenset(
+    {
+        "wall_ms",
+        "cpu_ms",
+        "gpu_ms",
+        "ttft_ms",
+        "energy_j",
+        "energy_cpu_j",
+        "energy_gpu_j",
+        "energy_dram_j",
+        "peak_rss_mb",
+    }
+)
+DERIVED_NAMES = frozenset({"cost_usd"})
+QUALITY_NAMES = frozenset({"hit_at_k", "mrr", "context_precision", "context_recall"})
+QUALITY_PREFIXES = ("ragas_",)
+
+UNITS: Mapping[str, str] = {
+    "wall_ms": "ms",
+    "cpu_ms": "ms",
+    "gpu_ms": "ms",
+    "ttft_ms": "ms",
+    "energy_j": "J",
+    "energy_cpu_j": "J",
+    "energy_gpu_j": "J",
+    "energy_dram_j": "J",
+    "peak_rss_mb": "MiB",
+    "errors": "count",
+    "cost_usd": "USD",
+}
+
+MetricClass = Literal["exact", "noisy", "derived", "quality", "unknown"]
+
+
+def metric_class(metric: str) -> MetricClass:
+    """Classify a bare metric name (without its ``stage.`` prefix)."""
+    if metric in NOISY_NAMES:
+        return "noisy"
+    if metric in EXACT_NAMES or metric.startswith(EXACT_PREFIXES):
+        return "exact"
+    if metric in DERIVED_NAMES:
+        return "derived"
+    if metric in QUALITY_NAMES or metric.startswith(QUALITY_PREFIXES):
+        return "quality"
+    return "unknown"
+
+
+def unit_of(metric: str) -> str:
+    """The unit of a bare metric name."""
+    if metric in UNITS:
+        return UNITS[metric]
+    if metric.startswith("tokens_"):
+        return "tokens"
+    if metric.startswith("count_"):
+        return "count"
+    if metric_class(metric) == "quality":
+        return "score"
+    return ""
+
+
+def split_key(key: str) -> tuple[str | None, str]:
+    """Split ``"stage.metric"`` into ``("stage", "metric")``; ``"metric"`` gives ``(None, ...)``.
+
+    Raises ``ValueError`` for anything else (two dots, empty parts).
+    """
+    parts = key.split(".")
+    if len(parts) == 1 and parts[0]:
+        return None, parts[0]
+    if len(parts) == 2 and all(parts):
+        return parts[0], parts[1]
+    msg = f"metric key {key!r} must be 'metric' or 'stage.metric'"
+    raise ValueError(msg)
+
+
+@dataclass(frozen=True)
+class StageRecord:
+    """One stage of one request. ``metrics`` maps bare metric names to values."""
+
+    name: str
+    metrics: Mapping[str, float]
+    sources: Mapping[str, str]
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "metrics": dict(self.metrics),
+            "sources": dict(self.sources),
+        }
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StageRecord:
+        return cls(
+            name=data["name"],
+            metrics=dict(data["metrics"]),
+            sources=dict(data["sources"]),
+            error=data.get("error"),
+        )
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One metered request: its whole-request metrics and its stages in order."""
+
+    trace_id: str
+    index: int
+    metrics: Mapping[str, float]
+    sources: Mapping[str, str]
+    stages: tuple[StageRecord, ...] = ()
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "trace_id": self.trace_id,
+            "index": self.index,
+            "metrics": dict(self.metrics),
+            "sources": dict(self.sources),
+            "stages": [s.to_dict() for s in self.stages],
+        }
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RequestRecord:
+        return cls(
+            trace_id=data["trace_id"],
+            index=int(data["index"]),
+            metrics=dict(data["metrics"]),
+            sources=dict(data["sources"]),
+            stages=tuple(StageRecord.from_dict(s) for s in data["stages"]),
+            error=data.get("error"),
+        )
+
+    def flat(self) -> dict[str, float]:
+        """All metric keys of this request: ``metric`` and ``stage.metric`` (stages summed)."""
+        out = dict(self.metrics)
+        for st in self.stages:
+            for name, value in st.metrics.items():
+                key = f"{st.name}.{name}"
+                if name == "ttft_ms" or name == "peak_rss_mb":
+                    # first token happens once; peaks do not add up
+                    out.setdefault(key, value)
+                    if name == "peak_rss_mb":
+                        out[key] = max(out[key], value)
+                else:
+                    out[key] = out.get(key, 0.0) + value
+        return out
+
+    def flat_sources(self) -> dict[str, str]:
+        out = dict(self.sources)
+        for st in self.stages:
+            for name, src in st.sources.items():
+                out.setdefault(f"{st.name}.{name}", src)
+        return out
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One quality sample fed by ``ragcost.sample(...)``."""
+
+    question: str | None = None
+    answer: str | None = None
+    contexts: tuple[str, ...] = ()
+    reference: str | None = None
+    reference_contexts: tuple[str, ...] = ()
+    context_ids: tuple[str, ...] = ()
+    reference_ids: tuple[str, ...] = ()
+    trace_id: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "contexts": list(self.contexts),
+            "reference": self.reference,
+            "reference_contexts": list(self.reference_contexts),
+            "context_ids": list(self.context_ids),
+            "reference_ids": list(self.reference_ids),
+            "trace_id": self.trace_id,
+            "extra": dict(self.extra),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Sample:
+        return cls(
+            question=data.get("question"),
+            answer=data.get("answer"),
+            contexts=tuple(data.get("contexts", ())),
+            reference=data.get("reference"),
+            reference_contexts=tuple(data.get("reference_contexts", ())),
+            context_ids=tuple(str(x) for x in data.get("context_ids", ())),
+            reference_ids=tuple(str(x) for x in data.get("reference_ids", ())),
+            trace_id=data.get("trace_id"),
+            extra=dict(data.get("extra", {})),
+        )
+
+
+@dataclass(frozen=True)
+class ScenarioRun:
+    """Everything one test measured for one scenario."""
+
+    scenario: str
+    nodeid: str
+    requests: tuple[RequestRecord, ...]
+    warmup: int = 0
+    samples: tuple[Sample, ...] = ()
+    energy: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario,
+            "nodeid": self.nodeid,
+            "warmup": self.warmup,
+            "energy": dict(self.energy),
+            "requests": [r.to_dict() for r in self.requests],
+            "samples": [s.to_dict() for s in self.samples],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ScenarioRun:
+        return cls(
+            scenario=data["scenario"],
+            nodeid=data["nodeid"],
+            warmup=int(data.get("warmup", 0)),
+            energy=dict(data.get("energy", {})),
+            requests=tuple(RequestRecord.from_dict(r) for r in data["requests"]),
+            samples=tuple(Sample.from_dict(s) for s in data.get("samples", ())),
+        )
+
+    def series(self) -> dict[str, list[float]]:
+        """Per metric key, the values over requests (a request lacking a key is skipped)."""
+        out: dict[str, list[float]] = {}
+        for req in self.requests:
+            for key, value in req.flat().items():
+                out.setdefault(key, []).append(value)
+        return out
+
+    def sources(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for req in self.requests:
+            for key, src in req.flat_sources().items():
+                out.setdefault(key, src)
+        return out
+
+    def stage_names(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for req in self.requests:
+            for st in req.stages:
+                seen.setdefault(st.name, None)
+        return list(seen)
