@@ -285,3 +285,109 @@ class ScenarioRun:
             for st in req.stages:
                 seen.setdefault(st.name, None)
         return list(seen)
+
+
+Stat = Literal["mean", "median", "p95", "p99", "max", "total"]
+STATS: tuple[Stat, ...] = ("mean", "median", "p95", "p99", "max", "total")
+
+Status = Literal["PASS", "FAIL", "WARN", "INCONCLUSIVE", "INCOMPARABLE", "NEW", "STALE"]
+STATUSES: tuple[Status, ...] = (
+    "PASS",
+    "FAIL",
+    "WARN",
+    "INCONCLUSIVE",
+    "INCOMPARABLE",
+    "NEW",
+    "STALE",
+)
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far a value may move: ``relative`` means a fraction of the baseline (0.05 = 5%)."""
+
+    value: float
+    relative: bool
+
+    def absolute(self, baseline: float) -> float:
+        """The allowed change in the metric's unit for this baseline."""
+        return abs(baseline) * self.value if self.relative else self.value
+
+    def __str__(self) -> str:
+        return f"{self.value * 100:g}%" if self.relative else f"{self.value:g}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The gate's finding for one (scenario, metric key).
+
+    ``interval`` is the confidence interval of the change (current - baseline) in the
+    metric's unit when the rule used one; ``n`` is the current sample count.
+    ``improved`` marks a fall larger than the tolerance (a hint to re-bless).
+    """
+
+    scenario: str
+    key: str
+    status: Status
+    message: str
+    baseline: float | None = None
+    current: float | None = None
+    budget: float | None = None
+    tolerance: str | None = None
+    stat: str = "mean"
+    n: int | None = None
+    interval: tuple[float, float] | None = None
+    source: str | None = None
+    severity: Literal["fail", "warn"] = "fail"
+    improved: bool = False
+
+    @property
+    def change(self) -> float | None:
+        if self.baseline is None or self.current is None:
+            return None
+        return self.current - self.baseline
+
+    @property
+    def change_pct(self) -> float | None:
+        if self.baseline is None or self.current is None or self.baseline == 0:
+            return None
+        return (self.current - self.baseline) / abs(self.baseline) * 100.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario,
+            "key": self.key,
+            "status": self.status,
+            "message": self.message,
+            "baseline": self.baseline,
+            "current": self.current,
+            "budget": self.budget,
+            "tolerance": self.tolerance,
+            "stat": self.stat,
+            "n": self.n,
+            "interval": list(self.interval) if self.interval else None,
+            "source": self.source,
+            "severity": self.severity,
+            "improved": self.improved,
+            "change_pct": self.change_pct,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
+        interval = data.get("interval")
+        return cls(
+            scenario=data["scenario"],
+            key=data["key"],
+            status=data["status"],
+            message=data["message"],
+            baseline=data.get("baseline"),
+            current=data.get("current"),
+            budget=data.get("budget"),
+            tolerance=data.get("tolerance"),
+            stat=data.get("stat", "mean"),
+            n=data.get("n"),
+            interval=(float(interval[0]), float(interval[1])) if interval else None,
+            source=data.get("source"),
+            severity=data.get("severity", "fail"),
+            improved=bool(data.get("improved", False)),
+        )
