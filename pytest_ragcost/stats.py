@@ -1,0 +1,716 @@
+"""Pure numbers behind the gate: statistics over a scenario's requests and the verdict rules.
+
+A scenario runs N requests; every metric key yields one value per request. This module turns
+such a list into the statistic a budget entry names (``mean``, ``median``, ``p95``, ``p99``,
+``max``, ``total``) together with its standard error, and decides a :class:`Verdict` from the
+current summary, the stored baseline evidence, the tolerance and the budget.
+
+It imports nothing but the standard library and :mod:`pytest_ragcost.models`, so the same
+verdict is reached from the pytest plugin, the ``ragcost`` CLI and the unit tests.
+
+The rules, in brief (:func:`judge` has the details):
+
+- exact metrics (tokens, counts, errors, and ``cost_usd`` which is derived from them) are
+  compared exactly: FAIL when ``current > baseline + tolerance``;
+- noisy metrics (times, energy, memory) FAIL only when the whole confidence interval of the
+  rise lies above the tolerance, INCONCLUSIVE when the estimate is above but the interval is
+  not, PASS otherwise; INCOMPARABLE when the machine or the energy source changed;
+- a budget is an absolute cap checked whatever the baseline says;
+- a fall larger than the tolerance is a PASS marked ``improved`` (re-bless to lock it in).
+
+The operating characteristics of these rules (false failures on unchanged code, share of
+real regressions caught) are measured by ``benchmarks/bench_verdicts.py``.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Any, Literal
+
+from pytest_ragcost.models import STATS, MetricClass, Stat, Status, Tolerance, Verdict
+
+__all__ = [
+    "DEFAULT_CONFIDENCE",
+    "DEFAULT_RESAMPLES",
+    "STATUS_ORDER",
+    "Summary",
+    "describe",
+    "judge",
+    "quantile",
+    "rank",
+    "stat_value",
+    "student_t_quantile",
+    "summarize",
+    "welch_df",
+    "worst",
+    "worst_status",
+]
+
+#: Two-sided level of the interval of the change. FAIL needs its lower end above the
+#: tolerance, so a run whose true rise sits exactly at the tolerance fails with probability
+#: at most (1 - 0.95) / 2 = 2.5%, and unchanged code far less (see the benchmark).
+DEFAULT_CONFIDENCE = 0.95
+
+#: Bootstrap resamples behind the standard error of median / p95 / p99 / max. The Monte-Carlo
+#: error of a bootstrap standard error is about 1/sqrt(2 * resamples), 3% here, small next to
+#: the sampling error of the SE itself; 500 keeps summarize() near 1.3 ms for n = 100.
+DEFAULT_RESAMPLES = 500
+
+#: Where each quantile statistic sits on [0, 1].
+_QUANTILE_OF_STAT: Mapping[str, float] = {"median": 0.5, "p95": 0.95, "p99": 0.99, "max": 1.0}
+
+#: Worst first: the order reports list verdicts in.
+STATUS_ORDER: tuple[Status, ...] = (
+    "FAIL",
+    "WARN",
+    "INCONCLUSIVE",
+    "INCOMPARABLE",
+    "STALE",
+    "NEW",
+    "PASS",
+)
+_RANK: Mapping[str, int] = {status: i for i, status in enumerate(STATUS_ORDER)}
+
+#: Relative slack for "exactly": a limit computed as 3259.2000000000003 must not fail 3259.2.
+#: Far below one token or one count at any realistic size.
+_FLOAT_SLACK = 1e-9
+
+_UPDATE_HINT = "run `pytest --ragcost --ragcost-update` to lock in the saving"
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def _clean(values: Iterable[float], what: str) -> list[float]:
+    """The values as floats; refuses an empty list and NaN/inf with a message that says where."""
+    out: list[float] = []
+    for i, v in enumerate(values):
+        try:
+            x = float(v)
+        except (TypeError, ValueError):
+            msg = f"{what}: value #{i} must be a number, got {v!r}"
+            raise ValueError(msg) from None
+        if not math.isfinite(x):
+            msg = (
+                f"{what}: value #{i} is {x!r}; per-request values must be finite numbers "
+                "(a NaN or inf usually means a meter failed for that request)"
+            )
+            raise ValueError(msg)
+        out.append(x)
+    if not out:
+        msg = f"{what}: needs at least one value, got an empty list"
+        raise ValueError(msg)
+    return out
+
+
+def _check_stat(stat: str) -> None:
+    if stat not in STATS:
+        msg = f"unknown stat {stat!r}; expected one of {', '.join(STATS)}"
+        raise ValueError(msg)
+
+
+def _quantile_sorted(xs: Sequence[float], q: float) -> float:
+    """Type-7 quantile of an already sorted, non-empty sequence."""
+    h = (len(xs) - 1) * q
+    j = math.floor(h)
+    g = h - j
+    if g == 0.0 or j + 1 >= len(xs):
+        return xs[j]
+    return xs[j] + g * (xs[j + 1] - xs[j])
+
+
+def quantile(values: Iterable[float], q: float) -> float:
+    """The ``q``-quantile (0 <= q <= 1) of ``values`` by linear interpolation.
+
+    This is Hyndman & Fan's type 7, the default of R, NumPy and ``statistics.quantiles(...,
+    method="inclusive")``: with the values sorted as x[0] <= ... <= x[n-1] and
+    h = (n - 1) * q, the result is x[floor(h)] + (h - floor(h)) * (x[floor(h)+1] - x[floor(h)]).
+    ``q = 0`` is the minimum, ``q = 1`` the maximum, and a single value is its own quantile.
+    """
+    if not 0.0 <= q <= 1.0 or math.isnan(q):
+        msg = f"quantile: q must be between 0 and 1 (0.95 for p95), got {q!r}"
+        raise ValueError(msg)
+    return _quantile_sorted(sorted(_clean(values, "quantile")), q)
+
+
+def _mean(xs: Sequence[float]) -> float:
+    return math.fsum(xs) / len(xs)
+
+
+def _stdev(xs: Sequence[float]) -> float:
+    """Sample standard deviation (n - 1); 0 for a single value.
+
+    ``statistics.stdev`` works in exact fractions and costs ~1 ms for 2000 values; the
+    two-pass float formula is exact enough for costs and 30x faster.
+    """
+    n = len(xs)
+    if n < 2:
+        return 0.0
+    m = _mean(xs)
+    return math.sqrt(math.fsum((x - m) ** 2 for x in xs) / (n - 1))
+
+
+def stat_value(values: Iterable[float], stat: Stat) -> float:
+    """The statistic ``stat`` over per-request ``values``.
+
+    ``mean`` and ``total`` are the plain mean and sum; ``median``, ``p95``, ``p99`` are
+    type-7 quantiles (see :func:`quantile`); ``max`` is the largest value.
+    """
+    _check_stat(stat)
+    xs = _clean(values, f"stat {stat}")
+    if stat == "mean":
+        return _mean(xs)
+    if stat == "total":
+        return math.fsum(xs)
+    return _quantile_sorted(sorted(xs), _QUANTILE_OF_STAT[stat])
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A statistic over one run's requests, with the evidence the gate needs.
+
+    ``value`` is the statistic in the metric's unit, ``n`` the number of requests, ``se``
+    its standard error in the same unit (``None`` when it cannot be estimated: a single
+    request), ``stat`` which statistic it is.
+    """
+
+    value: float
+    n: int
+    se: float | None
+    stat: Stat = "mean"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "n": self.n, "se": self.se, "stat": self.stat}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Summary:
+        se = data.get("se")
+        return cls(
+            value=float(data["value"]),
+            n=int(data["n"]),
+            se=None if se is None else float(se),
+            stat=data.get("stat", "mean"),
+        )
+
+
+def _bootstrap_se(
+    xs_sorted: Sequence[float], q: float, rng: random.Random, resamples: int
+) -> float:
+    """Bootstrap standard error of the type-7 ``q``-quantile, two random draws per resample.
+
+    A naive bootstrap draws n values and sorts them for each of the resamples. The same
+    distribution is reached far cheaper: a resample's k-th smallest value is
+    ``x[floor(n * U_(k))]`` where U_(k), the k-th smallest of n uniforms, is Beta(k, n-k+1);
+    the next order statistic is U_(k) plus (1 - U_(k)) times the minimum of n-k uniforms,
+    which is Beta(1, n-k). So each resample costs one beta draw and one uniform draw,
+    whatever n is, and the result is the exact bootstrap distribution, not an approximation.
+    """
+    n = len(xs_sorted)
+    h = (n - 1) * q
+    j = math.floor(h)
+    g = h - j
+    k = j + 1  # 1-based rank of the lower order statistic
+    last = n - 1
+    reps: list[float] = []
+    for _ in range(resamples):
+        u_k = rng.betavariate(k, n - k + 1)
+        lo = xs_sorted[min(int(n * u_k), last)]
+        if g == 0.0 or k >= n:
+            reps.append(lo)
+            continue
+        u_next = u_k + (1.0 - u_k) * (1.0 - rng.random() ** (1.0 / (n - k)))
+        hi = xs_sorted[min(int(n * u_next), last)]
+        reps.append(lo + g * (hi - lo))
+    return _stdev(reps)
+
+
+def summarize(
+    values: Iterable[float],
+    stat: Stat,
+    *,
+    seed: int = 0,
+    resamples: int = DEFAULT_RESAMPLES,
+) -> Summary:
+    """Summarise one run of per-request ``values`` as ``stat`` with its standard error.
+
+    The standard error is what ``--ragcost-update`` stores next to a baseline as ``se``:
+
+    - ``mean``: s / sqrt(n), with s the sample standard deviation;
+    - ``total``: s * sqrt(n) (the sum of n independent requests);
+    - ``median``, ``p95``, ``p99``, ``max``: the standard deviation of a bootstrap of the
+      statistic, seeded by ``seed`` so the same values give the same ``se`` every time
+      (on the same Python version). Bootstrap errors of extreme statistics are too small
+      for small n (a resample's maximum equals the sample's maximum about 63% of the time),
+      so ``max`` and ``p99`` with fewer than ~100 requests are better gated by a budget.
+
+    With a single request the standard error cannot be estimated and ``se`` is ``None``.
+
+    The errors treat requests as independent draws. Two caveats worth knowing: when the
+    same questions run every time, part of the spread between requests is the questions'
+    own and repeats exactly, so the error is on the safe (large) side; and a slowdown of a
+    whole CI machine moves every request together, which no per-request error can see.
+    That is why noisy metrics are only compared on a matching environment.
+    """
+    _check_stat(stat)
+    if resamples < 2:
+        msg = f"summarize: resamples must be at least 2, got {resamples}"
+        raise ValueError(msg)
+    xs = _clean(values, f"summarize {stat}")
+    n = len(xs)
+    value = stat_value(xs, stat)
+    se: float | None
+    if n < 2:
+        se = None
+    elif stat == "mean":
+        se = _stdev(xs) / math.sqrt(n)
+    elif stat == "total":
+        se = _stdev(xs) * math.sqrt(n)
+    else:
+        xs_sorted = sorted(xs)
+        if xs_sorted[0] == xs_sorted[-1]:
+            se = 0.0
+        else:
+            rng = random.Random(seed)
+            se = _bootstrap_se(xs_sorted, _QUANTILE_OF_STAT[stat], rng, resamples)
+    return Summary(value=value, n=n, se=se, stat=stat)
+
+
+def describe(values: Iterable[float]) -> dict[str, float]:
+    """Figures for reports: ``n``, ``mean``, ``std``, ``min``, ``p50``, ``p95``, ``max``.
+
+    ``std`` is the sample standard deviation (0 for one value); p50 and p95 are type-7
+    quantiles. ``n`` is a count but kept as a float so the mapping has one value type.
+    """
+    xs = sorted(_clean(values, "describe"))
+    return {
+        "n": float(len(xs)),
+        "mean": _mean(xs),
+        "std": _stdev(xs),
+        "min": xs[0],
+        "p50": _quantile_sorted(xs, 0.5),
+        "p95": _quantile_sorted(xs, 0.95),
+        "max": xs[-1],
+    }
+
+
+# --------------------------------------------------------------------------- intervals
+
+
+def student_t_quantile(p: float, df: float) -> float:
+    """The ``p``-quantile of Student's t with ``df`` degrees of freedom (stdlib only).
+
+    Exact for df = 1 and 2 (closed forms); the Cornish-Fisher expansion of Abramowitz &
+    Stegun 26.7.5 otherwise, within 0.3% of the exact value from df = 3 up. A fractional df
+    below 3 is rounded down (a wider interval), and df = inf gives the normal quantile.
+    """
+    if not 0.0 < p < 1.0:
+        msg = f"student_t_quantile: p must be strictly between 0 and 1, got {p!r}"
+        raise ValueError(msg)
+    if not df >= 1.0:
+        msg = f"student_t_quantile: df must be at least 1, got {df!r}"
+        raise ValueError(msg)
+    z = NormalDist().inv_cdf(p)
+    if math.isinf(df):
+        return z
+    if df < 3.0:
+        if math.floor(df) == 1:
+            return math.tan(math.pi * (p - 0.5))
+        return (2.0 * p - 1.0) / math.sqrt(2.0 * p * (1.0 - p))
+    z2 = z * z
+    g1 = (z2 + 1.0) * z / 4.0
+    g2 = ((5.0 * z2 + 16.0) * z2 + 3.0) * z / 96.0
+    g3 = (((3.0 * z2 + 19.0) * z2 + 17.0) * z2 - 15.0) * z / 384.0
+    g4 = ((((79.0 * z2 + 776.0) * z2 + 1482.0) * z2 - 1920.0) * z2 - 945.0) * z / 92160.0
+    return z + g1 / df + g2 / df**2 + g3 / df**3 + g4 / df**4
+
+
+def welch_df(se_a: float, n_a: int, se_b: float | None, n_b: int | None) -> float:
+    """Welch-Satterthwaite degrees of freedom of a difference with errors ``se_a``, ``se_b``.
+
+    ``se_b = None`` (an exact, hand-written baseline) leaves ``n_a - 1``. Never below 1.
+    """
+    if se_b is None or se_b == 0.0 or n_b is None or n_b < 2:
+        return float(max(n_a - 1, 1))
+    if se_a == 0.0 or n_a < 2:
+        return float(max(n_b - 1, 1))
+    va, vb = se_a * se_a, se_b * se_b
+    df = (va + vb) ** 2 / (va * va / (n_a - 1) + vb * vb / (n_b - 1))
+    return max(df, 1.0)
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def _num(x: float) -> str:
+    """A number as a person reads it: 3414, 412.5, 3.41, 0.0023."""
+    if x == int(x) and abs(x) < 1e15:
+        return str(int(x))
+    if abs(x) >= 100:
+        return f"{x:.1f}"
+    return f"{x:.4g}"
+
+
+def _signed(x: float) -> str:
+    text = _num(x)
+    return text if text.startswith("-") else f"+{text}"
+
+
+def _pct(change: float, base: float) -> str:
+    if base == 0:
+        return "n/a%"
+    return f"{change / abs(base) * 100:+.1f}%"
+
+
+def _ci_text(confidence: float, interval: tuple[float, float]) -> str:
+    level = f"{confidence * 100:g}%"
+    return f"{level} CI of change [{_signed(interval[0])}, {_signed(interval[1])}]"
+
+
+@dataclass(frozen=True)
+class _Finding:
+    """One half of a verdict (baseline comparison or budget), before folding."""
+
+    status: Status
+    clause: str
+    interval: tuple[float, float] | None = None
+    improved: bool = False
+    hint: str | None = None
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def _over(value: float, limit: float) -> bool:
+    return value > limit + _FLOAT_SLACK * abs(limit)
+
+
+def _under(value: float, limit: float) -> bool:
+    return value < limit - _FLOAT_SLACK * abs(limit)
+
+
+def _exact_vs_baseline(current: float, baseline: float, tolerance: Tolerance) -> _Finding:
+    allowed = tolerance.absolute(baseline)
+    if _over(current, baseline + allowed):
+        return _Finding("FAIL", f"over tolerance {tolerance}")
+    if _under(current, baseline - allowed):
+        return _Finding(
+            "PASS",
+            f"fell by more than tolerance {tolerance}",
+            improved=True,
+            hint=_UPDATE_HINT,
+        )
+    return _Finding("PASS", f"within tolerance {tolerance}")
+
+
+def _log_ok(*xs: float) -> bool:
+    return all(x > 0.0 for x in xs)
+
+
+def _noisy_vs_baseline(
+    current: Summary,
+    baseline: float,
+    baseline_n: int | None,
+    baseline_se: float | None,
+    tolerance: Tolerance,
+    confidence: float,
+    scale: Literal["log", "difference"],
+) -> _Finding:
+    """Interval of the rise; FAIL when all of it lies above the tolerance."""
+    allowed = tolerance.absolute(baseline)
+    c = current.value
+    rise = c - baseline
+    if current.se is None:
+        if _over(rise, allowed):
+            return _Finding(
+                "INCONCLUSIVE",
+                f"above tolerance {tolerance} but one request gives no estimate of the noise",
+                hint="run more requests to tell noise from a regression",
+            )
+        if _under(rise, -allowed):
+            return _Finding(
+                "PASS",
+                f"fell by more than tolerance {tolerance} (one request, no noise estimate)",
+            )
+        return _Finding("PASS", f"within tolerance {tolerance} (one request)")
+
+    se_b = baseline_se if baseline_se is not None else 0.0
+    n_b = baseline_n if baseline_n is not None else current.n
+    t = student_t_quantile(0.5 + confidence / 2.0, welch_df(current.se, current.n, se_b, n_b))
+    use_log = scale == "log" and _log_ok(c, baseline)
+    if use_log:
+        # On the log scale the rise is log(current / baseline): relative tolerances become a
+        # fixed threshold log(1 + tol), the error of each side is its relative error (delta
+        # method), and the right skew of costs is folded in, so the interval is asymmetric
+        # in the unit the way the data are.
+        rel_b, rel_c = se_b / baseline, current.se / c
+        half = t * math.hypot(rel_c, rel_b)
+        centre = math.log(c / baseline)
+        lo, hi = centre - half, centre + half
+        interval = (baseline * math.expm1(lo), baseline * math.expm1(hi))
+        up_limit = math.log1p(allowed / baseline)
+        down_limit = math.log1p(-allowed / baseline) if allowed < baseline else -math.inf
+        est_over = centre > up_limit
+    else:
+        half = t * math.hypot(current.se, se_b)
+        lo, hi = rise - half, rise + half
+        interval = (lo, hi)
+        up_limit, down_limit = allowed, -allowed
+        est_over = _over(rise, allowed)
+    ci = _ci_text(confidence, interval)
+    if lo > up_limit and _over(rise, allowed):
+        return _Finding("FAIL", f"over tolerance {tolerance}, {ci}", interval)
+    if est_over:
+        return _Finding(
+            "INCONCLUSIVE",
+            f"above tolerance {tolerance} but within the noise, {ci}",
+            interval,
+            hint="noise too large to tell; more requests narrow the interval",
+        )
+    if hi < down_limit:
+        return _Finding(
+            "PASS",
+            f"fell by more than tolerance {tolerance}, {ci}",
+            interval,
+            improved=True,
+            hint=_UPDATE_HINT,
+        )
+    return _Finding("PASS", f"within tolerance {tolerance}, {ci}", interval)
+
+
+def _budget(
+    current: Summary,
+    budget: float,
+    noisy: bool,
+    confidence: float,
+    scale: Literal["log", "difference"],
+) -> _Finding:
+    """The cap: exact metrics fail on any excess; noisy ones need the interval over it too."""
+    c = current.value
+    excess = f"({_signed(c - budget)}, {_pct(c - budget, budget)})"
+    if not _over(c, budget):
+        return _Finding("PASS", f"within budget {_num(budget)}")
+    over = f"over budget {_num(budget)} {excess}"
+    if not noisy or current.se == 0.0:
+        return _Finding("FAIL", over)
+    if current.se is None:
+        return _Finding(
+            "INCONCLUSIVE",
+            f"{over} but one request gives no estimate of the noise",
+            hint="run more requests to tell noise from a regression",
+        )
+    t = student_t_quantile(0.5 + confidence / 2.0, float(max(current.n - 1, 1)))
+    level = f"{confidence * 100:g}%"
+    if scale == "log" and _log_ok(c, budget):
+        low = c * math.exp(-t * current.se / c)
+    else:
+        low = c - t * current.se
+    if _over(low, budget):
+        return _Finding("FAIL", f"{over}, {level} lower bound {_num(low)}")
+    return _Finding(
+        "INCONCLUSIVE",
+        f"{over} but within the noise, {level} lower bound {_num(low)}",
+        hint="noise too large to tell; more requests narrow the interval",
+    )
+
+
+def _incomparable_reason(
+    noisy: bool,
+    environment_matches: bool,
+    current_source: str | None,
+    baseline_source: str | None,
+) -> str | None:
+    if "unavailable" in (current_source, baseline_source):
+        which = "current run" if current_source == "unavailable" else "baseline"
+        return f"not comparable: no measurement in the {which} (source 'unavailable')"
+    if (
+        current_source is not None
+        and baseline_source is not None
+        and current_source != baseline_source
+    ):
+        return f"not comparable: {current_source} now vs {baseline_source} in the baseline"
+    if noisy and not environment_matches:
+        return "not comparable: measured on another machine or meter than the baseline"
+    return None
+
+
+def judge(
+    *,
+    scenario: str,
+    key: str,
+    metric_class: MetricClass,
+    current: Summary | None,
+    baseline: float | None,
+    baseline_n: int | None,
+    baseline_se: float | None,
+    tolerance: Tolerance,
+    budget: float | None,
+    severity: Literal["fail", "warn"],
+    current_source: str | None,
+    baseline_source: str | None,
+    environment_matches: bool,
+    confidence: float = DEFAULT_CONFIDENCE,
+    stat: Stat | None = None,
+    scale: Literal["log", "difference"] = "log",
+) -> list[Verdict]:
+    """The gate's verdict on one (scenario, metric key).
+
+    Returns a list holding exactly one :class:`Verdict`: the baseline comparison and the
+    budget are folded into one verdict whose status is the worse of the two and whose
+    message carries both, because the spec promises one verdict per (scenario, metric) and
+    a report row per key. (A list, so callers can ``extend`` and later rules can add more.)
+
+    Arguments: ``current`` is this run's :class:`Summary` (``None`` when ragcost.yaml has
+    the entry but no test produced it); ``baseline``, ``baseline_n``, ``baseline_se`` and
+    ``baseline_source`` come from the entry (``baseline_se`` is ``None`` for a hand-written
+    baseline, which is then taken as exact); ``budget`` is the absolute cap or ``None``;
+    ``environment_matches`` says whether this machine and meter match the baseline's;
+    ``stat`` names the entry's statistic when ``current`` is ``None``.
+
+    Rules, in order:
+
+    1. ``current is None`` -> STALE. No baseline and no budget -> NEW.
+    2. Quality metrics are refused (``ValueError``): they are judged per sample, paired,
+       in ``quality.py``.
+    3. Exact metrics (``exact`` and ``derived``): FAIL when
+       ``current > baseline + tolerance.absolute(baseline)``, exactly (to 1e-9 relative
+       float slack), with no statistics: the same questions give the same tokens.
+    4. Noisy metrics (``noisy`` and ``unknown``): INCOMPARABLE when the environment
+       differs. Otherwise a two-sided ``confidence`` interval of the rise is built from both
+       standard errors with a Student t multiplier (Welch degrees of freedom); FAIL when its
+       lower end is above the tolerance, INCONCLUSIVE when only the estimate is, else PASS.
+       By default this is done on the log scale, ``log(current / baseline)``, when both are
+       positive: costs are positive and right-skewed, regressions are multiplicative (a
+       slower CPU scales every request), tolerances are mostly relative, and the log of a
+       mean of skewed data is closer to normal than the mean itself. A zero or negative
+       value falls back to the difference scale; ``scale="difference"`` forces it.
+    5. For every class, a source label that differs from the baseline's (energy measured vs
+       estimated, tokens counted vs provider-reported) or is ``unavailable`` makes the
+       baseline comparison INCOMPARABLE: the numbers are not of the same kind.
+    6. A fall larger than the tolerance (for noisy metrics: the whole interval below it) is
+       PASS with ``improved=True`` and a hint to run ``--ragcost-update``.
+    7. ``budget`` is checked whatever the baseline says: FAIL when the current statistic is
+       over the cap (equal is allowed). For noisy metrics the cap needs evidence too, as the
+       spec promises noisy metrics never fail on one unlucky sample: FAIL when the lower end
+       of the current statistic's interval is over the cap, INCONCLUSIVE when only the
+       estimate is. A source mismatch does not excuse a budget: the cap is absolute.
+    8. ``severity="warn"`` turns every FAIL into WARN.
+
+    The message names the key (with its stage), the statistic when not the mean, the
+    current value, the baseline, the change (absolute and %), the tolerance, the interval
+    (noisy metrics), the budget when set, and the request counts, e.g.
+    ``generate.tokens_context: 3414 vs baseline 3104 (+310, +10.0%) over tolerance 5% (n=30)``.
+    """
+    if metric_class == "quality":
+        msg = (
+            f"{scenario} {key}: quality metrics are judged by the paired per-sample test in "
+            "pytest_ragcost.quality, not by stats.judge"
+        )
+        raise ValueError(msg)
+    if severity not in ("fail", "warn"):
+        msg = f"{scenario} {key}: severity must be 'fail' or 'warn', got {severity!r}"
+        raise ValueError(msg)
+    if not 0.0 < confidence < 1.0:
+        msg = f"{scenario} {key}: confidence must be in (0, 1), e.g. 0.95; got {confidence!r}"
+        raise ValueError(msg)
+    if tolerance.value < 0 or not math.isfinite(tolerance.value):
+        msg = f"{scenario} {key}: tolerance must be a finite number >= 0, got {tolerance.value!r}"
+        raise ValueError(msg)
+    if stat is not None:
+        _check_stat(stat)
+    if current is not None and stat is not None and current.stat != stat:
+        msg = (
+            f"{scenario} {key}: the entry's stat is {stat!r} but the current summary is "
+            f"{current.stat!r}; summarise the run with the entry's stat"
+        )
+        raise ValueError(msg)
+    shown_stat: Stat = current.stat if current is not None else (stat or "mean")
+    label = key if shown_stat == "mean" else f"{key} ({shown_stat})"
+    common: dict[str, Any] = {
+        "scenario": scenario,
+        "key": key,
+        "baseline": baseline,
+        "budget": budget,
+        "tolerance": str(tolerance),
+        "stat": shown_stat,
+        "severity": severity,
+    }
+
+    if current is None:
+        text = "in ragcost.yaml but no test produced it; remove the entry or restore its test"
+        return [Verdict(status="STALE", message=f"{scenario} {label}: {text}", **common)]
+
+    common.update(current=current.value, n=current.n, source=current_source)
+    counts = f"(n={current.n})"
+    noisy = metric_class in ("noisy", "unknown")
+    if noisy and baseline is not None and baseline_n is not None:
+        counts = f"(n={current.n}, baseline n={baseline_n})"
+
+    if baseline is None and budget is None:
+        text = (
+            f"{label}: {_num(current.value)} {counts}, no baseline yet; "
+            "run `pytest --ragcost --ragcost-update` to record one"
+        )
+        return [Verdict(status="NEW", message=text, **common)]
+
+    findings: list[_Finding] = []
+    head = f"{label}: {_num(current.value)}"
+    if baseline is not None:
+        change = current.value - baseline
+        head += f" vs baseline {_num(baseline)} ({_signed(change)}, {_pct(change, baseline)})"
+        reason = _incomparable_reason(noisy, environment_matches, current_source, baseline_source)
+        if reason is not None:
+            findings.append(
+                _Finding("INCOMPARABLE", reason, hint="re-run `--ragcost-update` on this setup")
+            )
+        elif noisy:
+            findings.append(
+                _noisy_vs_baseline(
+                    current, baseline, baseline_n, baseline_se, tolerance, confidence, scale
+                )
+            )
+        else:
+            findings.append(_exact_vs_baseline(current.value, baseline, tolerance))
+    if budget is not None:
+        findings.append(_budget(current, budget, noisy, confidence, scale))
+
+    status = min((f.status for f in findings), key=rank)
+    if status == "FAIL" and severity == "warn":
+        status = "WARN"
+    improved = any(f.improved for f in findings)
+    interval = next((f.interval for f in findings if f.interval is not None), None)
+    hints = [f.hint for f in findings if f.hint is not None and (f.status != "PASS" or f.improved)]
+    message = f"{head} {'; '.join(f.clause for f in findings)} {counts}"
+    if hints:
+        message += ": " + "; ".join(dict.fromkeys(hints))
+    if status == "WARN":
+        message += " [severity: warn]"
+    return [Verdict(status=status, message=message, interval=interval, improved=improved, **common)]
+
+
+# --------------------------------------------------------------------------- ordering
+
+
+def rank(status: str) -> int:
+    """Position of a status in :data:`STATUS_ORDER` (0 = FAIL, the worst)."""
+    try:
+        return _RANK[status]
+    except KeyError:
+        msg = f"unknown verdict status {status!r}; expected one of {', '.join(STATUS_ORDER)}"
+        raise ValueError(msg) from None
+
+
+def worst(verdicts: Iterable[Verdict]) -> list[Verdict]:
+    """The verdicts sorted worst first (FAIL, WARN, INCONCLUSIVE, ..., PASS); stable otherwise."""
+    return sorted(verdicts, key=lambda v: rank(v.status))
+
+
+def worst_status(verdicts: Iterable[Verdict]) -> Status | None:
+    """The worst status among ``verdicts``, ``None`` when there are none."""
+    statuses: list[Status] = [v.status for v in verdicts]
+    if not statuses:
+        return None
+    return min(statuses, key=rank)
