@@ -1,0 +1,187 @@
+"""One frozen settings object, resolved in one place: command line > ini file > default.
+
+Every command-line flag defaults to ``None`` so that an ini value stays reachable; the
+functions here never see pytest, they receive two lookups (``option`` and ``ini``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+METER_NAMES = ("auto", "rapl", "nvml", "process", "estimate", "none")
+#: A documented fallback (the CPU-time model's default): the average draw of one busy
+#: hardware thread when nothing better is known. Set ``ragcost_watts_per_thread`` to
+#: your CPU's TDP divided by its threads per package for a closer estimate.
+DEFAULT_WATTS_PER_THREAD = 4.0
+
+UpdateMode = Literal["all", "improvements"]
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message names the flag and the ini key."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    enabled: bool = False
+    json_path: Path | None = None
+    markdown_path: Path | None = None
+    requests: int | None = None
+    meters: tuple[str, ...] = ("auto",)
+    config_path: Path | None = None
+    update: UpdateMode | None = None
+    strict: bool = False
+    watts_per_thread: float = DEFAULT_WATTS_PER_THREAD
+    watts_per_thread_source: str = "default"
+
+
+# (flag, ini key) pairs, written once for help texts and error messages
+FLAGS: dict[str, tuple[str, str | None]] = {
+    "enabled": ("--ragcost", "ragcost"),
+    "json_path": ("--ragcost-json", "ragcost_json"),
+    "markdown_path": ("--ragcost-markdown", "ragcost_markdown"),
+    "requests": ("--ragcost-requests", "ragcost_requests"),
+    "meters": ("--ragcost-meter", "ragcost_meter"),
+    "config_path": ("--ragcost-config", "ragcost_config"),
+    "update": ("--ragcost-update", None),
+    "strict": ("--ragcost-strict", "ragcost_strict"),
+    "watts_per_thread": ("--ragcost-watts-per-thread", "ragcost_watts_per_thread"),
+}
+
+
+def _where(field: str, from_cli: bool) -> str:
+    flag, ini = FLAGS[field]
+    if from_cli or ini is None:
+        return flag
+    return f"ini option {ini!r}"
+
+
+def _bool(value: Any, field: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    msg = f"{_where(field, False)} must be true or false (got {value!r})"
+    raise SettingsError(msg)
+
+
+def parse_meters(value: str, where: str) -> tuple[str, ...]:
+    """Parse ``"rapl,process"``; unknown names are an error listing the valid ones."""
+    names = tuple(part.strip() for part in value.split(",") if part.strip())
+    if not names:
+        msg = f"{where} needs at least one meter name; valid: {', '.join(METER_NAMES)}"
+        raise SettingsError(msg)
+    unknown = [n for n in names if n not in METER_NAMES]
+    if unknown:
+        msg = (
+            f"{where}: unknown meter {unknown[0]!r}; valid names are {', '.join(METER_NAMES)} "
+            "(comma-separated, e.g. --ragcost-meter=rapl,process)"
+        )
+        raise SettingsError(msg)
+    if "none" in names and len(names) > 1:
+        msg = f"{where}: 'none' cannot be combined with other meters (got {value!r})"
+        raise SettingsError(msg)
+    return names
+
+
+def _positive_int(value: Any, where: str) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = 0
+    if number < 1:
+        msg = f"{where} must be a whole number of requests >= 1 (got {value!r})"
+        raise SettingsError(msg)
+    return number
+
+
+def _watts(value: Any, where: str) -> float:
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number <= 0:
+        msg = f"{where} must be a positive number of watts per hardware thread (got {value!r})"
+        raise SettingsError(msg)
+    return number
+
+
+def resolve(
+    option: Callable[[str], Any],
+    ini: Callable[[str], Any],
+    rootpath: Path,
+) -> Settings:
+    """Build :class:`Settings`; ``option(field)`` gives the CLI value or None, ``ini(key)``
+    the ini value or None/"" when unset. Raises :class:`SettingsError`."""
+
+    def pick(field: str) -> tuple[Any, bool]:
+        cli = option(field)
+        if cli is not None:
+            return cli, True
+        ini_key = FLAGS[field][1]
+        if ini_key is not None:
+            value = ini(ini_key)
+            if value not in (None, "", []):
+                return value, False
+        return None, False
+
+    enabled_raw, _ = pick("enabled")
+    enabled = _bool(enabled_raw, "enabled") if enabled_raw is not None else False
+
+    json_raw, json_cli = pick("json_path")
+    md_raw, md_cli = pick("markdown_path")
+    req_raw, req_cli = pick("requests")
+    meters_raw, meters_cli = pick("meters")
+    cfg_raw, _cfg_cli = pick("config_path")
+    update_raw, _ = pick("update")
+    strict_raw, _ = pick("strict")
+    watts_raw, watts_cli = pick("watts_per_thread")
+
+    def path_of(raw: Any) -> Path | None:
+        if raw is None:
+            return None
+        path = Path(str(raw))
+        return path if path.is_absolute() else rootpath / path
+
+    update: UpdateMode | None = None
+    if update_raw is not None:
+        if update_raw not in ("all", "improvements"):
+            msg = (
+                f"--ragcost-update takes no value or 'improvements' (got {update_raw!r}); "
+                "use --ragcost-update to rewrite every baseline that ran, or "
+                "--ragcost-update=improvements to only lower costs"
+            )
+            raise SettingsError(msg)
+        update = update_raw
+
+    return Settings(
+        enabled=enabled or update is not None,
+        json_path=path_of(json_raw),
+        markdown_path=path_of(md_raw),
+        requests=(
+            _positive_int(req_raw, _where("requests", req_cli)) if req_raw is not None else None
+        ),
+        meters=(
+            parse_meters(str(meters_raw), _where("meters", meters_cli))
+            if meters_raw is not None
+            else ("auto",)
+        ),
+        config_path=path_of(cfg_raw) if cfg_raw is not None else rootpath / "ragcost.yaml",
+        update=update,
+        strict=_bool(strict_raw, "strict") if strict_raw is not None else False,
+        watts_per_thread=(
+            _watts(watts_raw, _where("watts_per_thread", watts_cli))
+            if watts_raw is not None
+            else DEFAULT_WATTS_PER_THREAD
+        ),
+        watts_per_thread_source=(
+            "default" if watts_raw is None else _where("watts_per_thread", watts_cli)
+        ),
+    )

@@ -1,0 +1,40 @@
+"""The ``ragcost`` fixture: thin, it hands the test a :class:`~pytest_ragcost.recorder.Recorder`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from .marker import MarkerError, params_of, parse
+from .recorder import Recorder
+
+RECORDER_KEY = pytest.StashKey[Recorder]()
+
+
+@pytest.fixture
+def ragcost(request: pytest.FixtureRequest) -> Iterator[Recorder]:
+    """Meter a RAG scenario: ``for q in ragcost.requests(items):`` opens one request per
+    item; ``with ragcost.stage("name") as st:`` opens a stage with ``st.tokens()``,
+    ``st.usage()``, ``st.count()`` and ``st.first_token()``; ``ragcost.sample(...)`` records a
+    quality sample. Without ``--ragcost`` the code runs and nothing is measured.
+    """
+    from .plugin import get_session
+
+    item = request.node
+    try:
+        spec = parse(item.get_closest_marker("ragcost"), item.nodeid, params_of(item))
+    except MarkerError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    session = get_session(request.config)
+    if session is None:
+        recorder = Recorder(
+            scenario=spec.scenario,
+            nodeid=item.nodeid,
+            metering=False,
+            marker_requests=spec.requests,
+        )
+    else:
+        recorder = session.recorder_for(item, spec)
+    item.stash[RECORDER_KEY] = recorder
+    yield recorder

@@ -1,0 +1,196 @@
+"""The gate: a scenario run compared with ragcost.yaml, as a list of verdicts.
+
+Pure library code: it reads the budget through :mod:`pytest_ragcost.budget`, decides
+with :mod:`pytest_ragcost.stats` and never imports pytest, so the ``ragcost`` command
+line can reach the same verdicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import budget as budget_mod
+from . import stats
+from .models import STATS, ScenarioRun, Tolerance, Verdict, metric_class, split_key
+
+if TYPE_CHECKING:
+    from .config import Settings
+
+#: what ``--ragcost-update`` records for a scenario that has no entries yet
+DEFAULT_KEYS = (
+    "wall_ms",
+    "cpu_ms",
+    "energy_j",
+    "tokens_prompt",
+    "tokens_context",
+    "tokens_completion",
+    "tokens_rerank_in",
+    "tokens_total",
+    "errors",
+)
+#: and for each of its stages
+DEFAULT_STAGE_KEYS = ("wall_ms", "tokens_total")
+DEFAULT_TOLERANCE = Tolerance(0.05, relative=True)
+
+
+class GateError(ValueError):
+    """ragcost.yaml cannot be used; ``str()`` is the message for the user."""
+
+
+@dataclass
+class Gate:
+    path: Path
+    text: str
+    exists: bool
+    budget: Any  # budget.Budget
+    environment: Mapping[str, Any]
+
+    # -- the header --------------------------------------------------------------------
+    def header(self) -> str:
+        if not self.exists:
+            return f"config: {self.path} (not found: every scenario is NEW; --ragcost-update writes it)"
+        n = len(self.budget.scenarios)
+        match = "" if self.environment_matches() else ", baselines from another machine or meter"
+        return f"config: {self.path} ({n} scenario{'s' if n != 1 else ''}{match})"
+
+    def environment_matches(self) -> bool:
+        recorded = dict(self.budget.environment or {})
+        if not recorded.get("id"):
+            return True  # hand-written baselines: nothing recorded to compare with
+        return str(recorded.get("id")) == str(self.environment.get("id"))
+
+    # -- verdicts ----------------------------------------------------------------------
+    def evaluate(self, run: ScenarioRun, update: str | None = None) -> list[Verdict]:
+        scenario = self.budget.scenarios.get(run.scenario)
+        series = run.series()
+        sources = run.sources()
+        same_env = self.environment_matches()
+        verdicts: list[Verdict] = []
+        if scenario is None:
+            return [
+                Verdict(run.scenario, key, "NEW", f"{key}: no baseline yet (run --ragcost-update)",
+                        current=stats.stat_value(series[key], "mean"), n=len(series[key]),
+                        source=sources.get(key))
+                for key in default_keys(run)
+            ]
+        for key, entry in scenario.entries.items():
+            _, metric = split_key(key)
+            kind = metric_class(metric)
+            if kind in ("quality", "derived"):
+                continue  # gated by the quality and price layers
+            values = series.get(key)
+            current = stats.summarize(values, entry.stat) if values else None
+            verdicts.extend(
+                stats.judge(
+                    scenario=run.scenario,
+                    key=key,
+                    metric_class=kind,
+                    current=current,
+                    baseline=entry.baseline,
+                    baseline_n=entry.n,
+                    baseline_se=entry.se,
+                    tolerance=entry.tolerance or DEFAULT_TOLERANCE,
+                    budget=entry.budget,
+                    severity=entry.severity,
+                    current_source=sources.get(key),
+                    baseline_source=entry.source,
+                    environment_matches=same_env,
+                    stat=entry.stat,
+                )
+            )
+        return stats.worst(verdicts)
+
+    def stale(self, ran: set[str], *, session_complete: bool) -> list[Verdict]:
+        """Entries of scenarios no test produced (only when the whole suite ran)."""
+        if not session_complete:
+            return []
+        return [
+            Verdict(name, "*", "STALE",
+                    f"scenario {name!r} is in {self.path.name} but no test produced it; "
+                    "remove it or fix the marker's scenario name")
+            for name in self.budget.scenarios
+            if name not in ran
+        ]
+
+    # -- bless -------------------------------------------------------------------------
+    def update(self, runs: Sequence[ScenarioRun], *, mode: str) -> Any:
+        measured: dict[str, dict[str, Any]] = {}
+        for run in runs:
+            scenario = self.budget.scenarios.get(run.scenario)
+            if scenario is None:
+                keys: Iterable[tuple[str, str]] = [(k, "mean") for k in default_keys(run)]
+            else:
+                keys = [
+                    (key, entry.stat)
+                    for key, entry in scenario.entries.items()
+                    if entry.baseline is not None and metric_class(split_key(key)[1]) in
+                    ("exact", "noisy")
+                ]
+            series = run.series()
+            sources = run.sources()
+            out: dict[str, Any] = {}
+            for key, stat in keys:
+                values = series.get(key)
+                if not values:
+                    continue
+                summary = stats.summarize(values, stat)  # type: ignore[arg-type]
+                noisy = metric_class(split_key(key)[1]) == "noisy"
+                out[key] = budget_mod.Measured(
+                    value=summary.value,
+                    n=summary.n if noisy else None,
+                    se=summary.se if noisy else None,
+                    source=sources.get(key) if split_key(key)[1].startswith("energy") else None,
+                    stat=stat,  # type: ignore[arg-type]
+                )
+            if out:
+                measured[run.scenario] = out
+        environment = {"id": self.environment.get("id"),
+                       **dict(self.environment.get("comparable", {}))}
+        return budget_mod.update(self.path, measured, mode=mode, environment=environment)  # type: ignore[arg-type]
+
+
+def default_keys(run: ScenarioRun) -> list[str]:
+    """The metric keys a new scenario gets: request totals and each stage's time and tokens."""
+    present = run.series()
+    keys = [k for k in DEFAULT_KEYS if k in present]
+    for stage in run.stage_names():
+        keys += [f"{stage}.{m}" for m in DEFAULT_STAGE_KEYS if f"{stage}.{m}" in present]
+    return keys
+
+
+def load_gate(
+    settings: Settings,
+    environment: Mapping[str, Any],
+    *,
+    text: str | None = None,
+    from_worker: Any = None,
+) -> Gate | None:
+    """Load ragcost.yaml (or, on an xdist worker, the text the controller sent).
+
+    Raises :class:`GateError` with the file's problems, one per line.
+    """
+    path = settings.config_path
+    if path is None:
+        return None
+    if from_worker is not None and text is None:
+        # the controller found no file: every scenario is NEW
+        return Gate(path, "", False, budget_mod.loads("", path), environment)
+    try:
+        if text is not None:
+            loaded = budget_mod.loads(text, path)
+            exists = True
+        else:
+            exists = path.exists()
+            loaded = budget_mod.load(path)
+            text = path.read_text(encoding="utf-8") if exists else ""
+    except budget_mod.BudgetError as exc:
+        raise GateError(str(exc)) from None
+    except OSError as exc:
+        raise GateError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return Gate(path, text, exists, loaded, environment)
+
+
+__all__ = ["STATS", "Gate", "GateError", "default_keys", "load_gate"]

@@ -1,0 +1,184 @@
+"""Choose and probe the meters once per pytest run, and turn snapshots into labelled figures.
+
+Backends are imported only when asked for, so ``--ragcost`` off costs nothing and a
+missing optional package (``nvidia-ml-py``) only makes one meter unavailable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..models import EnergyKind
+from .base import EnergyMeter, Unavailable
+from .estimate import EstimateModel
+
+# weakest last: a total that includes an estimate is an estimate
+_KIND_RANK: dict[str, int] = {"measured": 0, "attributed": 1, "estimated": 2, "unavailable": 3}
+
+
+def weakest(kinds: Sequence[str]) -> EnergyKind:
+    """The label of a sum of figures with these labels."""
+    worst = max(kinds, key=lambda k: _KIND_RANK[k], default="unavailable")
+    return worst  # type: ignore[return-value]
+
+
+def workers_in_parallel() -> int:
+    """How many pytest-xdist workers share this machine (1 when not under xdist)."""
+    try:
+        return max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    except ValueError:
+        return 1
+
+
+@dataclass
+class MeterSet:
+    """The meters of one run. ``process`` False means wall time only."""
+
+    process: bool
+    energy: list[EnergyMeter] = field(default_factory=list)
+    estimate: EstimateModel | None = None
+    unavailable: list[Unavailable] = field(default_factory=list)
+    shared_machine: bool = False
+
+    def kind_of(self, meter: EnergyMeter) -> EnergyKind:
+        # machine-wide counters see every worker's work when xdist runs several at once
+        if self.shared_machine and meter.kind == "measured":
+            return "attributed"
+        return meter.kind
+
+    def snap(self) -> list[Any]:
+        return [m.snapshot() for m in self.energy]
+
+    def figures(
+        self, before: list[Any], after: list[Any], cpu_ms: float | None
+    ) -> tuple[dict[str, float], dict[str, str]]:
+        """Energy figures of one window and each figure's label."""
+        metrics: dict[str, float] = {}
+        sources: dict[str, str] = {}
+        for meter, b, a in zip(self.energy, before, after, strict=True):
+            delta = meter.delta(b, a)
+            kind = self.kind_of(meter)
+            for domain, joules in delta.joules.items():
+                key = f"energy_{domain}_j"
+                metrics[key] = metrics.get(key, 0.0) + joules
+                sources[key] = kind
+            for name, value in delta.extra.items():
+                metrics[name] = value
+                sources[name] = kind
+        if self.estimate is not None and "energy_cpu_j" not in metrics and cpu_ms is not None:
+            metrics["energy_cpu_j"] = self.estimate.energy_cpu_j(cpu_ms)
+            sources["energy_cpu_j"] = "estimated"
+        parts = [k for k in ("energy_cpu_j", "energy_dram_j", "energy_gpu_j") if k in metrics]
+        if parts:
+            metrics["energy_j"] = sum(metrics[k] for k in parts)
+            sources["energy_j"] = weakest([sources[k] for k in parts])
+        return metrics, sources
+
+    def describe(self) -> dict[str, Any]:
+        """The JSON ``meters`` block: what ran, with what label, and what could not, and why."""
+        used: list[dict[str, Any]] = [
+            {"name": "process" if self.process else "wall", "kind": "timer"}
+        ]
+        for meter in self.energy:
+            used.append(
+                {
+                    "name": meter.name,
+                    "kind": self.kind_of(meter),
+                    "domains": list(meter.domains),
+                    **meter.describe(),
+                }
+            )
+        if self.estimate is not None:
+            used.append(
+                {"name": "estimate", "kind": "estimated", "domains": ["cpu"],
+                 **self.estimate.describe()}
+            )
+        return {
+            "used": used,
+            "unavailable": [{"name": u.name, "reason": u.reason} for u in self.unavailable],
+            "xdist_workers": workers_in_parallel(),
+        }
+
+    def energy_label(self) -> str:
+        """One line for the header: which energy figures this run produces and how."""
+        kinds = [f"{m.name} ({self.kind_of(m)})" for m in self.energy]
+        if self.estimate is not None:
+            kinds.append(
+                f"estimate (estimated: cpu time x {self.estimate.watts_per_thread:g} W/thread)"
+            )
+        return ", ".join(kinds) if kinds else "none (no energy figures)"
+
+    def close(self) -> None:
+        for meter in self.energy:
+            try:
+                meter.close()
+            except Exception:  # noqa: BLE001 - closing must never fail a run
+                pass
+
+
+Prober = Callable[[], "EnergyMeter | Unavailable"]
+
+
+def _probe_rapl(root: Path) -> EnergyMeter | Unavailable:
+    from . import rapl
+
+    return rapl.probe(root=root)
+
+
+def _probe_nvml() -> EnergyMeter | Unavailable:
+    from . import nvml
+
+    return nvml.probe()
+
+
+def build(
+    names: Sequence[str],
+    *,
+    watts_per_thread: float,
+    watts_source: str,
+    powercap_root: Path = Path("/sys/class/powercap"),
+    probers: dict[str, Prober] | None = None,
+) -> MeterSet:
+    """Probe the named meters (``auto`` means every one that works here).
+
+    Probing never raises: a meter that cannot run is listed as unavailable with a reason.
+    """
+    probers = probers or {
+        "rapl": lambda: _probe_rapl(powercap_root),
+        "nvml": _probe_nvml,
+    }
+    wanted = set(names)
+    if "none" in wanted:
+        return MeterSet(
+            process=False,
+            unavailable=[Unavailable("energy", "--ragcost-meter=none: no meters were asked for")],
+        )
+    auto = "auto" in wanted
+    meters = MeterSet(
+        process=auto or "process" in wanted or "estimate" in wanted,
+        shared_machine=workers_in_parallel() > 1,
+    )
+    for name in ("rapl", "nvml"):
+        if not (auto or name in wanted):
+            continue
+        try:
+            found = probers[name]()
+        except Exception as exc:  # noqa: BLE001 - a broken backend is a reason, not a crash
+            found = Unavailable(name, f"probe failed: {type(exc).__name__}: {exc}")
+        if isinstance(found, Unavailable):
+            meters.unavailable.append(found)
+        else:
+            meters.energy.append(found)
+    has_cpu_energy = any("cpu" in m.domains for m in meters.energy)
+    if (auto and not has_cpu_energy) or "estimate" in wanted:
+        if has_cpu_energy:
+            meters.unavailable.append(
+                Unavailable("estimate", "not used: a measured CPU energy meter is available")
+            )
+        else:
+            meters.estimate = EstimateModel(watts_per_thread, watts_source)
+    return meters

@@ -1,0 +1,165 @@
+"""pytest hooks only: options, ini keys, the marker, the header.
+
+The per-run state lives in one :class:`~pytest_ragcost.session.RagcostSession`, kept on
+``config.stash``. Nothing heavy is imported here: with ``--ragcost`` off the plugin
+registers its options, marker and fixture and does nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from .config import DEFAULT_WATTS_PER_THREAD, METER_NAMES, SettingsError, resolve
+from .fixtures import ragcost  # noqa: F401 - the fixture, registered by import
+from .marker import MARKER_HELP
+
+if TYPE_CHECKING:
+    from .session import RagcostSession
+
+SESSION_KEY = pytest.StashKey["RagcostSession"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("ragcost", "cost and quality gates for RAG pipelines (pytest-ragcost)")
+    group.addoption(
+        "--ragcost",
+        action="store_true",
+        default=None,
+        help="Meter ragcost scenarios and gate them against ragcost.yaml. [ini: ragcost]",
+    )
+    group.addoption(
+        "--ragcost-json",
+        metavar="PATH",
+        default=None,
+        help="Write the whole run (environment, per-request records, summaries, verdicts) "
+        "as JSON to PATH. [ini: ragcost_json]",
+    )
+    group.addoption(
+        "--ragcost-markdown",
+        metavar="PATH",
+        default=None,
+        help="Write the verdict tables as Markdown to PATH (also appended to "
+        "$GITHUB_STEP_SUMMARY when set). [ini: ragcost_markdown]",
+    )
+    group.addoption(
+        "--ragcost-requests",
+        metavar="N",
+        default=None,
+        help="Cap every scenario at N measured requests (lowers the marker's 'requests' "
+        "for quick pull-request runs). [ini: ragcost_requests]",
+    )
+    group.addoption(
+        "--ragcost-meter",
+        metavar="NAMES",
+        default=None,
+        help=f"Comma-separated meters: {', '.join(METER_NAMES)} (default: auto, every meter "
+        "that works here). [ini: ragcost_meter]",
+    )
+    group.addoption(
+        "--ragcost-config",
+        metavar="PATH",
+        default=None,
+        help="The baselines and budgets file (default: ragcost.yaml at the rootdir). "
+        "[ini: ragcost_config]",
+    )
+    group.addoption(
+        "--ragcost-update",
+        nargs="?",
+        const="all",
+        default=None,
+        metavar="improvements",
+        help="Write measured baselines into ragcost.yaml for the scenarios that ran "
+        "(comments and budgets are kept); '=improvements' only lowers costs.",
+    )
+    group.addoption(
+        "--ragcost-strict",
+        action="store_true",
+        default=None,
+        help="Fail on INCOMPARABLE, INCONCLUSIVE, NEW and STALE verdicts too. "
+        "[ini: ragcost_strict]",
+    )
+    group.addoption(
+        "--ragcost-watts-per-thread",
+        metavar="W",
+        default=None,
+        help="Watts per busy hardware thread for the estimated CPU energy "
+        f"(default {DEFAULT_WATTS_PER_THREAD:g}; TDP / threads per package is closer). "
+        "[ini: ragcost_watts_per_thread]",
+    )
+    parser.addini("ragcost", "Turn pytest-ragcost on (like --ragcost).", type="bool", default=None)
+    for key, text in (
+        ("ragcost_json", "Path for the JSON output (like --ragcost-json)."),
+        ("ragcost_markdown", "Path for the Markdown output (like --ragcost-markdown)."),
+        ("ragcost_requests", "Cap on measured requests per scenario (like --ragcost-requests)."),
+        ("ragcost_meter", "Comma-separated meters (like --ragcost-meter)."),
+        ("ragcost_config", "Path of ragcost.yaml (like --ragcost-config)."),
+        ("ragcost_watts_per_thread", "Watts per hardware thread for estimated CPU energy."),
+    ):
+        parser.addini(key, text, default=None)
+    parser.addini("ragcost_strict", "Like --ragcost-strict.", type="bool", default=None)
+
+
+_OPTION_DEST = {
+    "enabled": "ragcost",
+    "json_path": "ragcost_json",
+    "markdown_path": "ragcost_markdown",
+    "requests": "ragcost_requests",
+    "meters": "ragcost_meter",
+    "config_path": "ragcost_config",
+    "update": "ragcost_update",
+    "strict": "ragcost_strict",
+    "watts_per_thread": "ragcost_watts_per_thread",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_HELP)
+    try:
+        settings = resolve(
+            lambda field: config.getoption(_OPTION_DEST[field], None),
+            config.getini,
+            config.rootpath,
+        )
+    except SettingsError as exc:
+        raise pytest.UsageError(f"pytest-ragcost: {exc}") from None
+    if not settings.enabled:
+        return
+    from .session import RagcostSession
+
+    session = RagcostSession(config, settings)
+    config.stash[SESSION_KEY] = session
+    config.pluginmanager.register(session, "ragcost-session")
+    session.start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        session.close()
+        config.pluginmanager.unregister(session)
+        del config.stash[SESSION_KEY]
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    session = config.stash.get(SESSION_KEY, None)
+    if session is None:
+        return None
+    return session.header_lines()
+
+
+def get_session(config: pytest.Config) -> RagcostSession | None:
+    """The run's session object, or None when ``--ragcost`` is off."""
+    return config.stash.get(SESSION_KEY, None)
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    from .marker import MarkerError, check_items
+
+    try:
+        check_items(items)
+    except MarkerError as exc:
+        raise pytest.UsageError(f"pytest-ragcost: {exc}") from None

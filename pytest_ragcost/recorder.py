@@ -1,0 +1,458 @@
+"""Requests, stages, tokens, counts and samples, turned into plain result objects.
+
+The :class:`Recorder` is what the ``ragcost`` fixture hands to a test. When metering is
+off it keeps the same interface and runs the test's code, but measures nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .meters import process
+from .models import NAME_RE, RequestRecord, Sample, ScenarioRun, StageRecord
+
+if TYPE_CHECKING:
+    from .meters.registry import MeterSet
+
+T = TypeVar("T")
+
+TOKEN_KINDS = ("prompt", "context", "completion", "rerank_in")
+#: the kinds a provider bills for; context is part of the prompt and not added again
+BILLED_KINDS = ("prompt", "completion", "rerank_in")
+
+
+class RagcostUsageError(ValueError):
+    """The fixture was used in a way that cannot be measured; the message says how to fix it."""
+
+
+def _trace_id() -> str:
+    # W3C trace-context sized (16 random bytes), so it can be joined with OTel traces
+    return os.urandom(16).hex()
+
+
+def _check_name(name: object, what: str) -> str:
+    __tracebackhide__ = True
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        msg = (
+            f"{what} {name!r} is not a valid name: use letters, digits, '_' or '-', "
+            "starting with a letter or '_' and without dots "
+            "(dots separate stage and metric in ragcost.yaml keys, e.g. 'generate.wall_ms')"
+        )
+        raise RagcostUsageError(msg)
+    return name
+
+
+class Stage:
+    """One stage of a request, opened with ``with ragcost.stage("name") as st:``."""
+
+    def __init__(self, recorder: Recorder, name: str) -> None:
+        self._rec = recorder
+        self.name = name
+        self._metrics: dict[str, float] = {}
+        self._sources: dict[str, str] = {}
+        self._counted: dict[str, float] = {}
+        self._provider: dict[str, float] = {}
+        self._provider_source: str | None = None
+        self._error: str | None = None
+        self._t0 = 0
+        self._cpu0 = 0
+        self._energy0: list[Any] = []
+
+    # -- context manager --------------------------------------------------------------
+    def __enter__(self) -> Stage:
+        __tracebackhide__ = True
+        self._rec._enter_stage(self)
+        if self._rec.metering:
+            meters = self._rec.meters
+            self._energy0 = meters.snap() if meters is not None and meters.energy else []
+            self._t0, self._cpu0 = process.light()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._rec.metering:
+            t1, cpu1 = process.light()
+            wall_ms = (t1 - self._t0) / 1e6
+            cpu_ms = (cpu1 - self._cpu0) / 1e6
+            self._metrics["wall_ms"] = wall_ms
+            self._sources["wall_ms"] = "timer"
+            meters = self._rec.meters
+            if meters is not None and meters.process:
+                self._metrics["cpu_ms"] = cpu_ms
+                self._sources["cpu_ms"] = "timer"
+            if meters is not None:
+                after = meters.snap() if meters.energy else []
+                energy, labels = meters.figures(
+                    self._energy0, after, cpu_ms if meters.process else None
+                )
+                self._metrics.update(energy)
+                self._sources.update(labels)
+        if exc is not None and not isinstance(exc, GeneratorExit):
+            self._error = f"{type(exc).__name__}: {exc}"
+        self._rec._exit_stage(self)
+
+    # -- what a test records --------------------------------------------------------------
+    def tokens(self, *, model: str | None = None, **kinds: Any) -> None:
+        """Count tokens per kind: ``prompt``, ``context``, ``completion``, ``rerank_in`` or any
+        other keyword (a custom kind). Strings and lists of strings are counted with the
+        tokenizer of ``model``; integers are taken as counts."""
+        __tracebackhide__ = True
+        for kind, value in kinds.items():
+            _check_name(kind, "token kind")
+            if not self._rec.metering:
+                continue
+            count = self._rec._count_tokens(value, model, self.name, kind)
+            self._counted[kind] = self._counted.get(kind, 0.0) + count[0]
+            self._sources[f"tokens_{kind}"] = count[1]
+
+    def usage(self, obj: Any) -> None:
+        """Provider-reported usage (an OpenAI or Anthropic response or usage object, or a
+        dict). It wins over locally counted prompt and completion tokens."""
+        __tracebackhide__ = True
+        if not self._rec.metering:
+            return
+        from .tokens import normalize_usage
+
+        try:
+            usage = normalize_usage(obj)
+        except (TypeError, ValueError) as exc:
+            msg = f"stage {self.name!r}: st.usage() could not read provider usage: {exc}"
+            raise RagcostUsageError(msg) from None
+        self._provider["prompt"] = self._provider.get("prompt", 0.0) + usage.prompt
+        self._provider["completion"] = self._provider.get("completion", 0.0) + usage.completion
+        if usage.cached_prompt:
+            self._provider["cached_prompt"] = (
+                self._provider.get("cached_prompt", 0.0) + usage.cached_prompt
+            )
+        self._provider_source = usage.source
+
+    def count(self, **counts: int | float) -> None:
+        """Named counts (candidates, chunks, retries ...), recorded as ``count_<name>``."""
+        __tracebackhide__ = True
+        for name, value in counts.items():
+            _check_name(name, "count name")
+            if isinstance(value, bool) or not isinstance(value, int | float) or (
+                isinstance(value, float) and not math.isfinite(value)
+            ):
+                msg = (
+                    f"stage {self.name!r}: st.count({name}=...) needs a number "
+                    f"(got {value!r} of type {type(value).__name__})"
+                )
+                raise RagcostUsageError(msg)
+            if not self._rec.metering:
+                continue
+            key = f"count_{name}"
+            self._metrics[key] = self._metrics.get(key, 0.0) + float(value)
+            self._sources[key] = "given"
+
+    def first_token(self, *_: Any, **__: Any) -> None:
+        """Mark the first streamed token (only the first call counts). Accepts and ignores
+        arguments so it can be passed straight in as a streaming callback."""
+        if not self._rec.metering or "ttft_ms" in self._metrics:
+            return
+        now = time.perf_counter_ns()
+        self._metrics["ttft_ms"] = (now - self._t0) / 1e6
+        self._sources["ttft_ms"] = "timer"
+        self._rec._first_token(now)
+
+    # -- closing ------------------------------------------------------------------------
+    def _record(self) -> StageRecord:
+        metrics = dict(self._metrics)
+        sources = dict(self._sources)
+        kinds = dict(self._counted)
+        for kind in ("prompt", "completion"):
+            if kind in self._provider:
+                kinds[kind] = self._provider[kind]
+                sources[f"tokens_{kind}"] = self._provider_source or "provider"
+        if "cached_prompt" in self._provider:
+            kinds["cached_prompt"] = self._provider["cached_prompt"]
+            sources["tokens_cached_prompt"] = self._provider_source or "provider"
+        for kind, value in kinds.items():
+            metrics[f"tokens_{kind}"] = value
+        billed = [k for k in BILLED_KINDS if k in kinds]
+        if billed:
+            metrics["tokens_total"] = sum(kinds[k] for k in billed)
+            sources["tokens_total"] = "derived"
+        return StageRecord(self.name, metrics, sources, self._error)
+
+
+class _InertStage(Stage):
+    """Stage used when metering is off: validates arguments, measures nothing."""
+
+
+class Recorder:
+    """Hands out requests and stages; collects a :class:`ScenarioRun`."""
+
+    def __init__(
+        self,
+        *,
+        scenario: str,
+        nodeid: str,
+        metering: bool,
+        meters: MeterSet | None = None,
+        counter: Any = None,
+        requests_cap: int | None = None,
+        marker_requests: int | None = None,
+        warmup: int = 0,
+    ) -> None:
+        self.scenario = scenario
+        self.nodeid = nodeid
+        self.metering = metering
+        self.meters = meters
+        self._counter = counter
+        self._cap = requests_cap
+        self._marker_requests = marker_requests
+        self._warmup = warmup
+        self._records: list[RequestRecord] = []
+        self._samples: list[Sample] = []
+        self._stage: Stage | None = None
+        self._req_open = False
+        self._req_stages: list[StageRecord] = []
+        self._req_t0: process.ProcessSnapshot | None = None
+        self._req_wall0 = 0
+        self._req_energy0: list[Any] = []
+        self._req_ttft_ns: int | None = None
+        self._req_trace = ""
+        self._recording = True  # False during warm-up
+        self._index = 0
+        self.token_notes: dict[str, str] = {}
+        self._iterating = False
+
+    # -- requests --------------------------------------------------------------------------
+    def requests(self, items: Iterable[T], n: int | None = None) -> Iterator[T]:
+        """Iterate over ``items``; each iteration is one metered request with its own trace id.
+
+        ``n`` (else the marker's ``requests``) caps how many items are used, and
+        ``--ragcost-requests`` lowers that cap further. Warm-up requests (the marker's
+        ``warmup``) run first, on the first items, and are not counted.
+        """
+        __tracebackhide__ = True
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            msg = f"ragcost.requests(n=...) must be a whole number >= 1 (got {n!r})"
+            raise RagcostUsageError(msg)
+        if self._iterating:
+            msg = "ragcost.requests() cannot be nested inside another ragcost.requests() loop"
+            raise RagcostUsageError(msg)
+        limit = n if n is not None else self._marker_requests
+        if self.metering and self._cap is not None:
+            limit = self._cap if limit is None else min(limit, self._cap)
+        return self._iterate(items, limit)
+
+    def _iterate(self, items: Iterable[T], limit: int | None) -> Iterator[T]:
+        self._iterating = True
+        try:
+            warmup = self._warmup if self.metering else 0
+            if warmup:
+                if isinstance(items, Sequence):
+                    pool: Iterable[T] = (
+                        items[i % len(items)] for i in range(warmup) if len(items)
+                    )
+                    measured: Iterable[T] = items
+                else:
+                    iterator = iter(items)
+                    pool = itertools.islice(iterator, warmup)
+                    measured = iterator
+                self._recording = False
+                for item in pool:
+                    self._open_request()
+                    yield item
+                    self._close_request()
+                self._recording = True
+            else:
+                measured = items
+            source = measured if limit is None else itertools.islice(measured, limit)
+            for item in source:
+                self._open_request()
+                yield item
+                self._close_request()
+        finally:
+            self._recording = True
+            self._iterating = False
+
+    def _open_request(self) -> None:
+        self._req_open = True
+        self._req_stages = []
+        self._req_trace = _trace_id()
+        self._req_ttft_ns = None
+        if self.metering:
+            meters = self.meters
+            self._req_energy0 = meters.snap() if meters is not None and meters.energy else []
+            if meters is not None and meters.process:
+                self._req_t0 = process.full()
+            else:
+                self._req_wall0 = time.perf_counter_ns()
+
+    def _close_request(self, error: str | None = None) -> None:
+        if not self._req_open:
+            return
+        self._req_open = False
+        if not (self.metering and self._recording):
+            return
+        metrics: dict[str, float] = {}
+        sources: dict[str, str] = {}
+        meters = self.meters
+        cpu_ms: float | None = None
+        if self._req_t0 is not None and meters is not None and meters.process:
+            figures = process.full_delta(self._req_t0, process.full())
+            cpu_ms = figures["cpu_ms"]
+            metrics.update(figures)
+            sources.update(dict.fromkeys(figures, "timer"))
+        else:
+            metrics["wall_ms"] = (time.perf_counter_ns() - self._req_wall0) / 1e6
+            sources["wall_ms"] = "timer"
+        if meters is not None:
+            after = meters.snap() if meters.energy else []
+            energy, labels = meters.figures(self._req_energy0, after, cpu_ms)
+            metrics.update(energy)
+            sources.update(labels)
+        if self._req_ttft_ns is not None:
+            start_ns = self._req_t0.wall_ns if self._req_t0 is not None else self._req_wall0
+            metrics["ttft_ms"] = (self._req_ttft_ns - start_ns) / 1e6
+            sources["ttft_ms"] = "timer"
+        # request totals of what stages counted: tokens and counts add up over stages
+        for st in self._req_stages:
+            for name, value in st.metrics.items():
+                if name.startswith(("tokens_", "count_")):
+                    metrics[name] = metrics.get(name, 0.0) + value
+                    sources.setdefault(name, st.sources.get(name, "derived"))
+        stage_errors = [s for s in self._req_stages if s.error]
+        if error is None and stage_errors:
+            error = f"stage {stage_errors[0].name!r}: {stage_errors[0].error}"
+        metrics["errors"] = float(len(stage_errors) or (1 if error else 0))
+        sources["errors"] = "given"
+        self._records.append(
+            RequestRecord(
+                trace_id=self._req_trace,
+                index=self._index,
+                metrics=metrics,
+                sources=sources,
+                stages=tuple(self._req_stages),
+                error=error,
+            )
+        )
+        self._index += 1
+
+    def _first_token(self, now_ns: int) -> None:
+        if self._req_ttft_ns is None:
+            self._req_ttft_ns = now_ns
+
+    # -- stages ------------------------------------------------------------------------------
+    def stage(self, name: str) -> Stage:
+        """Open a stage of the current request: ``with ragcost.stage("generate") as st:``."""
+        __tracebackhide__ = True
+        _check_name(name, "stage name")
+        return Stage(self, name) if self.metering else _InertStage(self, name)
+
+    def _enter_stage(self, stage: Stage) -> None:
+        __tracebackhide__ = True
+        if self._stage is not None:
+            msg = (
+                f"stage {stage.name!r} was opened inside stage {self._stage.name!r}; stages do "
+                "not nest: close one before opening the next"
+            )
+            raise RagcostUsageError(msg)
+        if not self._req_open:
+            msg = (
+                f"stage {stage.name!r} was opened outside a request: open stages inside "
+                "`for item in ragcost.requests(items):`"
+            )
+            raise RagcostUsageError(msg)
+        self._stage = stage
+
+    def _exit_stage(self, stage: Stage) -> None:
+        self._stage = None
+        if self.metering and self._recording:
+            self._req_stages.append(stage._record())
+
+    # -- tokens ------------------------------------------------------------------------------
+    def _count_tokens(self, value: Any, model: str | None, stage: str, kind: str) -> tuple[int, str]:
+        __tracebackhide__ = True
+        if isinstance(value, bool):
+            value = None  # falls into the error below
+        if isinstance(value, int):
+            if value < 0:
+                msg = f"stage {stage!r}: st.tokens({kind}={value}) must not be negative"
+                raise RagcostUsageError(msg)
+            return value, "given"
+        if isinstance(value, str) or (
+            isinstance(value, Sequence) and all(isinstance(v, str) for v in value)
+        ):
+            result = self._counter.count(value, model)
+            if getattr(result, "assumed", False):
+                self.token_notes[str(model)] = (
+                    f"model {model!r} is unknown to tiktoken; tokens counted with "
+                    f"{result.encoding} as an approximation"
+                )
+            return int(result.tokens), "counted"
+        msg = (
+            f"stage {stage!r}: st.tokens({kind}=...) takes a string, a list of strings or an "
+            f"integer count (got {type(value).__name__})"
+        )
+        raise RagcostUsageError(msg)
+
+    # -- samples -----------------------------------------------------------------------------
+    def sample(
+        self,
+        *,
+        question: str | None = None,
+        answer: str | None = None,
+        contexts: Sequence[str] = (),
+        reference: str | None = None,
+        reference_contexts: Sequence[str] = (),
+        context_ids: Sequence[Any] = (),
+        reference_ids: Sequence[Any] = (),
+        **extra: Any,
+    ) -> None:
+        """Record one quality sample for RAGAS and retrieval metrics."""
+        __tracebackhide__ = True
+        for name, value in (("contexts", contexts), ("reference_contexts", reference_contexts)):
+            if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+                msg = f"ragcost.sample({name}=...) takes a list of strings"
+                raise RagcostUsageError(msg)
+        if not (self.metering and self._recording):
+            return
+        self._samples.append(
+            Sample(
+                question=question,
+                answer=answer,
+                contexts=tuple(contexts),
+                reference=reference,
+                reference_contexts=tuple(reference_contexts),
+                context_ids=tuple(str(x) for x in context_ids),
+                reference_ids=tuple(str(x) for x in reference_ids),
+                trace_id=self._req_trace if self._req_open else None,
+                extra=dict(extra),
+            )
+        )
+
+    # -- result ------------------------------------------------------------------------------
+    def finish(self) -> ScenarioRun:
+        """Close what the test left open (a request whose body raised) and build the run."""
+        if self._stage is not None:
+            self._stage = None
+        if self._req_open:
+            self._close_request(error="the request did not complete (the test raised)")
+        energy: Mapping[str, Any] = self.meters.describe() if self.meters is not None else {}
+        return ScenarioRun(
+            scenario=self.scenario,
+            nodeid=self.nodeid,
+            requests=tuple(self._records),
+            warmup=self._warmup if self.metering else 0,
+            samples=tuple(self._samples),
+            energy={"meters": energy, "token_notes": dict(self.token_notes)},
+        )
+
+    @property
+    def recorded(self) -> int:
+        """How many requests were recorded so far."""
+        return len(self._records)

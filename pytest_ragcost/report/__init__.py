@@ -1,0 +1,1 @@
+"""Pure renderers: terminal text, Markdown and JSON, from outcomes and summaries."""

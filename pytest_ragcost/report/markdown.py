@@ -1,0 +1,72 @@
+"""Markdown for a pull request: a compact verdict table first (failures on top), the
+details folded below. Everything that comes from test ids or files is escaped."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..models import Verdict
+from .summary import summarize_run
+from .terminal import fmt
+
+if TYPE_CHECKING:
+    from ..session import Outcome
+
+_RANK = {"FAIL": 0, "WARN": 1, "INCONCLUSIVE": 2, "INCOMPARABLE": 3, "STALE": 4, "NEW": 5,
+         "PASS": 6}
+_ICON = {"FAIL": "❌", "WARN": "⚠️", "INCONCLUSIVE": "❔", "INCOMPARABLE": "≠", "STALE": "🕸",
+         "NEW": "🆕", "PASS": "✅"}
+
+
+def esc(text: object) -> str:
+    """Make text inert in a Markdown table cell: no HTML, no table breaks, no links or code."""
+    out = html.escape(str(text), quote=False).replace("\\", "\\\\")
+    for ch in "`*_[]|#!~":
+        out = out.replace(ch, "\\" + ch)
+    return out.replace("\r", " ").replace("\n", " ")
+
+
+def _row(v: Verdict) -> str:
+    change = "-" if v.change_pct is None else f"{v.change_pct:+.1f}%"
+    status = f"{_ICON.get(v.status, '')} {v.status}" + (" (improved)" if v.improved else "")
+    return (
+        f"| {esc(v.scenario)} | {esc(v.key)} | {esc(fmt(v.baseline))} | {esc(fmt(v.current))} "
+        f"| {esc(change)} | {esc(v.tolerance or '-')} | {status} |"
+    )
+
+
+def markdown(outcomes: Sequence[Outcome], environment: dict[str, Any]) -> str:
+    verdicts = [v for o in outcomes for v in o.verdicts]
+    verdicts.sort(key=lambda v: (_RANK.get(v.status, 9), v.scenario, v.key))
+    failed = sum(1 for v in verdicts if v.status == "FAIL")
+    lines = ["## ragcost", ""]
+    if verdicts:
+        lines.append(
+            f"**{failed} failing** of {len(verdicts)} gated metrics in "
+            f"{len({v.scenario for v in verdicts})} scenarios."
+        )
+        lines += ["", "| scenario | metric | baseline | current | change | tolerance | verdict |",
+                  "|---|---|---:|---:|---:|---|---|"]
+        lines += [_row(v) for v in verdicts]
+    else:
+        lines.append("No gated metrics (no ragcost.yaml entries for the scenarios that ran).")
+    comp = environment.get("comparable", {})
+    lines += ["", f"Machine: {esc(comp.get('cpu', '?'))}, {esc(comp.get('cpus', '?'))} CPUs; "
+              f"energy: {esc(', '.join(comp.get('energy', [])) or 'none')}.", ""]
+    for outcome in sorted(outcomes, key=lambda o: o.run.scenario):
+        run = outcome.run
+        if not run.requests:
+            continue
+        lines += [f"<details><summary>{esc(run.scenario)}: {len(run.requests)} requests"
+                  "</summary>", "", "| metric | p50 | p95 | mean | unit | source |",
+                  "|---|---:|---:|---:|---|---|"]
+        for key, row in summarize_run(run).items():
+            lines.append(
+                f"| {esc(key)} | {esc(fmt(row['p50'], row['unit']))} "
+                f"| {esc(fmt(row['p95'], row['unit']))} | {esc(fmt(row['mean'], row['unit']))} "
+                f"| {esc(row['unit'])} | {esc(row['source'])} |"
+            )
+        lines += ["", "</details>", ""]
+    return "\n".join(lines) + "\n"

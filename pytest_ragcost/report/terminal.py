@@ -1,0 +1,167 @@
+"""The terminal summary, the waterfall section and the failure text of a test."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from tabulate import tabulate
+
+from ..models import ScenarioRun, Verdict, split_key
+from .summary import summarize_run
+
+if TYPE_CHECKING:
+    from ..meters.registry import MeterSet
+    from ..session import Outcome
+
+
+def fmt(value: float | None, unit: str = "") -> str:
+    """A number short enough for a table, precise enough to compare."""
+    if value is None:
+        return "-"
+    if unit in ("tokens", "count") or (value == int(value) and abs(value) >= 1000):
+        return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
+    magnitude = abs(value)
+    if magnitude >= 100:
+        return f"{value:,.1f}"
+    if magnitude >= 1:
+        return f"{value:.3g}" if magnitude < 10 else f"{value:.1f}"
+    if magnitude == 0:
+        return "0"
+    return f"{value:.3g}"
+
+
+def metrics_table(run: ScenarioRun) -> str:
+    """Request-level metrics: p50, p95, mean, unit and where each number came from."""
+    rows = []
+    for key, row in summarize_run(run).items():
+        stage, _ = split_key(key)
+        if stage is not None:
+            continue
+        rows.append(
+            [key, fmt(row["p50"], row["unit"]), fmt(row["p95"], row["unit"]),
+             fmt(row["mean"], row["unit"]), row["unit"], row["source"]]
+        )
+    return tabulate(
+        rows, headers=["metric", "p50", "p95", "mean", "unit", "source"], disable_numparse=True
+    )
+
+
+def waterfall_text(run: ScenarioRun) -> str:
+    """Per stage, in request order: wall p50/p95, CPU, energy and tokens."""
+    summary = summarize_run(run)
+    rows = []
+    energy_source = ""
+    for stage in run.stage_names():
+        def get(metric: str, field: str, stage: str = stage) -> float | None:
+            row = summary.get(f"{stage}.{metric}")
+            return None if row is None else float(row[field])
+
+        e_row = summary.get(f"{stage}.energy_j")
+        if e_row is not None:
+            energy_source = e_row["source"]
+        rows.append(
+            [
+                stage,
+                fmt(get("wall_ms", "p50")),
+                fmt(get("wall_ms", "p95")),
+                fmt(get("cpu_ms", "p50")),
+                fmt(get("energy_j", "mean")),
+                fmt(get("tokens_total", "mean") or get("tokens_context", "mean"), "tokens"),
+                fmt(get("errors", "total"), "count") if get("errors", "total") else "",
+            ]
+        )
+    energy_head = f"energy J mean ({energy_source})" if energy_source else "energy J mean"
+    headers = ["stage", "wall p50 ms", "wall p95 ms", "cpu p50 ms", energy_head, "tokens mean",
+               "errors"]
+    return tabulate(rows, headers=headers, disable_numparse=True)
+
+
+def _change(v: Verdict) -> str:
+    if v.change is None:
+        return "-"
+    pct = v.change_pct
+    sign = "+" if v.change >= 0 else ""
+    text = f"{sign}{fmt(v.change)}"
+    return f"{text} ({sign}{pct:.1f}%)" if pct is not None else text
+
+
+def verdict_table(verdicts: Sequence[Verdict]) -> str:
+    rows = [
+        [v.key, v.stat, fmt(v.baseline), fmt(v.current), _change(v), v.tolerance or "-",
+         fmt(v.budget) if v.budget is not None else "-", v.n if v.n is not None else "-",
+         v.status + (" (improved)" if v.improved else "")]
+        for v in verdicts
+    ]
+    return tabulate(
+        rows,
+        headers=["metric", "stat", "baseline", "current", "change", "tolerance", "budget", "n",
+                 "verdict"],
+        disable_numparse=True,
+    )
+
+
+def failure_text(run: ScenarioRun, failing: Sequence[Verdict]) -> str:
+    """The long representation of a test the gate failed: one line per metric, then
+    where the cost went."""
+    lines = [f"ragcost: scenario {run.scenario!r} is over budget"]
+    lines += [f"  {v.message}" for v in failing]
+    lines += ["", "stage waterfall:", waterfall_text(run)]
+    return "\n".join(lines)
+
+
+def summary_lines(
+    outcomes: Sequence[Outcome],
+    meters: MeterSet | None,
+    update_result: Any,
+    problems: Sequence[str],
+    *,
+    verbose: bool = False,
+) -> list[str]:
+    lines: list[str] = []
+    if meters is not None:
+        lines.append(f"energy: {meters.energy_label()}")
+        for missing in meters.unavailable:
+            lines.append(f"  {missing.name} unavailable: {missing.reason}")
+    for outcome in sorted(outcomes, key=lambda o: o.run.scenario):
+        run = outcome.run
+        if run.requests:
+            lines.append("")
+            warm = f", {run.warmup} warm-up" if run.warmup else ""
+            lines.append(
+                f"scenario {run.scenario} ({run.nodeid}): {len(run.requests)} requests{warm}"
+            )
+            lines.append(metrics_table(run))
+            if run.stage_names():
+                lines.append("")
+                lines.append(waterfall_text(run))
+            for note in run.energy.get("token_notes", {}).values():
+                lines.append(f"note: {note}")
+        elif outcome.error:
+            lines.append("")
+            lines.append(f"scenario {run.scenario} ({run.nodeid}): {outcome.error}")
+        if outcome.verdicts:
+            lines.append("")
+            if not run.requests:
+                lines.append(f"scenario {run.scenario}: not run")
+            lines.append(verdict_table(outcome.verdicts))
+            hints = [v for v in outcome.verdicts if v.improved]
+            if hints:
+                lines.append(
+                    f"{len(hints)} metric(s) improved past their tolerance: run with "
+                    "--ragcost-update to lower the baselines"
+                )
+    if update_result is not None:
+        lines.append("")
+        lines.extend(update_result_lines(update_result))
+    for problem in problems:
+        lines.append(f"ragcost error: {problem}")
+    return lines
+
+
+def update_result_lines(result: Any) -> list[str]:
+    changes = list(getattr(result, "changes", []) or [])
+    path = getattr(result, "path", "ragcost.yaml")
+    if not changes:
+        return [f"ragcost: {path} already up to date"]
+    return [f"ragcost: updated {len(changes)} baseline(s) in {path}"]

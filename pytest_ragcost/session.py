@@ -1,0 +1,318 @@
+"""The one stateful object of a ``--ragcost`` run.
+
+It probes the meters once, hands out recorders, turns a test's measurements into
+verdicts on that test's own report, collects results (also from pytest-xdist workers,
+through ``workeroutput``), and writes the outputs on the controller only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import __version__
+from .config import Settings
+from .fixtures import RECORDER_KEY
+from .marker import ScenarioSpec
+from .meters.registry import MeterSet, build
+from .models import ScenarioRun, Verdict
+from .recorder import Recorder
+
+GATE_PROPERTY = "ragcost.gate"
+
+
+@dataclass
+class Outcome:
+    """What one scenario produced in this run: the measurements and the verdicts."""
+
+    run: ScenarioRun
+    verdicts: list[Verdict] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run": self.run.to_dict(),
+            "verdicts": [v.to_dict() for v in self.verdicts],
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Outcome:
+        return cls(
+            run=ScenarioRun.from_dict(data["run"]),
+            verdicts=[Verdict.from_dict(v) for v in data["verdicts"]],
+            error=data.get("error"),
+        )
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+class RagcostSession:
+    """Registered as a plugin for the duration of a ``--ragcost`` run."""
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.meters: MeterSet | None = None
+        self.outcomes: dict[str, Outcome] = {}
+        self._counter: Any = None
+        self.environment: dict[str, Any] = {}
+        self.gate: Any = None  # the loaded ragcost.yaml (pytest_ragcost.gate.Gate) or None
+        self.update_result: Any = None
+        self.problems: list[str] = []  # suite-level problems shown in the summary
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        from .environment import fingerprint
+        from .gate import GateError, load_gate
+
+        self.meters = build(
+            self.settings.meters,
+            watts_per_thread=self.settings.watts_per_thread,
+            watts_source=self.settings.watts_per_thread_source,
+        )
+        self.environment = fingerprint(self.meters, self.config.rootpath)
+        workerinput = getattr(self.config, "workerinput", None)
+        text = workerinput.get("ragcost_config_text") if workerinput is not None else None
+        try:
+            self.gate = load_gate(
+                self.settings, self.environment, text=text, from_worker=workerinput
+            )
+        except GateError as exc:
+            self.close()
+            raise pytest.UsageError(f"pytest-ragcost: {exc}") from None
+
+    def close(self) -> None:
+        if self.meters is not None:
+            self.meters.close()
+
+    @property
+    def counter(self) -> Any:
+        if self._counter is None:
+            from .tokens import TokenCounter
+
+            self._counter = TokenCounter()
+        return self._counter
+
+    def recorder_for(self, item: pytest.Item, spec: ScenarioSpec) -> Recorder:
+        return Recorder(
+            scenario=spec.scenario,
+            nodeid=item.nodeid,
+            metering=True,
+            meters=self.meters,
+            counter=self.counter,
+            requests_cap=self.settings.requests,
+            marker_requests=spec.requests,
+            warmup=spec.warmup,
+        )
+
+    # -- the header ----------------------------------------------------------------------
+    def header_lines(self) -> list[str]:
+        assert self.meters is not None
+        lines = [f"ragcost: {__version__}, energy: {self.meters.energy_label()}"]
+        for missing in self.meters.unavailable:
+            lines.append(f"ragcost: {missing.name} unavailable: {missing.reason}")
+        if self.gate is not None:
+            lines.append(f"ragcost: {self.gate.header()}")
+        return lines
+
+    # -- xdist: the controller ships the budget file's text to the workers ------------------
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        if self.gate is not None:
+            node.workerinput["ragcost_config_text"] = self.gate.text
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        output = getattr(node, "workeroutput", {}) or {}
+        for data in output.get("ragcost_outcomes", []):
+            outcome = Outcome.from_dict(data)
+            self.outcomes[outcome.run.scenario] = outcome
+
+    # -- per test ------------------------------------------------------------------------
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if call.when != "call":
+            return report
+        recorder = item.stash.get(RECORDER_KEY, None)
+        if recorder is None or not recorder.metering:
+            return report
+        run = recorder.finish()
+        outcome = Outcome(run=run)
+        if not run.requests:
+            outcome.error = (
+                "no request was recorded: iterate `for item in ragcost.requests(items):` "
+                "to meter requests"
+            )
+        if self.gate is not None and report.passed and run.requests:
+            outcome.verdicts = self.gate.evaluate(run, update=self.settings.update)
+        self.outcomes[run.scenario] = outcome
+        self._apply(report, outcome)
+        return report
+
+    def _apply(self, report: pytest.TestReport, outcome: Outcome) -> None:
+        from .report.terminal import failure_text, waterfall_text
+
+        run = outcome.run
+        report.user_properties.extend(self._properties(outcome))
+        if run.requests:
+            report.sections.append((f"ragcost: {run.scenario}", waterfall_text(run)))
+        failing = [v for v in outcome.verdicts if self._fails(v)]
+        if failing and report.passed:
+            report.outcome = "failed"
+            report.longrepr = failure_text(run, failing)
+            report.user_properties.append((GATE_PROPERTY, "FAIL"))
+
+    def _fails(self, verdict: Verdict) -> bool:
+        if self.settings.update is not None:
+            return False  # the run that blesses does not fail on the old baselines
+        if verdict.status == "FAIL":
+            return True
+        return self.settings.strict and verdict.status in (
+            "INCOMPARABLE",
+            "INCONCLUSIVE",
+            "NEW",
+            "STALE",
+        )
+
+    def _properties(self, outcome: Outcome) -> Iterator[tuple[str, object]]:
+        from .report.summary import summarize_run
+
+        run = outcome.run
+        yield "ragcost.scenario", run.scenario
+        yield "ragcost.requests", len(run.requests)
+        summary = summarize_run(run)
+        for key in ("wall_ms", "cpu_ms", "ttft_ms", "energy_j", "tokens_total", "errors"):
+            row = summary.get(key)
+            if row is None:
+                continue
+            yield f"ragcost.{key}.p50", round(row["p50"], 6)
+            yield f"ragcost.{key}.mean", round(row["mean"], 6)
+            if key == "energy_j":
+                yield "ragcost.energy_j.source", row["source"]
+        for verdict in outcome.verdicts:
+            yield f"ragcost.verdict.{verdict.key}", verdict.status
+
+    def pytest_report_teststatus(
+        self, report: pytest.TestReport, config: pytest.Config
+    ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
+        if report.when == "call" and report.failed:
+            if (GATE_PROPERTY, "FAIL") in report.user_properties:
+                return "failed", "C", ("OVER BUDGET", {"red": True})
+        return None
+
+    # -- pytest-benchmark, side by side -----------------------------------------------------
+    @pytest.hookimpl(wrapper=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
+        bench = pyfuncitem.funcargs.get("benchmark") if hasattr(pyfuncitem, "funcargs") else None
+        tap = None
+        if bench is not None and self.meters is not None:
+            from .bench import BenchmarkTap
+
+            tap = BenchmarkTap.attach(bench, self.meters)
+        try:
+            return (yield)
+        finally:
+            if tap is not None:
+                recorder = pyfuncitem.stash.get(RECORDER_KEY, None)
+                tap.finish(recorder)
+
+    # -- the end of the run ----------------------------------------------------------------
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if _is_worker(self.config):
+            self.config.workeroutput["ragcost_outcomes"] = [  # type: ignore[attr-defined]
+                o.to_dict() for o in self.outcomes.values()
+            ]
+            return
+        if self.gate is not None:
+            stale = self.gate.stale(set(self.outcomes), session_complete=_ran_everything(session))
+            for verdict in stale:
+                self.outcomes.setdefault(
+                    verdict.scenario, Outcome(run=ScenarioRun(verdict.scenario, "", ()))
+                ).verdicts.append(verdict)
+            if self.settings.strict and stale:
+                session.testsfailed += 1
+            if self.settings.update is not None:
+                try:
+                    self.update_result = self.gate.update(
+                        [o.run for o in self.outcomes.values() if o.run.requests],
+                        mode=self.settings.update,
+                    )
+                except Exception as exc:  # noqa: BLE001 - reported, never a traceback
+                    self.problems.append(f"could not update {self.gate.path}: {exc}")
+                    session.testsfailed += 1
+        self._write_outputs(session)
+
+    def _write_outputs(self, session: pytest.Session) -> None:
+        from .report.jsonout import document
+        from .report.markdown import markdown
+
+        outcomes = list(self.outcomes.values())
+        if self.settings.json_path is not None:
+            doc = document(outcomes, self.environment, self.settings, self.gate)
+            self._write(self.settings.json_path, json.dumps(doc, indent=2, sort_keys=False) + "\n",
+                        session)
+        md_text: str | None = None
+        if self.settings.markdown_path is not None or os.environ.get("GITHUB_STEP_SUMMARY"):
+            md_text = markdown(outcomes, self.environment)
+        if self.settings.markdown_path is not None and md_text is not None:
+            self._write(self.settings.markdown_path, md_text, session)
+        summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary_path and md_text is not None:
+            try:
+                with open(summary_path, "a", encoding="utf-8") as fh:
+                    fh.write(md_text)
+            except OSError as exc:
+                self.problems.append(f"could not append to GITHUB_STEP_SUMMARY: {exc}")
+
+    def _write(self, path: Path, text: str, session: pytest.Session) -> None:
+        tmp = path.with_name(f".{path.name}.ragcost-tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as exc:
+            self.problems.append(f"could not write {path}: {exc.strerror or exc}")
+            session.testsfailed += 1
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        from .report.terminal import summary_lines
+
+        if _is_worker(self.config):
+            return
+        try:
+            lines = summary_lines(
+                list(self.outcomes.values()), self.meters, self.update_result, self.problems,
+                verbose=self.config.get_verbosity() > 0,
+            )
+        except Exception as exc:  # noqa: BLE001 - the summary must never raise
+            lines = [f"ragcost: could not render the summary: {type(exc).__name__}: {exc}"]
+        if not lines:
+            return
+        terminalreporter.section("ragcost")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+def _ran_everything(session: pytest.Session) -> bool:
+    """True when no -k/-m/node-id selection narrowed the run (STALE means something then)."""
+    config = session.config
+    if config.getoption("keyword", "") or config.getoption("markexpr", ""):
+        return False
+    args = [a for a in config.args if a]
+    return all("::" not in a for a in args) and not config.getoption("lf", False)
