@@ -1,0 +1,327 @@
+"""Score a scenario's samples on one quality metric and turn the scores into a verdict.
+
+This is the one entry point the plugin needs::
+
+    scores = score_metric("ragas_faithfulness", samples, baseline=stored, judge=setup)
+    verdict = quality_verdict("qa-typical", scores, stored, Tolerance(0.01, True))
+
+``score_metric`` reuses a sample's baseline score when its output is unchanged (judged
+metrics only: no judge call, no judge cost), scores the rest, and names every sample
+whose quality is unknown. ``quality_verdict`` fails on judge misses (unless
+``on_judge_miss="skip"``) and on unknown quality, then applies the paired gate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from pytest_ragcost.models import Sample, Tolerance, Verdict
+from pytest_ragcost.quality.judge import JudgeMode, JudgeRecord, JudgeSettings
+from pytest_ragcost.quality.paired import (
+    content_hash,
+    output_hash,
+    paired_stats,
+    paired_verdict,
+    power_warning,
+    sample_keys,
+)
+from pytest_ragcost.quality.results import MetricScores, OnJudgeMiss, SampleScore, Tier
+from pytest_ragcost.quality.retrieval import (
+    RETRIEVAL_METRICS,
+    MissingReferenceError,
+    retrieval_scores,
+)
+from pytest_ragcost.quality.store import StoredMetric
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class JudgeSetup:
+    """A judge and the mode to use it in; ``record`` is needed for replay and record."""
+
+    settings: JudgeSettings
+    mode: JudgeMode = "replay"
+    record: JudgeRecord | None = None
+
+    @property
+    def tier(self) -> Tier:
+        return "judged-replayed" if self.mode == "replay" else "judged-live"
+
+
+def is_quality_metric(metric: str) -> bool:
+    """True for the metric names this package can score."""
+    if metric in RETRIEVAL_METRICS:
+        return True
+    if metric.startswith("ragas_"):
+        from pytest_ragcost.quality.ragas_backend import RAGAS_METRICS
+
+        return metric.removeprefix("ragas_") in RAGAS_METRICS
+    return False
+
+
+def tier_of(metric: str, judge: JudgeSetup | None = None) -> Tier:
+    """The tier a metric is scored in (with this judge setup)."""
+    if metric in RETRIEVAL_METRICS:
+        return "deterministic"
+    from pytest_ragcost.quality.ragas_backend import spec_for
+
+    if not spec_for(metric).judged:
+        return "deterministic"
+    return judge.tier if judge is not None else "judged-live"
+
+
+def label_of(sample: Sample, index: int) -> str:
+    """How a sample is named in messages: its position and the start of its question."""
+    label = f"sample {index}"
+    if sample.question:
+        q = " ".join(sample.question.split())
+        label += f" {q[:50] + '...' if len(q) > 50 else q!r}"
+    if sample.trace_id:
+        label += f" [{sample.trace_id}]"
+    return label
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine from sync code, also when an event loop is already running."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as exc:  # handed back to the caller below
+            box["error"] = exc
+
+    th = threading.Thread(target=target, name="ragcost-quality")
+    th.start()
+    th.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]  # type: ignore[no-any-return]
+
+
+def score_metric(
+    metric: str,
+    samples: Sequence[Sample],
+    *,
+    baseline: StoredMetric | None = None,
+    judge: JudgeSetup | None = None,
+    k: int | None = None,
+) -> MetricScores:
+    """Score every sample on ``metric``; see the module docstring.
+
+    ``k`` caps the retrieved contexts the retrieval metrics look at.
+    """
+    started = time.perf_counter()
+    keys = sample_keys(samples)
+    outputs = [output_hash(s) for s in samples]
+    labels = [label_of(s, i) for i, s in enumerate(samples)]
+
+    if metric in RETRIEVAL_METRICS:
+        rows: list[SampleScore] = []
+        for i, s in enumerate(samples):
+            try:
+                value: float | None = retrieval_scores(s, (metric,), k, index=i)[metric]
+                reason = None
+            except MissingReferenceError as exc:
+                value, reason = None, str(exc)
+            rows.append(SampleScore(keys[i], outputs[i], labels[i], value, reason=reason))
+        return MetricScores(metric, "deterministic", tuple(rows), time.perf_counter() - started)
+
+    from pytest_ragcost.quality.ragas_backend import Job, ascore_jobs, spec_for
+    from pytest_ragcost.quality.transport import JudgeTransport
+
+    spec = spec_for(metric)
+    if not spec.judged:
+        jobs = [Job(i, s, labels[i], content_hash(s)) for i, s in enumerate(samples)]
+        outcomes = _run(ascore_jobs(metric, jobs))
+        rows = [
+            SampleScore(keys[o.index], outputs[o.index], labels[o.index], o.value, reason=o.reason)
+            for o in outcomes
+        ]
+        return MetricScores(metric, "deterministic", tuple(rows), time.perf_counter() - started)
+
+    if judge is None:
+        msg = (
+            f"{metric} is judged by an LLM but no judge is configured: add a judge: block "
+            "(model, base_url, api_key_env) to ragcost.yaml, or use a deterministic metric"
+        )
+        raise ValueError(msg)
+    model = judge.settings.model
+    done: dict[int, SampleScore] = {}
+    jobs = []
+    for i, s in enumerate(samples):
+        reuse = baseline.reusable(keys[i], outputs[i]) if baseline is not None else None
+        if reuse is not None and (baseline is None or baseline.judge in (None, model)):
+            done[i] = SampleScore(keys[i], outputs[i], labels[i], reuse, reused=True)
+            continue
+        content = content_hash(s)
+        if (
+            judge.mode == "replay"
+            and judge.record is not None
+            and not judge.record.has_sample(model, metric, content)
+        ):
+            done[i] = SampleScore(
+                keys[i],
+                outputs[i],
+                labels[i],
+                None,
+                miss=True,
+                reason="this pipeline output was never judged",
+            )
+            continue
+        jobs.append(Job(i, s, labels[i], content))
+    transport = JudgeTransport(judge.mode, judge.record)
+    if jobs:
+        for o in _run(ascore_jobs(metric, jobs, settings=judge.settings, transport=transport)):
+            done[o.index] = SampleScore(
+                keys[o.index],
+                outputs[o.index],
+                labels[o.index],
+                o.value,
+                miss=o.miss,
+                reason=o.reason,
+            )
+    if judge.mode == "record" and judge.record is not None:
+        judge.record.prune(model, metric, {content_hash(s) for s in samples})
+    c = transport.counters
+    return MetricScores(
+        metric,
+        judge.tier,
+        tuple(done[i] for i in range(len(samples))),
+        time.perf_counter() - started,
+        judge_model=model,
+        judge_live_calls=c.live_calls,
+        judge_replayed_calls=c.replayed_calls,
+        judge_input_tokens=c.input_tokens,
+        judge_output_tokens=c.output_tokens,
+    )
+
+
+def _names(rows: Sequence[SampleScore], limit: int = 5) -> str:
+    shown = [f"{r.label}: {r.reason}" for r in rows[:limit]]
+    if len(rows) > limit:
+        shown.append(f"... and {len(rows) - limit} more")
+    return "; ".join(shown)
+
+
+def quality_verdict(
+    scenario: str,
+    scores: MetricScores,
+    baseline: StoredMetric | None,
+    quality_drop: Tolerance,
+    severity: Literal["fail", "warn"] = "fail",
+    *,
+    on_judge_miss: OnJudgeMiss = "fail",
+    confidence: float = 0.95,
+) -> Verdict:
+    """The verdict for one (scenario, quality metric).
+
+    Order: judge misses (FAIL naming the samples, or skipped with ``on_judge_miss=
+    "skip"`` and still named), then unknown quality (FAIL naming the samples), then no
+    baseline (NEW), then the paired gate. An under-powered gate adds a warning to the
+    message. ``source`` on the verdict is the tier.
+    """
+    status_fail: Literal["FAIL", "WARN"] = "WARN" if severity == "warn" else "FAIL"
+    misses = scores.misses()
+    unknown = scores.unknown()
+    notes: list[str] = []
+    if misses and on_judge_miss == "fail":
+        return Verdict(
+            scenario=scenario,
+            key=scores.metric,
+            status=status_fail,
+            message=(
+                f"{scores.metric}: {len(misses)} sample(s) changed since the judge record "
+                f"and have no recorded judgement ({_names(misses)}); re-record with a live "
+                "judge, or set on_judge_miss: skip"
+            ),
+            tolerance=str(quality_drop),
+            n=len(scores.samples),
+            source=scores.tier,
+            severity=severity,
+        )
+    if misses:
+        notes.append(f"skipped {len(misses)} unjudged sample(s): {_names(misses)}")
+    if unknown:
+        return Verdict(
+            scenario=scenario,
+            key=scores.metric,
+            status=status_fail,
+            message=(
+                f"{scores.metric}: quality unknown for {len(unknown)} sample(s) ({_names(unknown)})"
+            ),
+            tolerance=str(quality_drop),
+            n=len(scores.samples),
+            source=scores.tier,
+            severity=severity,
+        )
+    current = scores.scores()
+    if baseline is None or not baseline.samples:
+        mean = scores.mean()
+        return Verdict(
+            scenario=scenario,
+            key=scores.metric,
+            status="NEW",
+            message=f"{scores.metric}: no per-sample baseline yet (current mean "
+            + (f"{mean:.4f}" if mean is not None else "n/a")
+            + f", n={len(current)})",
+            current=mean,
+            tolerance=str(quality_drop),
+            n=len(current),
+            source=scores.tier,
+            severity=severity,
+        )
+    base_scores = baseline.scores()
+    verdict = paired_verdict(
+        scenario, scores.metric, base_scores, current, quality_drop, severity, confidence
+    )
+    st = paired_stats(base_scores, current, confidence, metric=scores.metric)
+    if st.n >= 2 and st.sd_change > 0:
+        warn = power_warning(
+            scores.metric, st.sd_change, st.n, st.baseline_mean, quality_drop, confidence
+        )
+        if warn:
+            notes.append(warn)
+    reused = scores.reused_count()
+    if reused:
+        notes.append(f"{reused} unchanged sample(s) kept their baseline score")
+    message = verdict.message + "".join(f"; {n}" for n in notes)
+    return Verdict(
+        scenario=verdict.scenario,
+        key=verdict.key,
+        status=verdict.status,
+        message=message,
+        baseline=verdict.baseline,
+        current=verdict.current,
+        tolerance=verdict.tolerance,
+        n=verdict.n,
+        interval=verdict.interval,
+        source=scores.tier,
+        severity=severity,
+        improved=verdict.improved,
+    )
+
+
+def stored_from(scores: MetricScores) -> StoredMetric:
+    """The baseline entry to store for these scores (known scores only)."""
+    from pytest_ragcost.quality.store import StoredScore
+
+    return StoredMetric(
+        tier=scores.tier,
+        judge=scores.judge_model,
+        samples={
+            s.key: StoredScore(output=s.output, score=s.value)
+            for s in scores.samples
+            if s.value is not None
+        },
+    )
