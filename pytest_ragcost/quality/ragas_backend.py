@@ -131,15 +131,19 @@ def import_ragas() -> Any:
     return collections
 
 
+_PIP_NAME = {"rouge_score": "rouge-score", "rapidfuzz": "rapidfuzz", "sacrebleu": "sacrebleu"}
+
+
 def _check_needs(metric: str, spec: RagasMetricSpec) -> None:
     import importlib.util
 
     missing = [m for m in spec.needs if importlib.util.find_spec(m) is None]
     if missing:
+        # rouge-score and rapidfuzz come with the ragas extra; sacrebleu does not.
+        names = " ".join(_PIP_NAME.get(m, m) for m in missing)
         msg = (
             f"{metric} needs the package(s) {', '.join(missing)}, which are not installed; "
-            f"install them (pip install {' '.join(m.replace('_', '-') for m in missing)})"
-            f" or use {INSTALL_HINT}"
+            f"install them with: pip install {names}"
         )
         raise RagasUnavailableError(msg)
 
