@@ -27,6 +27,9 @@ Before tiktoken is asked for an encoding, this module:
 3. only then calls ``tiktoken.get_encoding``, which finds a valid cached file and so
    has no reason to download.
 
+The file is checked once more right before the call; the one gap left is another
+process replacing that file in the instant between the check and tiktoken's read.
+
 No environment variable is set: the cache directory is worked out from the
 environment exactly as tiktoken does, at the moment of use. When tiktoken cannot be
 used safely (it is not installed, caching is disabled with an empty
@@ -64,6 +67,7 @@ from typing import Any, Literal, Protocol
 
 __all__ = [
     "DEFAULT_ENCODING",
+    "OFFLINE_ENCODINGS",
     "CacheStats",
     "Count",
     "EncodingChoice",
