@@ -97,9 +97,9 @@ class RagcostSession:
     @property
     def counter(self) -> Any:
         if self._counter is None:
-            from .tokens import TokenCounter
+            from .tokens import default_counter
 
-            self._counter = TokenCounter()
+            self._counter = default_counter()
         return self._counter
 
     def recorder_for(self, item: pytest.Item, spec: ScenarioSpec) -> Recorder:

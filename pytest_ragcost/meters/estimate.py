@@ -22,8 +22,12 @@ class EstimateModel:
     name = "estimate"
     kind = "estimated"
 
+    @property
+    def joules_per_cpu_ms(self) -> float:
+        return self.watts_per_thread / 1000.0
+
     def energy_cpu_j(self, cpu_ms: float) -> float:
-        return cpu_ms / 1000.0 * self.watts_per_thread
+        return cpu_ms * self.joules_per_cpu_ms
 
     def describe(self) -> dict[str, Any]:
         return {
