@@ -54,7 +54,19 @@ class MeterSet:
         return meter.kind
 
     def snap(self) -> list[Any]:
-        return [m.snapshot() for m in self.energy]
+        out: list[Any] = []
+        for meter in self.energy:
+            try:
+                out.append(meter.snapshot())
+            except Exception as exc:  # noqa: BLE001 - a meter read must never fail a test
+                self._failed(meter, exc)
+                out.append(None)
+        return out
+
+    def _failed(self, meter: EnergyMeter, exc: Exception) -> None:
+        reason = f"read failed during the run: {type(exc).__name__}: {exc}"
+        if not any(u.name == meter.name for u in self.unavailable):
+            self.unavailable.append(Unavailable(meter.name, reason))
 
     def figures(
         self, before: list[Any], after: list[Any], cpu_ms: float | None
@@ -68,7 +80,13 @@ class MeterSet:
         metrics: dict[str, float] = {}
         sources: dict[str, str] = {}
         for meter, b, a in zip(self.energy, before, after, strict=True):
-            delta = meter.delta(b, a)
+            if b is None or a is None:
+                continue  # this window has no reading from that meter; never a made-up zero
+            try:
+                delta = meter.delta(b, a)
+            except Exception as exc:  # noqa: BLE001 - e.g. a GPU counter reset by a driver reload
+                self._failed(meter, exc)
+                continue
             kind = self.kind_of(meter)
             for domain, joules in delta.joules.items():
                 key = f"energy_{domain}_j"
