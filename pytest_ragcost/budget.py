@@ -301,7 +301,7 @@ def parse_tolerance(value: object, *, max_relative: float | None = None) -> Tole
     Raises ``ValueError`` with a user-facing reason.
     """
     if isinstance(value, bool):
-        raise ValueError("a boolean is not a tolerance")
+        raise ValueError('must be a number or a percentage like "10%"')
     if isinstance(value, int | float):
         amount = _finite(value)
         if amount < 0:
@@ -1172,7 +1172,8 @@ def _check_measured(measured: Mapping[str, Mapping[str, Measured]], display: str
                     ) -> list[Problem]:
     problems: list[Problem] = []
     for scenario, keys in measured.items():
-        spath = f"scenarios.{_key_segment(scenario) if isinstance(scenario, str) else scenario!r}"
+        shown = _key_segment(scenario) if isinstance(scenario, str) else repr(scenario)
+        spath = f"scenarios.{shown}"
         if not isinstance(scenario, str) or not scenario.strip() or not _encodable(scenario):
             problems.append(Problem(display, None, spath, "must be a non-empty scenario name",
                                     repr(scenario), "pass the scenario's name as a string"))
@@ -1313,7 +1314,11 @@ class _Splicer:
 
     def apply(self) -> str:
         out = self.text
-        for e in sorted(self.edits, key=lambda e: (e.start, e.end), reverse=True):
+        # back to front so earlier offsets stay valid; of two insertions at one place the
+        # one planned first (an existing scenario's new entry) must come out first
+        order = sorted(enumerate(self.edits), key=lambda ie: (ie[1].start, ie[1].end, ie[0]),
+                       reverse=True)
+        for _seq, e in order:
             out = out[: e.start] + e.text + out[e.end :]
         return out
 
@@ -1326,6 +1331,9 @@ class _Splicer:
         """Replace an empty value (``~``, nothing, ``{}``) by a block of ``lines``."""
         start, end = int(node.start_mark.index), int(node.end_mark.index)
         if end > start:
+            colon = _colon_after(self.text, keynode)
+            if 0 <= colon < start and "\n" not in self.text[colon:start]:
+                start = colon + 1  # also drop the space that separated the value
             self.edits.append(_Edit(start, end, ""))
         self.insert_lines(int(keynode.end_mark.index), lines)
 
