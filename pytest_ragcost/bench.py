@@ -48,7 +48,7 @@ class BenchmarkTap:
         return repr(self._timer)
 
     @property
-    def __name__(self) -> str:  # noqa: PLW3201
+    def __name__(self) -> str:
         return getattr(self._timer, "__name__", "timer")
 
     def finish(self, recorder: Any) -> None:
@@ -70,14 +70,9 @@ class BenchmarkTap:
         joules: dict[str, float] = {}
         labels: dict[str, str] = {}
         for i in range(first, reads, 2):
-            if self._energy:
-                figures, srcs = self.meters.figures(
-                    self._energy[i], self._energy[i + 1], (self._cpu_ns[i + 1] - self._cpu_ns[i]) / 1e6
-                )
-            else:
-                figures, srcs = self.meters.figures(
-                    [], [], (self._cpu_ns[i + 1] - self._cpu_ns[i]) / 1e6
-                )
+            cpu_ms = (self._cpu_ns[i + 1] - self._cpu_ns[i]) / 1e6
+            before, after = (self._energy[i], self._energy[i + 1]) if self._energy else ([], [])
+            figures, srcs = self.meters.figures(before, after, cpu_ms)
             for key, value in figures.items():
                 joules[key] = joules.get(key, 0.0) + value
             labels.update(srcs)

@@ -135,8 +135,8 @@ def resolve(
     enabled_raw, _ = pick("enabled")
     enabled = _bool(enabled_raw, "enabled") if enabled_raw is not None else False
 
-    json_raw, json_cli = pick("json_path")
-    md_raw, md_cli = pick("markdown_path")
+    json_raw, _ = pick("json_path")
+    md_raw, _ = pick("markdown_path")
     req_raw, req_cli = pick("requests")
     meters_raw, meters_cli = pick("meters")
     cfg_raw, _cfg_cli = pick("config_path")

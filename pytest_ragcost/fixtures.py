@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from .marker import MarkerError, params_of, parse
@@ -13,7 +11,7 @@ RECORDER_KEY = pytest.StashKey[Recorder]()
 
 
 @pytest.fixture
-def ragcost(request: pytest.FixtureRequest) -> Iterator[Recorder]:
+def ragcost(request: pytest.FixtureRequest) -> Recorder:
     """Meter a RAG scenario: ``for q in ragcost.requests(items):`` opens one request per
     item; ``with ragcost.stage("name") as st:`` opens a stage with ``st.tokens()``,
     ``st.usage()``, ``st.count()`` and ``st.first_token()``; ``ragcost.sample(...)`` records a
@@ -37,4 +35,4 @@ def ragcost(request: pytest.FixtureRequest) -> Iterator[Recorder]:
     else:
         recorder = session.recorder_for(item, spec)
     item.stash[RECORDER_KEY] = recorder
-    yield recorder
+    return recorder

@@ -51,7 +51,10 @@ class Gate:
     # -- the header --------------------------------------------------------------------
     def header(self) -> str:
         if not self.exists:
-            return f"config: {self.path} (not found: every scenario is NEW; --ragcost-update writes it)"
+            return (
+                f"config: {self.path} (not found: every scenario is NEW; "
+                "--ragcost-update writes it)"
+            )
         n = len(self.budget.scenarios)
         match = "" if self.environment_matches() else ", baselines from another machine or meter"
         return f"config: {self.path} ({n} scenario{'s' if n != 1 else ''}{match})"

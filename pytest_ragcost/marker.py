@@ -89,7 +89,7 @@ def params_of(item: object) -> dict[str, Any]:
     return dict(getattr(callspec, "params", {}) or {})
 
 
-def check_items(items: Iterable[_Item]) -> None:
+def check_items(items: Iterable[Any]) -> None:
     """Check every marked test at collection, so a bad marker stops the run before it starts.
 
     Two tests may not claim the same scenario: their numbers would overwrite each other.

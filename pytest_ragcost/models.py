@@ -391,3 +391,27 @@ class Verdict:
             severity=data.get("severity", "fail"),
             improved=bool(data.get("improved", False)),
         )
+
+
+@dataclass
+class Outcome:
+    """What one scenario produced in this run: the measurements and the verdicts."""
+
+    run: ScenarioRun
+    verdicts: list[Verdict] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run": self.run.to_dict(),
+            "verdicts": [v.to_dict() for v in self.verdicts],
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Outcome:
+        return cls(
+            run=ScenarioRun.from_dict(data["run"]),
+            verdicts=[Verdict.from_dict(v) for v in data["verdicts"]],
+            error=data.get("error"),
+        )

@@ -375,7 +375,9 @@ class Recorder:
             self._req_stages.append(stage._record())
 
     # -- tokens ------------------------------------------------------------------------------
-    def _count_tokens(self, value: Any, model: str | None, stage: str, kind: str) -> tuple[int, str]:
+    def _count_tokens(
+        self, value: Any, model: str | None, stage: str, kind: str
+    ) -> tuple[int, str]:
         __tracebackhide__ = True
         if isinstance(value, bool):
             value = None  # falls into the error below

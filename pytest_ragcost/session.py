@@ -7,10 +7,10 @@ through ``workeroutput``), and writes the outputs on the controller only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,34 +21,10 @@ from .config import Settings
 from .fixtures import RECORDER_KEY
 from .marker import ScenarioSpec
 from .meters.registry import MeterSet, build
-from .models import ScenarioRun, Verdict
+from .models import Outcome, ScenarioRun, Verdict
 from .recorder import Recorder
 
 GATE_PROPERTY = "ragcost.gate"
-
-
-@dataclass
-class Outcome:
-    """What one scenario produced in this run: the measurements and the verdicts."""
-
-    run: ScenarioRun
-    verdicts: list[Verdict] = field(default_factory=list)
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "run": self.run.to_dict(),
-            "verdicts": [v.to_dict() for v in self.verdicts],
-            "error": self.error,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Outcome:
-        return cls(
-            run=ScenarioRun.from_dict(data["run"]),
-            verdicts=[Verdict.from_dict(v) for v in data["verdicts"]],
-            error=data.get("error"),
-        )
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -207,9 +183,12 @@ class RagcostSession:
     def pytest_report_teststatus(
         self, report: pytest.TestReport, config: pytest.Config
     ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
-        if report.when == "call" and report.failed:
-            if (GATE_PROPERTY, "FAIL") in report.user_properties:
-                return "failed", "C", ("OVER BUDGET", {"red": True})
+        if (
+            report.when == "call"
+            and report.failed
+            and (GATE_PROPERTY, "FAIL") in report.user_properties
+        ):
+            return "failed", "C", ("OVER BUDGET", {"red": True})
         return None
 
     # -- pytest-benchmark, side by side -----------------------------------------------------
@@ -249,7 +228,7 @@ class RagcostSession:
                         [o.run for o in self.outcomes.values() if o.run.requests],
                         mode=self.settings.update,
                     )
-                except Exception as exc:  # noqa: BLE001 - reported, never a traceback
+                except Exception as exc:
                     self.problems.append(f"could not update {self.gate.path}: {exc}")
                     session.testsfailed += 1
         self._write_outputs(session)
@@ -285,10 +264,8 @@ class RagcostSession:
         except OSError as exc:
             self.problems.append(f"could not write {path}: {exc.strerror or exc}")
             session.testsfailed += 1
-            try:
+            with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         from .report.terminal import summary_lines
@@ -300,7 +277,7 @@ class RagcostSession:
                 list(self.outcomes.values()), self.meters, self.update_result, self.problems,
                 verbose=self.config.get_verbosity() > 0,
             )
-        except Exception as exc:  # noqa: BLE001 - the summary must never raise
+        except Exception as exc:
             lines = [f"ragcost: could not render the summary: {type(exc).__name__}: {exc}"]
         if not lines:
             return

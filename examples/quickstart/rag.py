@@ -67,7 +67,9 @@ class BM25:
         for i, tf in enumerate(self.tf):
             norm = self.k1 * (1 - self.b + self.b * self.lengths[i] / self.avg)
             score = sum(
-                self.idf.get(t, 0.0) * tf[t] * (self.k1 + 1) / (tf[t] + norm) for t in terms if t in tf
+                self.idf.get(t, 0.0) * tf[t] * (self.k1 + 1) / (tf[t] + norm)
+                for t in terms
+                if t in tf
             )
             scored.append((score, i))
         scored.sort(key=lambda s: (-s[0], s[1]))

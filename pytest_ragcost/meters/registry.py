@@ -6,6 +6,7 @@ missing optional package (``nvidia-ml-py``) only makes one meter unavailable.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -58,7 +59,7 @@ class MeterSet:
         for meter in self.energy:
             try:
                 out.append(meter.snapshot())
-            except Exception as exc:  # noqa: BLE001 - a meter read must never fail a test
+            except Exception as exc:
                 self._failed(meter, exc)
                 out.append(None)
         return out
@@ -84,7 +85,7 @@ class MeterSet:
                 continue  # this window has no reading from that meter; never a made-up zero
             try:
                 delta = meter.delta(b, a)
-            except Exception as exc:  # noqa: BLE001 - e.g. a GPU counter reset by a driver reload
+            except Exception as exc:
                 self._failed(meter, exc)
                 continue
             kind = self.kind_of(meter)
@@ -140,10 +141,8 @@ class MeterSet:
 
     def close(self) -> None:
         for meter in self.energy:
-            try:
+            with contextlib.suppress(Exception):  # closing must never fail a run
                 meter.close()
-            except Exception:  # noqa: BLE001 - closing must never fail a run
-                pass
 
 
 Prober = Callable[[], "EnergyMeter | Unavailable"]
@@ -193,7 +192,7 @@ def build(
             continue
         try:
             found = probers[name]()
-        except Exception as exc:  # noqa: BLE001 - a broken backend is a reason, not a crash
+        except Exception as exc:
             found = Unavailable(name, f"probe failed: {type(exc).__name__}: {exc}")
         if isinstance(found, Unavailable):
             meters.unavailable.append(found)

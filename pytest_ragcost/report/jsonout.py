@@ -12,7 +12,7 @@ from .summary import summarize_run
 
 if TYPE_CHECKING:
     from ..config import Settings
-    from ..session import Outcome
+    from ..models import Outcome
 
 SCHEMA_VERSION = 1
 

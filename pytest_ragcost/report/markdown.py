@@ -12,7 +12,7 @@ from .summary import summarize_run
 from .terminal import fmt
 
 if TYPE_CHECKING:
-    from ..session import Outcome
+    from ..models import Outcome
 
 _RANK = {"FAIL": 0, "WARN": 1, "INCONCLUSIVE": 2, "INCOMPARABLE": 3, "STALE": 4, "NEW": 5,
          "PASS": 6}

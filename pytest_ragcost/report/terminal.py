@@ -12,7 +12,7 @@ from .summary import summarize_run
 
 if TYPE_CHECKING:
     from ..meters.registry import MeterSet
-    from ..session import Outcome
+    from ..models import Outcome
 
 
 def fmt(value: float | None, unit: str = "") -> str:
