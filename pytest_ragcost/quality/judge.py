@@ -70,9 +70,11 @@ class JudgeSettings:
     concurrency: int = 2
     timeout_s: float = 60.0
     retries: int = 2
-    #: "json" sends ``response_format={"type": "json_object"}``; "md_json" asks for a
-    #: fenced JSON block instead, for servers that lack response_format.
-    structured_mode: Literal["json", "md_json"] = "json"
+    #: "json" sends ``response_format={"type": "json_object"}``; "json_schema" adds the
+    #: schema to it (llama.cpp servers then constrain the output to the schema, which
+    #: small local judges need); "md_json" asks for a fenced JSON block instead, for
+    #: servers that lack response_format.
+    structured_mode: Literal["json", "json_schema", "md_json"] = "json"
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -83,6 +85,21 @@ class JudgeSettings:
             raise ValueError(msg)
         if self.timeout_s <= 0:
             msg = f"judge.timeout_s must be a number of seconds > 0 (got {self.timeout_s!r})"
+            raise ValueError(msg)
+        if self.structured_mode not in ("json", "json_schema", "md_json"):
+            msg = (
+                "judge.structured_mode must be json, json_schema or md_json "
+                f"(got {self.structured_mode!r})"
+            )
+            raise ValueError(msg)
+        if self.structured_mode == "json_schema" and (
+            self.base_url is None or "openai" in self.base_url
+        ):
+            msg = (
+                "judge.structured_mode json_schema is for self-hosted OpenAI-compatible "
+                "servers (llama.cpp, vLLM): set judge.base_url to that server, or use "
+                "structured_mode json for OpenAI itself"
+            )
             raise ValueError(msg)
         if self.retries < 0:
             msg = f"judge.retries must be an integer >= 0 (got {self.retries!r})"

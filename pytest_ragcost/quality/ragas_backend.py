@@ -159,17 +159,27 @@ def build_judge_llm(settings: JudgeSettings, transport: JudgeTransport) -> Any:
         base_url=settings.base_url,
         api_key=settings.api_key(),
         timeout=settings.timeout_s,
-        # a replayed miss must surface at once, not after retries
-        max_retries=0 if transport.mode == "replay" else settings.retries,
+        # instructor (below) owns retries: it retries on any error, HTTP or parse, so
+        # retrying here as well would multiply the attempts
+        max_retries=0,
         http_client=httpx.AsyncClient(transport=transport, timeout=settings.timeout_s),
     )
+    # instructor counts attempts, not retries; a replayed miss must surface at once
+    attempts = 1 if transport.mode == "replay" else settings.retries + 1
     if settings.structured_mode == "json":
-        return llm_factory(settings.model, provider="openai", client=client)
+        return llm_factory(settings.model, provider="openai", client=client, max_retries=attempts)
     import instructor
     from ragas.llms.base import InstructorLLM
 
-    patched = instructor.from_openai(client, mode=instructor.Mode.MD_JSON)
-    return InstructorLLM(client=patched, model=settings.model, provider="openai")
+    mode = (
+        instructor.Mode.JSON_SCHEMA
+        if settings.structured_mode == "json_schema"
+        else instructor.Mode.MD_JSON
+    )
+    patched = instructor.from_openai(client, mode=mode)
+    return InstructorLLM(
+        client=patched, model=settings.model, provider="openai", max_retries=attempts
+    )
 
 
 def make_metric(metric: str, llm: Any = None) -> Any:
