@@ -63,6 +63,9 @@ class Stage:
         self._t0 = 0
         self._cpu0 = 0
         self._energy0: list[Any] = []
+        # time spent counting tokens inside this stage: ours, not the pipeline's
+        self._own_ns = 0
+        self._own_cpu_ns = 0
 
     # -- context manager --------------------------------------------------------------
     def __enter__(self) -> Stage:
@@ -82,8 +85,8 @@ class Stage:
     ) -> None:
         if self._rec.metering:
             t1, cpu1 = process.light()
-            wall_ms = (t1 - self._t0) / 1e6
-            cpu_ms = (cpu1 - self._cpu0) / 1e6
+            wall_ms = (t1 - self._t0 - self._own_ns) / 1e6
+            cpu_ms = (cpu1 - self._cpu0 - self._own_cpu_ns) / 1e6
             self._metrics["wall_ms"] = wall_ms
             self._sources["wall_ms"] = "timer"
             meters = self._rec.meters
@@ -107,13 +110,22 @@ class Stage:
         other keyword (a custom kind). Strings and lists of strings are counted with the
         tokenizer of ``model``; integers are taken as counts."""
         __tracebackhide__ = True
-        for kind, value in kinds.items():
+        for kind in kinds:
             _check_name(kind, "token kind")
-            if not self._rec.metering:
-                continue
-            count = self._rec._count_tokens(value, model, self.name, kind)
-            self._counted[kind] = self._counted.get(kind, 0.0) + count[0]
-            self._sources[f"tokens_{kind}"] = count[1]
+        if not self._rec.metering:
+            return
+        t0, cpu0 = process.light()
+        try:
+            for kind, value in kinds.items():
+                count = self._rec._count_tokens(value, model, self.name, kind)
+                self._counted[kind] = self._counted.get(kind, 0.0) + count[0]
+                self._sources[f"tokens_{kind}"] = count[1]
+        finally:
+            t1, cpu1 = process.light()
+            self._own_ns += t1 - t0
+            self._own_cpu_ns += cpu1 - cpu0
+            self._rec._own_ns += t1 - t0
+            self._rec._own_cpu_ns += cpu1 - cpu0
 
     def usage(self, obj: Any) -> None:
         """Provider-reported usage (an OpenAI or Anthropic response or usage object, or a
@@ -227,6 +239,8 @@ class Recorder:
         self._index = 0
         self.token_notes: dict[str, str] = {}
         self._iterating = False
+        self._own_ns = 0
+        self._own_cpu_ns = 0
 
     # -- requests --------------------------------------------------------------------------
     def requests(self, items: Iterable[T], n: int | None = None) -> Iterator[T]:
@@ -284,6 +298,8 @@ class Recorder:
         self._req_stages = []
         self._req_trace = _trace_id()
         self._req_ttft_ns = None
+        self._own_ns = 0
+        self._own_cpu_ns = 0
         if self.metering:
             meters = self.meters
             self._req_energy0 = meters.snap() if meters is not None and meters.energy else []
@@ -304,11 +320,13 @@ class Recorder:
         cpu_ms: float | None = None
         if self._req_t0 is not None and meters is not None and meters.process:
             figures = process.full_delta(self._req_t0, process.full())
+            figures["wall_ms"] -= self._own_ns / 1e6
+            figures["cpu_ms"] -= self._own_cpu_ns / 1e6
             cpu_ms = figures["cpu_ms"]
             metrics.update(figures)
             sources.update(dict.fromkeys(figures, "timer"))
         else:
-            metrics["wall_ms"] = (time.perf_counter_ns() - self._req_wall0) / 1e6
+            metrics["wall_ms"] = (time.perf_counter_ns() - self._req_wall0 - self._own_ns) / 1e6
             sources["wall_ms"] = "timer"
         if meters is not None:
             after = meters.snap() if meters.energy else []
