@@ -58,6 +58,8 @@ UNITS: Mapping[str, str] = {
     "energy_dram_j": "J",
     "peak_rss_mb": "MiB",
     "errors": "count",
+    "ctx_switches": "count",
+    "page_faults": "count",
     "cost_usd": "USD",
 }
 
