@@ -286,7 +286,8 @@ def quality_verdict(
         scenario, scores.metric, base_scores, current, quality_drop, severity, confidence
     )
     st = paired_stats(base_scores, current, confidence, metric=scores.metric)
-    if st.n >= 2 and st.sd_change > 0:
+    # Only where it matters: a FAIL already saw its drop; a PASS may have missed one.
+    if verdict.status in ("PASS", "INCONCLUSIVE") and st.n >= 2 and st.sd_change > 0:
         warn = power_warning(
             scores.metric, st.sd_change, st.n, st.baseline_mean, quality_drop, confidence
         )

@@ -362,5 +362,5 @@ def power_warning(
     return (
         f"{metric}: gate under-powered: n={n} detects drops of {size} or more "
         f"(sd of per-sample changes {sd_of_differences:.4f}, allowed drop {quality_drop}); "
-        "add samples or gate on a deterministic metric"
+        "more samples tighten it"
     )
