@@ -482,18 +482,42 @@ def main(argv: Sequence[str] | None = None) -> int:
 # --------------------------------------------------------------------------- pytest-benchmark
 
 
-def test_summarize_p95_n100(benchmark: Any) -> None:
+def test_summarize_p95_n100(benchmark: Any, figure: Callable[..., None]) -> None:
     """Timing of the bootstrap behind p95 (budget ~2 ms for n = 100)."""
     rng = random.Random(7)
     xs = [math.exp(rng.gauss(0, 0.3)) for _ in range(100)]
     result = benchmark(summarize, xs, "p95")
     assert result.se is not None
+    median_ms = benchmark.stats.stats.median * 1e3
+    figure("summarize(n=100, p95), median", f"{median_ms:.2f} ms", "<= 2 ms", median_ms <= 2.0)
 
 
-def test_judge_noisy(benchmark: Any) -> None:
+def test_judge_noisy(benchmark: Any, figure: Callable[..., None]) -> None:
     base, cur = Summary(1.0, 30, 0.02), Summary(1.03, 30, 0.02)
     status = benchmark(_ragcost_status, cur, base, 0.05)
     assert status == "PASS"
+    median_us = benchmark.stats.stats.median * 1e6
+    figure("judge(noisy metric), median", f"{median_us:.1f} us", "-", None)
+
+
+def test_verdict_study_quick(figure: Callable[..., None]) -> None:
+    """A smoke run of the study: both targets it can meet, on fewer repetitions."""
+    cells = [Cell(d, cv, n, reps=300, sweep_reps=0) for d in DISTS for cv in CVS for n in NS]
+    results = [run_cell(cell) for cell in cells]
+    worst_ff = max(r["main"][(tol, 0)][0] / 300 for r in results for tol in TOLERANCES)
+    power = _find(results, "lognormal", 0.10, 30)["main"][(0.10, 2)][0] / 300
+    figure(
+        "A/A false failures, worst cell (300 reps)",
+        f"{worst_ff:.1%}",
+        "<= 1%",
+        worst_ff <= FALSE_FAIL_TARGET + 0.01,
+    )
+    figure(
+        "2x regressions caught, n=30 CV 10% tol 10% (300 reps)",
+        f"{power:.1%}",
+        ">= 95%",
+        power >= POWER_TARGET - 0.03,
+    )
 
 
 if __name__ == "__main__":
