@@ -36,6 +36,7 @@ import os
 import re
 import stat as stat_module
 import tempfile
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -411,7 +412,10 @@ def _compose(text: str, display: str) -> tuple[Node | None, list[Problem]]:
     """Parse YAML text into a node tree, turning every parser failure into a Problem."""
     yaml = YAML(typ="rt")
     try:
-        return yaml.compose(text), []
+        with warnings.catch_warnings():
+            # a reused anchor name is harmless without aliases (which are refused anyway)
+            warnings.simplefilter("ignore")
+            return yaml.compose(text), []
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = None if mark is None else int(mark.line) + 1
@@ -610,6 +614,13 @@ class _Checker:
             return None
         items = self.items(root, "")
         seen = {name: (k, v) for name, k, v in items}
+        for _name, k, v in items:
+            # new blocks copy the file's own indentation width
+            if isinstance(v, MappingNode) and not v.flow_style and v.value:
+                step = int(v.start_mark.column) - int(k.start_mark.column)
+                if step > 0:
+                    self.where.indent_step = step
+                    break
         for name, k, _v in items:
             if name not in TOP_KEYS:
                 self.unknown(k, "", name, TOP_KEYS, "top-level")
@@ -708,10 +719,6 @@ class _Checker:
             return ScenarioBudget(name=name, line=line)
         if not self.mapping(node, path, "{tokens_context: {baseline: 3104}}", keynode):
             return None
-        if isinstance(node, MappingNode) and not node.flow_style and self.where.indent_step is None:
-            step = int(node.start_mark.column) - int(keynode.start_mark.column)
-            if step > 0:
-                self.where.indent_step = step
         entries: dict[str, Entry] = {}
         success: Success | None = None
         for key, k, v in self.items(node, path):

@@ -759,6 +759,12 @@ def test_flow_scenarios_and_empty_places_are_filled_in_their_own_style(tmp_path:
         "flowed": 11.0, "sketch": 1.0, "nulled": 2.0, "braces": 3.0, "entry": 4.0}
 
 
+def test_indentation_width_is_taken_from_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "version: 1\ndefaults:\n   tolerance: 5%\n")
+    update(path, {"qa": {"cpu_ms": Measured(2.0)}})
+    assert path.read_text().endswith("scenarios:\n   qa:\n      cpu_ms: {baseline: 2.0}\n")
+
+
 def test_four_space_indentation_is_followed(tmp_path: Path) -> None:
     path = write(tmp_path, "version: 1\nscenarios:\n    qa:\n        wall_ms: {baseline: 1.0}\n")
     update(path, {"qa": {"cpu_ms": Measured(2.0)}, "new": {"cpu_ms": Measured(3.0)}})
