@@ -431,8 +431,9 @@ def min_requests(stat: Stat) -> int | None:
 
     A quantile's bootstrap error is only trustworthy when a few requests lie beyond it:
     at least :data:`MIN_TAIL_REQUESTS` (5) expected on the far side, so p95 needs 100
-    requests, p99 500, the median 10, the mean and total 2. ``max`` is a single request whatever n
-    is, so it never is (``None``): gate a high quantile instead, or cap it with a budget.
+    requests, p99 500, the median 10, the mean and total 2. ``max`` is a single request
+    whatever n is, so it never has enough (``None``): gate a high quantile instead, or cap
+    it with a budget.
     """
     _check_stat(stat)
     if stat in ("mean", "total"):
@@ -441,7 +442,7 @@ def min_requests(stat: Stat) -> int | None:
     tail = min(q, 1.0 - q)
     if tail <= 0.0:
         return None
-    # round() first: 2 / (1 - 0.95) is 39.99999999999996 in floats
+    # round() first: 1 - 0.95 is 0.050000000000000044 in floats, and ceil() must not see it
     return math.ceil(round(MIN_TAIL_REQUESTS / tail, 6))
 
 
