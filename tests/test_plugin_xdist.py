@@ -1,0 +1,135 @@
+"""pytest-xdist: workers measure, the controller collects and reports, numbers do not
+change with parallelism, and energy labels follow the shared-machine rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import read_json, scenario_of, scenario_source
+
+from pytest_ragcost.meters.base import EnergyDelta, EnergyMeter, Unavailable
+from pytest_ragcost.meters.registry import MeterSet, build
+
+SCENARIOS = ("qa-one", "qa-two", "qa-three")
+
+
+def _write_scenarios(project: pytest.Pytester) -> None:
+    for i, name in enumerate(SCENARIOS):
+        project.makepyfile(
+            **{f"test_s{i}": scenario_source(name, requests=2 + i, func=name.replace("-", "_"))}
+        )
+
+
+def _token_summaries(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for name in SCENARIOS:
+        summary = scenario_of(doc, name)["summary"]
+        out[name] = {
+            key: (row["mean"], row["p50"], row["total"], row["n"], row["source"])
+            for key, row in summary.items()
+            if key.split(".")[-1].startswith("tokens_")
+        }
+        assert out[name], f"no token figures for {name}"
+    return out
+
+
+def test_parallel_run_gives_the_same_token_numbers_as_a_serial_run(
+    rag_project: pytest.Pytester,
+) -> None:
+    _write_scenarios(rag_project)
+    serial = rag_project.runpytest("--ragcost", "--ragcost-json=serial.json")
+    serial.assert_outcomes(passed=3)
+    parallel = rag_project.runpytest("--ragcost", "--ragcost-json=parallel.json", "-n", "2")
+    parallel.assert_outcomes(passed=3)
+
+    serial_doc = read_json(rag_project.path / "serial.json")
+    parallel_doc = read_json(rag_project.path / "parallel.json")
+    assert _token_summaries(parallel_doc) == _token_summaries(serial_doc)
+    for i, name in enumerate(SCENARIOS):
+        scenario = scenario_of(parallel_doc, name)
+        assert scenario["n_requests"] == 2 + i
+        for record in scenario["requests"]:
+            assert record["sources"]["energy_j"] == "estimated"
+    # the controller prints one summary holding every worker's scenarios
+    parallel.stdout.fnmatch_lines(["*= ragcost =*"])
+    for i, name in enumerate(SCENARIOS):
+        parallel.stdout.fnmatch_lines([f"scenario {name} (*): {2 + i} requests"])
+
+
+def test_parallel_run_writes_junit_properties_from_the_workers(
+    rag_project: pytest.Pytester,
+) -> None:
+    _write_scenarios(rag_project)
+    result = rag_project.runpytest("--ragcost", "-n", "2", "--junitxml=junit.xml")
+    result.assert_outcomes(passed=3)
+    text = (rag_project.path / "junit.xml").read_text(encoding="utf-8")
+    for name in SCENARIOS:
+        assert f'name="ragcost.scenario" value="{name}"' in text
+
+
+class FakeMeter(EnergyMeter):
+    """A counter that reports 2 J of CPU energy per window."""
+
+    name = "fake"
+    domains = ("cpu",)
+
+    def __init__(self, kind: str = "measured") -> None:
+        self.kind = kind  # type: ignore[assignment]
+
+    def snapshot(self) -> float:
+        return 0.0
+
+    def delta(self, before: Any, after: Any) -> EnergyDelta:
+        return EnergyDelta({"cpu": 2.0})
+
+    def describe(self) -> dict[str, Any]:
+        return {}
+
+
+def _built(kind: str = "measured") -> MeterSet:
+    return build(
+        ["auto"],
+        watts_per_thread=4.0,
+        watts_source="default",
+        probers={"rapl": lambda: FakeMeter(kind), "nvml": lambda: Unavailable("nvml", "none")},
+    )
+
+
+@pytest.mark.parametrize(("workers", "label"), [(None, "measured"), ("1", "measured"),
+                                                ("2", "attributed"), ("8", "attributed")])
+def test_machine_wide_counters_are_attributed_when_workers_share_the_machine(
+    monkeypatch: pytest.MonkeyPatch, workers: str | None, label: str
+) -> None:
+    if workers is None:
+        monkeypatch.delenv("PYTEST_XDIST_WORKER_COUNT", raising=False)
+    else:
+        monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", workers)
+    meters = _built()
+    metrics, sources = meters.figures([0.0], [0.0], cpu_ms=10.0)
+    assert metrics["energy_cpu_j"] == 2.0
+    assert sources["energy_cpu_j"] == label
+    assert sources["energy_j"] == label
+    # a measured CPU counter replaces the CPU-time estimate
+    assert meters.estimate is None
+    assert meters.describe()["used"][1]["kind"] == label
+    assert meters.energy_label() == f"fake ({label})"
+
+
+def test_estimates_stay_estimated_under_xdist(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "2")
+    meters = _built("estimated")
+    _, sources = meters.figures([0.0], [0.0], cpu_ms=10.0)
+    assert sources["energy_cpu_j"] == "estimated"
+
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "4")
+    no_counters = build(
+        ["auto"],
+        watts_per_thread=4.0,
+        watts_source="default",
+        probers={"rapl": lambda: Unavailable("rapl", "none"),
+                 "nvml": lambda: Unavailable("nvml", "none")},
+    )
+    metrics, sources = no_counters.figures([], [], cpu_ms=250.0)
+    assert metrics["energy_cpu_j"] == pytest.approx(1.0)
+    assert sources["energy_j"] == "estimated"
