@@ -44,6 +44,7 @@ class RagcostSession:
         self.gate: Any = None  # the loaded ragcost.yaml (pytest_ragcost.gate.Gate) or None
         self.update_result: Any = None
         self.problems: list[str] = []  # suite-level problems shown in the summary
+        self._finished = False
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
@@ -134,14 +135,17 @@ class RagcostSession:
         if self.gate is not None and report.passed and run.requests:
             outcome.verdicts = self.gate.evaluate(run, update=self.settings.update)
         self.outcomes[run.scenario] = outcome
-        self._apply(report, outcome)
+        self._apply(item, report, outcome)
         return report
 
-    def _apply(self, report: pytest.TestReport, outcome: Outcome) -> None:
+    def _apply(self, item: pytest.Item, report: pytest.TestReport, outcome: Outcome) -> None:
         from .report.terminal import failure_text, waterfall_text
 
         run = outcome.run
-        report.user_properties.extend(self._properties(outcome))
+        properties = list(self._properties(outcome))
+        # on the item too: JUnit XML reads the properties of the teardown report
+        item.user_properties.extend(properties)
+        report.user_properties.extend(properties)
         if run.requests:
             report.sections.append((f"ragcost: {run.scenario}", waterfall_text(run)))
         failing = [v for v in outcome.verdicts if self._fails(v)]
@@ -208,7 +212,22 @@ class RagcostSession:
                 tap.finish(recorder)
 
     # -- the end of the run ----------------------------------------------------------------
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        # Finishing here, not in pytest_sessionfinish, lets a failed bless or an unwritable
+        # output still change the exit code (pytest computes it right after this loop).
+        try:
+            return (yield)
+        finally:
+            self._finish(session)
+
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self._finish(session)
+
+    def _finish(self, session: pytest.Session) -> None:
+        if self._finished:
+            return
+        self._finished = True
         if _is_worker(self.config):
             self.config.workeroutput["ragcost_outcomes"] = [  # type: ignore[attr-defined]
                 o.to_dict() for o in self.outcomes.values()
@@ -220,7 +239,7 @@ class RagcostSession:
                 self.outcomes.setdefault(
                     verdict.scenario, Outcome(run=ScenarioRun(verdict.scenario, "", ()))
                 ).verdicts.append(verdict)
-            if self.settings.strict and stale:
+            if self.settings.strict and stale and self.settings.update is None:
                 session.testsfailed += 1
             if self.settings.update is not None:
                 try:
@@ -228,7 +247,7 @@ class RagcostSession:
                         [o.run for o in self.outcomes.values() if o.run.requests],
                         mode=self.settings.update,
                     )
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - reported, never a traceback
                     self.problems.append(f"could not update {self.gate.path}: {exc}")
                     session.testsfailed += 1
         self._write_outputs(session)
