@@ -247,7 +247,7 @@ class RagcostSession:
                         [o.run for o in self.outcomes.values() if o.run.requests],
                         mode=self.settings.update,
                     )
-                except Exception as exc:  # noqa: BLE001 - reported, never a traceback
+                except Exception as exc:  # reported, never a traceback
                     self.problems.append(f"could not update {self.gate.path}: {exc}")
                     session.testsfailed += 1
         self._write_outputs(session)
