@@ -47,7 +47,8 @@ def test_under_xdist_benchmark_disables_itself_and_ragcost_still_reports(
 ) -> None:
     rag_project.makepyfile(test_bench=BENCH_TEST)
     rag_project.makepyfile(test_scenario=scenario_source("qa-xdist", requests=2))
-    result = rag_project.runpytest(
+    # a subprocess: pytest-benchmark's warning goes to the real stderr
+    result = rag_project.runpytest_subprocess(
         "--ragcost", "-n", "2", "--ragcost-json=run.json", "--benchmark-json=bench.json"
     )
     result.assert_outcomes(passed=2)
