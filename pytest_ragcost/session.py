@@ -27,6 +27,11 @@ from .recorder import Recorder
 GATE_PROPERTY = "ragcost.gate"
 
 
+class RagcostWarning(UserWarning):
+    """A gate finding that does not fail the test: WARN or INCONCLUSIVE (or, without
+    --ragcost-strict, INCOMPARABLE)."""
+
+
 def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
@@ -139,15 +144,18 @@ class RagcostSession:
         return report
 
     def _apply(self, item: pytest.Item, report: pytest.TestReport, outcome: Outcome) -> None:
-        from .report.terminal import failure_text, waterfall_text
+        from .report.terminal import failure_text
 
         run = outcome.run
         properties = list(self._properties(outcome))
         # on the item too: JUnit XML reads the properties of the teardown report
         item.user_properties.extend(properties)
         report.user_properties.extend(properties)
-        if run.requests:
-            report.sections.append((f"ragcost: {run.scenario}", waterfall_text(run)))
+        if self.settings.update is None:
+            for verdict in outcome.verdicts:
+                if verdict.status in ("WARN", "INCONCLUSIVE") and not self._fails(verdict):
+                    text = f"{run.scenario}: {verdict.status}: {verdict.message}"
+                    item.warn(RagcostWarning(text))
         failing = [v for v in outcome.verdicts if self._fails(v)]
         if failing and report.passed:
             report.outcome = "failed"
