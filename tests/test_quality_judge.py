@@ -375,3 +375,18 @@ def test_retries_are_bounded(fake_judge: tuple[FakeJudge, str], retries: int) ->
     scores = score_metric(METRIC, _samples()[:1], judge=JudgeSetup(settings, mode="live"))
     assert scores.samples[0].value is None
     assert state.calls == retries + 1
+
+
+def test_a_baseline_from_another_judge_is_incomparable(fake_judge: tuple[FakeJudge, str]) -> None:
+    _, url = fake_judge
+    samples = _samples()
+    first = score_metric(METRIC, samples, judge=JudgeSetup(_settings(url), mode="live"))
+    other = JudgeSettings(model="fake-judge-2", base_url=url, timeout_s=10, retries=0)
+    second = score_metric(
+        METRIC, samples, baseline=stored_from(first), judge=JudgeSetup(other, mode="live")
+    )
+    assert second.reused_count() == 0, "another judge's scores are not reused"
+    v = quality_verdict("qa", second, stored_from(first), Tolerance(0.01, True))
+    assert v.status == "INCOMPARABLE"
+    assert "'fake-judge-1'" in v.message
+    assert "'fake-judge-2'" in v.message

@@ -226,12 +226,33 @@ def quality_verdict(
 ) -> Verdict:
     """The verdict for one (scenario, quality metric).
 
-    Order: judge misses (FAIL naming the samples, or skipped with ``on_judge_miss=
-    "skip"`` and still named), then unknown quality (FAIL naming the samples), then no
-    baseline (NEW), then the paired gate. An under-powered gate adds a warning to the
-    message. ``source`` on the verdict is the tier.
+    Order: a baseline judged by another judge model (INCOMPARABLE), judge misses (FAIL
+    naming the samples, or skipped with ``on_judge_miss= "skip"`` and still named), then
+    unknown quality (FAIL naming the samples), then no baseline (NEW), then the paired
+    gate. An under-powered gate adds a warning to the message. ``source`` on the verdict
+    is the tier.
     """
     status_fail: Literal["FAIL", "WARN"] = "WARN" if severity == "warn" else "FAIL"
+    if (
+        baseline is not None
+        and baseline.judge is not None
+        and scores.judge_model is not None
+        and baseline.judge != scores.judge_model
+    ):
+        # Two judges grade differently; a drop would say more about them than the pipeline.
+        return Verdict(
+            scenario=scenario,
+            key=scores.metric,
+            status="INCOMPARABLE",
+            message=(
+                f"{scores.metric}: the baseline was judged by {baseline.judge!r}, this run "
+                f"by {scores.judge_model!r}; re-bless with --ragcost-update to compare again"
+            ),
+            tolerance=str(quality_drop),
+            n=len(scores.samples),
+            source=scores.tier,
+            severity=severity,
+        )
     misses = scores.misses()
     unknown = scores.unknown()
     notes: list[str] = []
