@@ -114,6 +114,8 @@ class StageRecord:
     metrics: Mapping[str, float]
     sources: Mapping[str, str]
     error: str | None = None
+    #: the model whose tokens this stage recorded (for prices), if the test named one
+    model: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -123,6 +125,8 @@ class StageRecord:
         }
         if self.error is not None:
             out["error"] = self.error
+        if self.model is not None:
+            out["model"] = self.model
         return out
 
     @classmethod
@@ -132,6 +136,7 @@ class StageRecord:
             metrics=dict(data["metrics"]),
             sources=dict(data["sources"]),
             error=data.get("error"),
+            model=data.get("model"),
         )
 
 

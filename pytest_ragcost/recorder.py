@@ -66,6 +66,7 @@ class Stage:
         # time spent counting tokens inside this stage: ours, not the pipeline's
         self._own_ns = 0
         self._own_cpu_ns = 0
+        self._model: str | None = None
 
     # -- context manager --------------------------------------------------------------
     def __enter__(self) -> Stage:
@@ -114,6 +115,8 @@ class Stage:
             _check_name(kind, "token kind")
         if not self._rec.metering:
             return
+        if model is not None:
+            self._model = model
         t0, cpu0 = process.light()
         try:
             for kind, value in kinds.items():
@@ -147,6 +150,8 @@ class Stage:
                 self._provider.get("cached_prompt", 0.0) + usage.cached_prompt
             )
         self._provider_source = usage.source
+        if usage.model and self._model is None:
+            self._model = usage.model
 
     def count(self, **counts: int | float) -> None:
         """Named counts (candidates, chunks, retries ...), recorded as ``count_<name>``."""
@@ -195,7 +200,7 @@ class Stage:
         if billed:
             metrics["tokens_total"] = sum(kinds[k] for k in billed)
             sources["tokens_total"] = "derived"
-        return StageRecord(self.name, metrics, sources, self._error)
+        return StageRecord(self.name, metrics, sources, self._error, self._model)
 
 
 class _InertStage(Stage):
