@@ -74,8 +74,10 @@ def normalise_text(text: str) -> str:
 
 def texts_match(retrieved: str, reference: str) -> bool:
     """True when two texts match under the rule in this module's docstring."""
-    a = normalise_text(retrieved)
-    b = normalise_text(reference)
+    return _normalised_match(normalise_text(retrieved), normalise_text(reference))
+
+
+def _normalised_match(a: str, b: str) -> bool:
     if not a or not b:
         return False
     if a == b:
@@ -115,10 +117,16 @@ def judge_retrieval(
             mode="ids",
         )
     if sample.reference_contexts:
-        top_texts = list(sample.contexts[:k] if k is not None else sample.contexts)
-        refs_t = list(dict.fromkeys(r for r in sample.reference_contexts if normalise_text(r)))
-        relevant = tuple(any(texts_match(c, r) for r in refs_t) for c in top_texts)
-        found_t = tuple(any(texts_match(c, r) for c in top_texts) for r in refs_t)
+        # normalise each text once: the match is tried for every (context, reference) pair
+        top = [
+            normalise_text(c) for c in (sample.contexts[:k] if k is not None else sample.contexts)
+        ]
+        refs_n = [
+            n for n in dict.fromkeys(normalise_text(r) for r in sample.reference_contexts) if n
+        ]
+        pairs = [[_normalised_match(c, r) for r in refs_n] for c in top]
+        relevant = tuple(any(row) for row in pairs)
+        found_t = tuple(any(row[j] for row in pairs) for j in range(len(refs_n)))
         return RetrievalJudgement(relevant=relevant, reference_found=found_t, mode="text")
     msg = (
         f"retrieval metrics need a reference for {_describe(sample, index)}: "
