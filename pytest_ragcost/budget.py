@@ -950,8 +950,9 @@ def _read(path: Path, display: str) -> _Source | None:
         data = path.read_bytes()
     except FileNotFoundError:
         return None
-    except OSError as exc:
-        raise BudgetError([Problem(display, None, "", "cannot be read", exc.strerror or str(exc),
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise BudgetError([Problem(display, None, "", "cannot be read", reason,
                                    "check the path and its permissions")]) from None
     bom = data.startswith(b"\xef\xbb\xbf")
     if bom:

@@ -552,6 +552,30 @@ def test_unreadable_files_raise_budget_error(tmp_path: Path) -> None:
     assert str(p).startswith(f"{bad}:3: is not UTF-8 text")
 
 
+def test_a_path_with_a_nul_byte_is_a_budget_error() -> None:
+    with pytest.raises(BudgetError, match="cannot be read"):
+        load("ragcost\x00.yaml")
+
+
+def test_absurd_nesting_is_a_budget_error() -> None:
+    with pytest.raises(BudgetError):
+        loads("[" * 5000 + "]" * 5000)
+    deep = "version: 1\nenvironment:\n" + "".join(
+        " " * (2 * i + 2) + f"k{i}:\n" for i in range(40)) + " " * 82 + "leaf: 1\n"
+    p = one_problem(deep)
+    assert p.expected == "is nested deeper than 32 levels"
+
+
+def test_problem_without_a_line_renders_without_one() -> None:
+    p = Problem("ragcost.yaml", None, "scenarios.qa", "is odd", "x", "fix it")
+    assert str(p) == "ragcost.yaml: scenarios.qa is odd (got x); fix it"
+
+
+def test_scenario_names_with_dots_are_quoted_in_key_paths() -> None:
+    p = one_problem("version: 1\nscenarios:\n  qa.v2:\n    wall_ms: {stat: avg}\n")
+    assert p.key_path == 'scenarios."qa.v2".wall_ms.stat'
+
+
 def test_control_characters_are_reported() -> None:
     p = one_problem("version: 1\nscenarios:\n  qa\x00: {}\n")
     assert p.line == 3
