@@ -3,6 +3,8 @@ the energy labels of a machine without energy counters, and JUnit XML properties
 
 from __future__ import annotations
 
+import difflib
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -216,3 +218,121 @@ def test_without_flag_the_json_is_not_written(rag_project: pytest.Pytester) -> N
     result.assert_outcomes(passed=1)
     assert not Path(rag_project.path / "run.json").exists()
     result.stdout.no_fnmatch_line("*= ragcost =*")
+
+
+# -- the gate, through the plugin ---------------------------------------------------------
+
+
+def _context_tokens() -> int:
+    # every request of the tiny scenario hands all three documents to the generator
+    return count_tokens(ragkit()["DOCS"])
+
+
+def _budget(project: pytest.Pytester, entry: str) -> None:
+    project.path.joinpath("ragcost.yaml").write_text(
+        "version: 1\n"
+        "defaults:\n"
+        "  tolerance: 5%\n"
+        "scenarios:\n"
+        "  qa-tiny:\n"
+        f"    tokens_context: {entry}\n",
+        encoding="utf-8",
+    )
+
+
+def test_a_rise_over_tolerance_fails_the_test_over_budget(rag_project: pytest.Pytester) -> None:
+    rag_project.makepyfile(test_scenario=scenario_source("qa-tiny", requests=2))
+    baseline = round(_context_tokens() / 1.10)  # the code now uses ~10% more context
+    _budget(rag_project, f"{{baseline: {baseline}}}")
+    result = rag_project.runpytest("--ragcost", "-v")
+    result.assert_outcomes(failed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["test_scenario.py::test_qa OVER BUDGET*"])
+    result.stdout.fnmatch_lines(
+        ["*ragcost: scenario 'qa-tiny' is over budget", "*tokens_context*"]
+    )
+    result.stdout.fnmatch_lines([f"tokens_context *mean *{baseline}* *{_context_tokens()}* *FAIL"])
+
+
+def test_the_same_code_with_a_matching_baseline_passes(rag_project: pytest.Pytester) -> None:
+    rag_project.makepyfile(test_scenario=scenario_source("qa-tiny", requests=2))
+    _budget(rag_project, f"{{baseline: {_context_tokens()}}}")
+    result = rag_project.runpytest("--ragcost")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.OK
+    context = _context_tokens()
+    result.stdout.fnmatch_lines([f"tokens_context *mean *{context}* *{context}* *PASS"])
+    result.stdout.no_fnmatch_line("*OVER BUDGET*")
+
+
+def test_a_warn_entry_passes_and_shows_warn(rag_project: pytest.Pytester) -> None:
+    rag_project.makepyfile(test_scenario=scenario_source("qa-tiny", requests=2))
+    baseline = round(_context_tokens() / 1.10)
+    _budget(rag_project, f"{{baseline: {baseline}, severity: warn}}")
+    result = rag_project.runpytest("--ragcost")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines([f"tokens_context *mean *{baseline}* *{_context_tokens()}* *WARN"])
+
+
+def test_a_broken_budget_file_is_a_usage_error_with_its_line(
+    rag_project: pytest.Pytester,
+) -> None:
+    rag_project.makepyfile(test_scenario=scenario_source("qa-tiny", requests=2))
+    _budget(rag_project, "{baseline: 30, tolerance: ten}")
+    result = rag_project.runpytest("--ragcost")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    output = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in output
+    result.stderr.fnmatch_lines(["*ragcost.yaml:6*tolerance*ten*"])
+
+
+COMMENTED = """\
+# Budgets for the tiny project: reviewed like code.
+version: 1
+defaults:
+  tolerance: 5%        # a cost may rise this much
+
+scenarios:
+  qa-tiny:
+    # what retrieval hands the generator
+    tokens_context:     {baseline: 3}
+    tokens_completion:  {baseline: 1, tolerance: 10%}   # answers stay short
+    cost_usd:           {budget: 0.002}
+  not-run-here:
+    tokens_total:       {baseline: 999}
+"""
+
+
+def test_update_rewrites_only_baseline_numbers(rag_project: pytest.Pytester) -> None:
+    rag_project.makepyfile(test_scenario=scenario_source("qa-tiny", requests=2))
+    path = rag_project.path / "ragcost.yaml"
+    path.write_text(COMMENTED, encoding="utf-8")
+    result = rag_project.runpytest("--ragcost", "--ragcost-update")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["ragcost: updated * baseline(s) in *ragcost.yaml"])
+    after = path.read_text(encoding="utf-8")
+    # the machine fingerprint may be appended as a top-level block (it is what makes a later
+    # run on other hardware INCOMPARABLE); everything above it is the user's text
+    body, sep, appended = after.partition("\nenvironment:\n")
+    if sep:
+        assert re.fullmatch(r"(  \S.*\n?)*", appended), appended
+    changed = [
+        line for line in difflib.unified_diff(COMMENTED.splitlines(), body.splitlines(),
+                                              lineterm="", n=0)
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+    removed = [line[1:] for line in changed if line.startswith("-")]
+    added = [line[1:] for line in changed if line.startswith("+")]
+    assert [r.split(":")[0].strip() for r in removed] == ["tokens_context", "tokens_completion"]
+    assert len(added) == len(removed), changed
+
+    def numbers_hidden(line: str) -> str:
+        return re.sub(r"baseline: [0-9.]+", "baseline: N", line).replace(" ", "")
+
+    assert [numbers_hidden(a) for a in added] == [numbers_hidden(r) for r in removed]
+    assert f"tokens_context:     {{baseline: {_context_tokens()}}}" in after
+
+    again = rag_project.runpytest("--ragcost")
+    again.assert_outcomes(passed=1)
+    again.stdout.fnmatch_lines(["tokens_context *PASS*"])
