@@ -1176,6 +1176,17 @@ def _encodable(text: str) -> bool:
     return True
 
 
+def _non_negative(value: object) -> bool:
+    """A real, finite, non-negative number (an int too large for a float is not)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        number = float(value)
+    except OverflowError:
+        return False
+    return math.isfinite(number) and number >= 0
+
+
 def _check_measured(measured: Mapping[str, Mapping[str, Measured]], display: str,
                     ) -> list[Problem]:
     problems: list[Problem] = []
@@ -1197,14 +1208,11 @@ def _check_measured(measured: Mapping[str, Mapping[str, Measured]], display: str
                                         type(m).__name__, ""))
                 continue
             bad = []
-            if isinstance(m.value, bool) or not isinstance(m.value, int | float) or not (
-                math.isfinite(m.value) and m.value >= 0
-            ):
+            if not _non_negative(m.value):
                 bad.append(("value", repr(m.value)))
             if m.n is not None and (isinstance(m.n, bool) or not isinstance(m.n, int) or m.n < 0):
                 bad.append(("n", repr(m.n)))
-            if m.se is not None and (isinstance(m.se, bool) or not isinstance(m.se, int | float)
-                                     or not (math.isfinite(m.se) and m.se >= 0)):
+            if m.se is not None and not _non_negative(m.se):
                 bad.append(("se", repr(m.se)))
             if m.source is not None and m.source not in SOURCE_LABELS:
                 bad.append(("source", repr(m.source)))

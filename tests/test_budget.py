@@ -955,6 +955,7 @@ def test_broken_file_is_reported_and_left_alone(tmp_path: Path) -> None:
         ({"qa": {"latency": Measured(1.0)}}, "scenarios.qa.latency"),
         ({"qa": {"wall_ms": Measured(math.nan)}}, "scenarios.qa.wall_ms.value"),
         ({"qa": {"wall_ms": Measured(-1.0)}}, "scenarios.qa.wall_ms.value"),
+        ({"qa": {"tokens_total": Measured(10**400)}}, "scenarios.qa.tokens_total.value"),
         ({"qa": {"wall_ms": Measured(1.0, se=math.inf)}}, "scenarios.qa.wall_ms.se"),
         ({"qa": {"wall_ms": Measured(1.0, source="guess")}}, "scenarios.qa.wall_ms.source"),
         ({"": {"wall_ms": Measured(1.0)}}, "scenarios.\"\""),

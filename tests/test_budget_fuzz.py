@@ -208,6 +208,7 @@ measured_values = st.dictionaries(
             value=st.one_of(
                 st.integers(0, 10**7).map(float),
                 st.floats(0, 1e9, allow_nan=False, allow_infinity=False),
+                st.floats(0, 1e300, allow_nan=False, allow_infinity=False),
             ),
             n=st.none() | st.integers(0, 1000),
             se=st.none() | st.floats(0, 1e3, allow_nan=False),
