@@ -262,8 +262,7 @@ async def ascore_jobs(
             return Outcome(job.index, None, reason=kwargs)
         async with sem:
             try:
-                with judging(JudgeCall(metric, job.content, job.label)), warnings.catch_warnings():
-                    warnings.simplefilter("ignore", DeprecationWarning)
+                with judging(JudgeCall(metric, job.content, job.label)):
                     result = await asyncio.wait_for(scorer.ascore(**kwargs), guard_s)
             except Exception as exc:
                 miss = find_miss(exc)
@@ -283,7 +282,11 @@ async def ascore_jobs(
         return Outcome(job.index, float(value))
 
     try:
-        return list(await asyncio.gather(*(one(j) for j in jobs)))
+        # one filter for the whole batch: catch_warnings is process-wide, so entering it
+        # per task would restore filters out of order as tasks interleave
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return list(await asyncio.gather(*(one(j) for j in jobs)))
     finally:
         if transport is not None:
             await transport.aclose()
