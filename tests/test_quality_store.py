@@ -122,3 +122,24 @@ def test_non_finite_scores_are_not_stored(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="failed judgement is not a baseline"):
         save_scores(tmp_path / "s.json", store)
     assert not (tmp_path / "s.json").exists()
+
+
+def test_metric_scores_survive_a_json_round_trip() -> None:
+    from pytest_ragcost.quality import MetricScores, SampleScore
+
+    scores = MetricScores(
+        "ragas_faithfulness",
+        "judged-replayed",
+        (
+            SampleScore("k1", "o1", "sample 0 'Q?'", 0.75, reused=True),
+            SampleScore("k2", "o2", "sample 1", None, miss=True, reason="never judged"),
+        ),
+        seconds=1.5,
+        judge_model="j",
+        judge_replayed_calls=3,
+        judge_input_tokens=900,
+    )
+    again = MetricScores.from_dict(json.loads(json.dumps(scores.to_dict())))
+    assert again == scores
+    with pytest.raises(ValueError, match="tier must be one of"):
+        MetricScores.from_dict({**scores.to_dict(), "tier": "vibes"})

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
 #: How a score was obtained, named in every result:
 #:  - ``deterministic``: string, ROUGE/BLEU and retrieval metrics; always offline.
@@ -33,6 +34,22 @@ class SampleScore:
     miss: bool = False
     reason: str | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SampleScore:
+        value = data.get("value")
+        return cls(
+            key=str(data["key"]),
+            output=str(data["output"]),
+            label=str(data["label"]),
+            value=None if value is None else float(value),
+            reused=bool(data.get("reused", False)),
+            miss=bool(data.get("miss", False)),
+            reason=data.get("reason"),
+        )
+
 
 @dataclass(frozen=True)
 class MetricScores:
@@ -47,6 +64,30 @@ class MetricScores:
     judge_replayed_calls: int = 0
     judge_input_tokens: int = 0
     judge_output_tokens: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types, for pytest-xdist and the JSON report."""
+        out = asdict(self)
+        out["samples"] = [x.to_dict() for x in self.samples]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MetricScores:
+        tier = data["tier"]
+        if tier not in TIERS:
+            msg = f"MetricScores.tier must be one of {', '.join(TIERS)} (got {tier!r})"
+            raise ValueError(msg)
+        return cls(
+            metric=str(data["metric"]),
+            tier=tier,
+            samples=tuple(SampleScore.from_dict(x) for x in data["samples"]),
+            seconds=float(data.get("seconds", 0.0)),
+            judge_model=data.get("judge_model"),
+            judge_live_calls=int(data.get("judge_live_calls", 0)),
+            judge_replayed_calls=int(data.get("judge_replayed_calls", 0)),
+            judge_input_tokens=int(data.get("judge_input_tokens", 0)),
+            judge_output_tokens=int(data.get("judge_output_tokens", 0)),
+        )
 
     def scores(self) -> dict[str, float]:
         """``sample_key -> score`` for the samples with a known score."""
