@@ -625,7 +625,6 @@ class _Checker:
             if name not in TOP_KEYS:
                 self.unknown(k, "", name, TOP_KEYS, "top-level")
 
-        version = FILE_VERSION
         if "version" not in seen:
             self.add(root, "version", "is missing", "",
                      "add 'version: 1' as the first line of the file")
@@ -661,7 +660,7 @@ class _Checker:
             return None
         return Budget(
             path=self.path,
-            version=version,
+            version=FILE_VERSION,
             defaults=defaults,
             scenarios=scenarios,
             environment=environment,
@@ -738,6 +737,8 @@ class _Checker:
         if found is None:
             return True
         expected, hint = found
+        if key in ENTRY_KEYS:
+            hint = f"{key} belongs inside a metric's entry, e.g. tokens_context: {{{key}: ...}}"
         shown = key if expected.startswith("names an unknown") else _key_segment(key)
         self.add(keynode, f"{path}.{shown}", expected, "", hint)
         return False
@@ -781,6 +782,9 @@ class _Checker:
                 value = self.integer(k, v, fpath, 0)
             elif name == "se":
                 value = self.number(k, v, fpath, unit=unit)
+            elif name == "source" and key.rsplit(".", 1)[-1] == "cost_usd":
+                # a cost's source is the price table's version (see prices.py)
+                value = self.text(k, v, fpath)
             elif name == "source":
                 value = self.choice(k, v, fpath, SOURCE_LABELS)
             else:
@@ -1214,7 +1218,11 @@ def _check_measured(measured: Mapping[str, Mapping[str, Measured]], display: str
                 bad.append(("n", repr(m.n)))
             if m.se is not None and not _non_negative(m.se):
                 bad.append(("se", repr(m.se)))
-            if m.source is not None and m.source not in SOURCE_LABELS:
+            priced = isinstance(key, str) and key.rsplit(".", 1)[-1] == "cost_usd"
+            if m.source is not None and not (
+                m.source in SOURCE_LABELS
+                or (priced and isinstance(m.source, str) and m.source.strip())
+            ):
                 bad.append(("source", repr(m.source)))
             if m.stat not in STATS:
                 bad.append(("stat", repr(m.stat)))

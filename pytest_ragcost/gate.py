@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 #: what ``--ragcost-update`` records for a scenario that has no entries yet
 DEFAULT_KEYS = (
+    "cost_usd",
     "wall_ms",
     "cpu_ms",
     "energy_j",
@@ -82,9 +83,16 @@ class Gate:
         for key, entry in scenario.entries.items():
             _, metric = split_key(key)
             kind = metric_class(metric)
-            if kind in ("quality", "derived"):
-                continue  # gated by the quality and price layers
+            if kind == "quality":
+                continue  # gated by the quality layer, on paired per-sample scores
             values = series.get(key)
+            if metric == "cost_usd" and not values and run.energy.get("price_notes"):
+                notes = "; ".join(run.energy["price_notes"].values())
+                verdicts.append(
+                    Verdict(run.scenario, key, "FAIL", f"{key}: cannot be priced: {notes}",
+                            baseline=entry.baseline, budget=entry.budget)
+                )
+                continue
             current = stats.summarize(values, entry.stat) if values else None
             verdicts.extend(
                 stats.judge(
@@ -130,7 +138,7 @@ class Gate:
                     (key, entry.stat)
                     for key, entry in scenario.entries.items()
                     if entry.baseline is not None and metric_class(split_key(key)[1]) in
-                    ("exact", "noisy")
+                    ("exact", "noisy", "derived")
                 ]
             series = run.series()
             sources = run.sources()
@@ -145,7 +153,7 @@ class Gate:
                     value=summary.value,
                     n=summary.n if noisy else None,
                     se=summary.se if noisy else None,
-                    source=sources.get(key) if split_key(key)[1].startswith("energy") else None,
+                    source=sources.get(key) if _labelled(split_key(key)[1]) else None,
                     stat=stat,  # type: ignore[arg-type]
                 )
             if out:
@@ -153,6 +161,11 @@ class Gate:
         environment = {"id": self.environment.get("id"),
                        **dict(self.environment.get("comparable", {}))}
         return budget_mod.update(self.path, measured, mode=mode, environment=environment)  # type: ignore[arg-type]
+
+
+def _labelled(metric: str) -> bool:
+    """Metrics whose baseline keeps its source: energy (meter kind) and cost (price table)."""
+    return metric.startswith("energy") or metric == "cost_usd"
 
 
 def default_keys(run: ScenarioRun) -> list[str]:

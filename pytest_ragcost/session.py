@@ -130,7 +130,7 @@ class RagcostSession:
         recorder = item.stash.get(RECORDER_KEY, None)
         if recorder is None or not recorder.metering:
             return report
-        run = recorder.finish()
+        run = self._price(recorder.finish())
         outcome = Outcome(run=run)
         if not run.requests:
             outcome.error = (
@@ -142,6 +142,17 @@ class RagcostSession:
         self.outcomes[run.scenario] = outcome
         self._apply(item, report, outcome)
         return report
+
+    def _price(self, run: ScenarioRun) -> ScenarioRun:
+        from dataclasses import replace
+
+        from .costing import add_costs
+
+        overrides = dict(self.gate.budget.prices) if self.gate is not None else {}
+        priced, notes, _versions = add_costs(run, overrides)
+        if not notes:
+            return priced
+        return replace(priced, energy={**priced.energy, "price_notes": notes})
 
     def _apply(self, item: pytest.Item, report: pytest.TestReport, outcome: Outcome) -> None:
         from .report.terminal import failure_text
