@@ -369,6 +369,13 @@ def test_unknown_metric_lists_valid_ones_and_suggests() -> None:
     assert "valid metrics include" in p.hint
 
 
+def test_entry_field_written_at_scenario_level_says_where_it_belongs() -> None:
+    p = one_problem(scenario_doc("baseline: 3\n"))
+    assert (p.line, p.key_path) == (4, "scenarios.qa.baseline")
+    assert p.hint == ("baseline belongs inside a metric's entry,"
+                      " e.g. tokens_context: {baseline: ...}")
+
+
 @pytest.mark.parametrize("key", ["a.b.c", ".wall_ms", "wall_ms.", "a..wall_ms"])
 def test_dotted_keys_that_do_not_parse(key: str) -> None:
     p = one_problem(scenario_doc(f"{key}: {{baseline: 1}}\n"))
