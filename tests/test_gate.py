@@ -1,0 +1,169 @@
+"""The gate as a library: a ScenarioRun against ragcost.yaml, without pytest in between."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_ragcost.config import Settings
+from pytest_ragcost.costing import add_costs
+from pytest_ragcost.gate import Gate, GateError, default_keys, load_gate
+from pytest_ragcost.models import RequestRecord, ScenarioRun, StageRecord
+
+ENV = {"id": "aaaaaaaaaaaa", "comparable": {"cpu": "test cpu", "cpus": 2}}
+
+
+def make_run(
+    scenario: str = "qa",
+    *,
+    context: list[int] | None = None,
+    wall: list[float] | None = None,
+    energy_source: str = "estimated",
+    model: str | None = None,
+) -> ScenarioRun:
+    context = context or [100, 100, 100, 100]
+    wall = wall or [10.0, 11.0, 9.0, 10.5]
+    requests = []
+    for i, (ctx, ms) in enumerate(zip(context, wall, strict=True)):
+        stage = StageRecord(
+            "generate",
+            {"wall_ms": ms, "tokens_context": float(ctx), "tokens_prompt": ctx + 20.0,
+             "tokens_completion": 10.0},
+            {"wall_ms": "timer", "tokens_context": "counted", "tokens_prompt": "counted",
+             "tokens_completion": "counted"},
+            model=model,
+        )
+        requests.append(
+            RequestRecord(
+                trace_id=f"{i:032x}",
+                index=i,
+                metrics={"wall_ms": ms, "energy_j": ms / 100, "tokens_context": float(ctx),
+                         "errors": 0.0},
+                sources={"wall_ms": "timer", "energy_j": energy_source,
+                         "tokens_context": "counted", "errors": "given"},
+                stages=(stage,),
+            )
+        )
+    return ScenarioRun(scenario, f"test_x.py::{scenario}", tuple(requests))
+
+
+def gate_for(tmp_path: Path, text: str | None, env: dict[str, object] | None = None) -> Gate:
+    path = tmp_path / "ragcost.yaml"
+    if text is not None:
+        path.write_text(text, encoding="utf-8")
+    gate = load_gate(Settings(enabled=True, config_path=path), env or ENV)
+    assert gate is not None
+    return gate
+
+
+def by_key(verdicts):  # type: ignore[no-untyped-def]
+    return {v.key: v for v in verdicts}
+
+
+def test_missing_file_makes_every_default_key_new(tmp_path: Path) -> None:
+    gate = gate_for(tmp_path, None)
+    assert not gate.exists
+    verdicts = gate.evaluate(make_run())
+    assert {v.status for v in verdicts} == {"NEW"}
+    assert [v.key for v in verdicts] == default_keys(make_run())
+    assert "generate.wall_ms" in by_key(verdicts)
+
+
+def test_exact_metric_one_token_over_the_tolerance_fails(tmp_path: Path) -> None:
+    # baseline 100, tolerance 5% -> 105 passes, 106 fails
+    text = "version: 1\nscenarios:\n  qa:\n    generate.tokens_context: {baseline: 100}\n"
+    gate = gate_for(tmp_path, text)
+    at_limit = by_key(gate.evaluate(make_run(context=[105] * 4)))["generate.tokens_context"]
+    assert at_limit.status == "PASS"
+    failed = by_key(gate.evaluate(make_run(context=[106] * 4)))["generate.tokens_context"]
+    assert failed.status == "FAIL"
+    assert "generate.tokens_context" in failed.message
+    assert "100" in failed.message
+
+
+def test_noisy_metric_from_another_machine_is_incomparable(tmp_path: Path) -> None:
+    text = (
+        "version: 1\nscenarios:\n  qa:\n    wall_ms: {baseline: 5.0, n: 4, se: 0.1}\n"
+        "environment:\n  id: bbbbbbbbbbbb\n"
+    )
+    gate = gate_for(tmp_path, text)
+    assert not gate.environment_matches()
+    assert by_key(gate.evaluate(make_run()))["wall_ms"].status == "INCOMPARABLE"
+    # the same file on the machine it was measured on compares (and fails: 2x the baseline)
+    same = gate_for(tmp_path, text, {"id": "bbbbbbbbbbbb"})
+    assert by_key(same.evaluate(make_run(wall=[10.0] * 4)))["wall_ms"].status == "FAIL"
+
+
+def test_energy_measured_with_another_kind_of_meter_is_incomparable(tmp_path: Path) -> None:
+    text = (
+        "version: 1\nscenarios:\n  qa:\n"
+        "    energy_j: {baseline: 0.1, n: 4, se: 0.001, source: measured}\n"
+    )
+    gate = gate_for(tmp_path, text)
+    verdict = by_key(gate.evaluate(make_run(energy_source="estimated")))["energy_j"]
+    assert verdict.status == "INCOMPARABLE"
+
+
+def test_scenarios_nobody_ran_are_stale_only_when_everything_ran(tmp_path: Path) -> None:
+    text = (
+        "version: 1\nscenarios:\n  qa:\n    errors: {baseline: 0}\n"
+        "  gone:\n    errors: {baseline: 0}\n"
+    )
+    gate = gate_for(tmp_path, text)
+    stale = gate.stale({"qa"}, session_complete=True)
+    assert [(v.scenario, v.status) for v in stale] == [("gone", "STALE")]
+    assert gate.stale({"qa"}, session_complete=False) == []
+
+
+def test_broken_file_is_a_gate_error_with_the_line(tmp_path: Path) -> None:
+    text = "version: 1\nscenarios:\n  qa:\n    tokens_context: {baseline: lots}\n"
+    with pytest.raises(GateError, match=r"ragcost.yaml:4"):
+        gate_for(tmp_path, text)
+
+
+def test_update_writes_baselines_with_evidence_for_noisy_metrics(tmp_path: Path) -> None:
+    gate = gate_for(tmp_path, None)
+    result = gate.update([make_run()], mode="all")
+    text = (tmp_path / "ragcost.yaml").read_text(encoding="utf-8")
+    assert result.changes
+    reloaded = gate_for(tmp_path, text)
+    entries = reloaded.budget.scenarios["qa"].entries
+    assert entries["tokens_context"].baseline == 100
+    assert entries["tokens_context"].n is None  # exact: no evidence needed
+    assert "generate.wall_ms" in entries  # each stage's time, so a reviewer sees where
+    assert entries["wall_ms"].n == 4
+    assert entries["wall_ms"].se is not None
+    assert entries["energy_j"].source == "estimated"
+    assert reloaded.budget.environment["id"] == ENV["id"]
+    # and the same run now passes against what it wrote
+    assert {v.status for v in reloaded.evaluate(make_run())} <= {"PASS"}
+
+
+def test_costs_are_priced_per_model_and_unknown_models_are_named(tmp_path: Path) -> None:
+    overrides = {"local-model": type("R", (), {"input_per_mtok": 1.0, "output_per_mtok": 2.0,
+                                                 "cached_input_per_mtok": None})()}
+    priced, notes, versions = add_costs(make_run(model="local-model"), overrides)
+    costs = [r.metrics["cost_usd"] for r in priced.requests]
+    # 120 prompt tokens at $1/M and 10 completion tokens at $2/M
+    assert costs == pytest.approx([(120 * 1.0 + 10 * 2.0) / 1e6] * 4)
+    assert notes == {}
+    assert len(versions) == 1
+    assert priced.requests[0].sources["cost_usd"].startswith("override #")
+
+    unpriced, notes, _ = add_costs(make_run(model="no-such-model-xyz"), {})
+    assert all("cost_usd" not in r.metrics for r in unpriced.requests)  # never a silent zero
+    assert "no-such-model-xyz" in notes
+    assert "prices:" in notes["no-such-model-xyz"]
+
+
+def test_a_cost_entry_with_an_unpriced_model_fails_with_the_fix(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    text = "version: 1\nscenarios:\n  qa:\n    cost_usd: {budget: 0.01}\n"
+    gate = gate_for(tmp_path, text)
+    run, notes, _ = add_costs(make_run(model="no-such-model-xyz"), {})
+    run = replace(run, energy={"price_notes": notes})
+    verdict = by_key(gate.evaluate(run))["cost_usd"]
+    assert verdict.status == "FAIL"
+    assert "no-such-model-xyz" in verdict.message
