@@ -214,7 +214,11 @@ def test_api(ragcost):
 @pytest.fixture
 def api_run(rag_project: pytest.Pytester) -> dict[str, Any]:
     rag_project.makepyfile(test_api=STAGE_API)
-    result = rag_project.runpytest("--ragcost", "--ragcost-json=run.json")
+    # a fresh process, so the tokenizer loads inside the scenario (as in a user's first run)
+    # whatever ran before in this one
+    result = rag_project.runpytest_subprocess(
+        "--ragcost", "--ragcost-json=run.json", "-p", "no:cacheprovider"
+    )
     result.assert_outcomes(passed=1)
     return scenario_of(read_json(rag_project.path / "run.json"), "api")
 

@@ -192,7 +192,10 @@ def test_junit_xml_carries_the_per_test_summary_as_properties(
     tree = ET.parse(rag_project.path / "junit.xml")
     cases = tree.getroot().findall(".//testcase")
     assert len(cases) == 1
-    props = {p.get("name"): p.get("value") for p in cases[0].findall("./properties/property")}
+    props = {
+        str(p.get("name")): str(p.get("value"))
+        for p in cases[0].findall("./properties/property")
+    }
     assert props["ragcost.scenario"] == "qa-junit"
     assert props["ragcost.requests"] == "3"
     expected = _expected_requests(3)
