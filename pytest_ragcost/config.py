@@ -19,6 +19,7 @@ METER_NAMES = ("auto", "rapl", "nvml", "process", "estimate", "none")
 DEFAULT_WATTS_PER_THREAD = 4.0
 
 UpdateMode = Literal["all", "improvements"]
+JudgeMode = Literal["replay", "record", "live"]
 
 
 class SettingsError(ValueError):
@@ -37,6 +38,7 @@ class Settings:
     strict: bool = False
     watts_per_thread: float = DEFAULT_WATTS_PER_THREAD
     watts_per_thread_source: str = "default"
+    judge_mode: JudgeMode = "replay"
 
 
 # (flag, ini key) pairs, written once for help texts and error messages
@@ -50,6 +52,8 @@ FLAGS: dict[str, tuple[str, str | None]] = {
     "update": ("--ragcost-update", None),
     "strict": ("--ragcost-strict", "ragcost_strict"),
     "watts_per_thread": ("--ragcost-watts-per-thread", "ragcost_watts_per_thread"),
+    "record_judge": ("--ragcost-record-judge", None),
+    "judge_live": ("--ragcost-judge-live", None),
 }
 
 
@@ -143,6 +147,15 @@ def resolve(
     update_raw, _ = pick("update")
     strict_raw, _ = pick("strict")
     watts_raw, watts_cli = pick("watts_per_thread")
+    record_judge, _ = pick("record_judge")
+    judge_live, _ = pick("judge_live")
+    if record_judge and judge_live:
+        msg = (
+            "--ragcost-record-judge and --ragcost-judge-live cannot be combined: record asks "
+            "the live judge and writes its answers; live asks it without writing"
+        )
+        raise SettingsError(msg)
+    judge_mode: JudgeMode = "record" if record_judge else ("live" if judge_live else "replay")
 
     def path_of(raw: Any) -> Path | None:
         if raw is None:
@@ -184,4 +197,5 @@ def resolve(
         watts_per_thread_source=(
             "default" if watts_raw is None else _where("watts_per_thread", watts_cli)
         ),
+        judge_mode=judge_mode,
     )

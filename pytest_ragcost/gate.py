@@ -127,7 +127,15 @@ class Gate:
         ]
 
     # -- bless -------------------------------------------------------------------------
-    def update(self, runs: Sequence[ScenarioRun], *, mode: str) -> Any:
+    def update(
+        self,
+        runs: Sequence[ScenarioRun],
+        *,
+        mode: str,
+        quality: Mapping[str, Mapping[str, float]] | None = None,
+    ) -> Any:
+        """Write measured baselines; ``quality`` holds each scenario's mean quality scores
+        (their per-sample scores go to the score store, see quality_gate.py)."""
         measured: dict[str, dict[str, Any]] = {}
         for run in runs:
             scenario = self.budget.scenarios.get(run.scenario)
@@ -155,6 +163,10 @@ class Gate:
                     se=summary.se if noisy else None,
                     source=sources.get(key) if _labelled(split_key(key)[1]) else None,
                     stat=stat,  # type: ignore[arg-type]
+                )
+            for metric, mean in (quality or {}).get(run.scenario, {}).items():
+                out[metric] = budget_mod.Measured(
+                    value=mean, n=None, se=None, source=None, stat="mean"
                 )
             if out:
                 measured[run.scenario] = out

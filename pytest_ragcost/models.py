@@ -407,12 +407,15 @@ class Outcome:
     run: ScenarioRun
     verdicts: list[Verdict] = field(default_factory=list)
     error: str | None = None
+    #: quality metric -> its per-sample scores (``quality.MetricScores.to_dict()``)
+    quality: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "run": self.run.to_dict(),
             "verdicts": [v.to_dict() for v in self.verdicts],
             "error": self.error,
+            "quality": self.quality,
         }
 
     @classmethod
@@ -421,4 +424,5 @@ class Outcome:
             run=ScenarioRun.from_dict(data["run"]),
             verdicts=[Verdict.from_dict(v) for v in data["verdicts"]],
             error=data.get("error"),
+            quality=dict(data.get("quality", {})),
         )

@@ -88,6 +88,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         f"(default {DEFAULT_WATTS_PER_THREAD:g}; TDP / threads per package is closer). "
         "[ini: ragcost_watts_per_thread]",
     )
+    group.addoption(
+        "--ragcost-record-judge",
+        action="store_true",
+        default=None,
+        help="Ask the live LLM judge (the judge: block of ragcost.yaml) and record its "
+        "answers in ragcost.judge.json, which later runs replay offline.",
+    )
+    group.addoption(
+        "--ragcost-judge-live",
+        action="store_true",
+        default=None,
+        help="Ask the live LLM judge for every judged metric, without recording.",
+    )
     parser.addini("ragcost", "Turn pytest-ragcost on (like --ragcost).", type="bool", default=None)
     for key, text in (
         ("ragcost_json", "Path for the JSON output (like --ragcost-json)."),
@@ -111,6 +124,8 @@ _OPTION_DEST = {
     "update": "ragcost_update",
     "strict": "ragcost_strict",
     "watts_per_thread": "ragcost_watts_per_thread",
+    "record_judge": "ragcost_record_judge",
+    "judge_live": "ragcost_judge_live",
 }
 
 

@@ -47,9 +47,11 @@ class RagcostSession:
         self._counter: Any = None
         self.environment: dict[str, Any] = {}
         self.gate: Any = None  # the loaded ragcost.yaml (pytest_ragcost.gate.Gate) or None
+        self.quality: Any = None  # quality_gate.QualityGate, once a sample needs it
         self.update_result: Any = None
         self.problems: list[str] = []  # suite-level problems shown in the summary
         self._finished = False
+        self.quality_written: list[str] = []
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
@@ -71,6 +73,24 @@ class RagcostSession:
         except GateError as exc:
             self.close()
             raise pytest.UsageError(f"pytest-ragcost: {exc}") from None
+        if self.settings.judge_mode == "record" and (
+            workerinput is not None or self.config.getoption("numprocesses", None)
+        ):
+            self.close()
+            msg = (
+                "pytest-ragcost: --ragcost-record-judge writes one judge record and runs "
+                "serially; run it without -n"
+            )
+            raise pytest.UsageError(msg)
+
+    def quality_gate(self) -> Any:
+        """The quality gate, loaded on first use (ragas and the score files stay unread
+        until a scenario records samples)."""
+        if self.quality is None and self.gate is not None:
+            from .quality_gate import QualityGate
+
+            self.quality = QualityGate(self.gate.path, self.gate.budget, self.settings.judge_mode)
+        return self.quality
 
     def close(self) -> None:
         if self.meters is not None:
@@ -139,6 +159,17 @@ class RagcostSession:
             )
         if self.gate is not None and report.passed and run.requests:
             outcome.verdicts = self.gate.evaluate(run, update=self.settings.update)
+            if run.samples:
+                try:
+                    quality = self.quality_gate().evaluate(run)
+                except Exception as exc:  # a broken score file or record: said, not raised
+                    outcome.verdicts.append(
+                        Verdict(run.scenario, "quality", "FAIL",
+                                f"quality could not be scored: {type(exc).__name__}: {exc}")
+                    )
+                else:
+                    outcome.verdicts.extend(quality.verdicts)
+                    outcome.quality = {m: s.to_dict() for m, s in quality.scores.items()}
         self.outcomes[run.scenario] = outcome
         self._apply(item, report, outcome)
         return report
@@ -261,15 +292,34 @@ class RagcostSession:
             if self.settings.strict and stale and self.settings.update is None:
                 session.testsfailed += 1
             if self.settings.update is not None:
-                try:
-                    self.update_result = self.gate.update(
-                        [o.run for o in self.outcomes.values() if o.run.requests],
-                        mode=self.settings.update,
-                    )
-                except Exception as exc:  # reported, never a traceback
-                    self.problems.append(f"could not update {self.gate.path}: {exc}")
-                    session.testsfailed += 1
+                self._bless(session)
         self._write_outputs(session)
+
+    def _bless(self, session: pytest.Session) -> None:
+        from .quality import MetricScores
+
+        quality = {
+            o.run.scenario: {m: MetricScores.from_dict(d) for m, d in o.quality.items()}
+            for o in self.outcomes.values()
+            if o.quality
+        }
+        means = {
+            sc: {m: s.mean() for m, s in ms.items() if s.mean() is not None and not s.unknown()}
+            for sc, ms in quality.items()
+        }
+        try:
+            self.update_result = self.gate.update(
+                [o.run for o in self.outcomes.values() if o.run.requests],
+                mode=self.settings.update,
+                quality=means,
+            )
+            if quality:
+                self.quality_written = self.quality_gate().update(
+                    quality, mode=self.settings.update
+                )
+        except Exception as exc:  # reported, never a traceback
+            self.problems.append(f"could not update {self.gate.path}: {exc}")
+            session.testsfailed += 1
 
     def _write_outputs(self, session: pytest.Session) -> None:
         from .report.jsonout import document

@@ -7,6 +7,7 @@ missing optional package (``nvidia-ml-py``) only makes one meter unavailable.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -148,16 +149,20 @@ class MeterSet:
 Prober = Callable[[], "EnergyMeter | Unavailable"]
 
 
-def _probe_rapl(root: Path) -> EnergyMeter | Unavailable:
-    from . import rapl
+def _backend(name: str) -> Any:
+    # by module name, not `from . import x`: the package attribute can outlive a module
+    # that sys.modules dropped (pytester does that between in-process runs)
+    return importlib.import_module(f"{__package__}.{name}")
 
-    return rapl.probe(root=root)
+
+def _probe_rapl(root: Path) -> EnergyMeter | Unavailable:
+    found: EnergyMeter | Unavailable = _backend("rapl").probe(root=root)
+    return found
 
 
 def _probe_nvml() -> EnergyMeter | Unavailable:
-    from . import nvml
-
-    return nvml.probe()
+    found: EnergyMeter | Unavailable = _backend("nvml").probe()
+    return found
 
 
 def build(
