@@ -114,6 +114,28 @@ class Gate:
             )
         return stats.worst(verdicts)
 
+    def per_success(self, run: ScenarioRun, scores: Mapping[str, Any]) -> dict[str, Any]:
+        """Costs per successful answer, where ``success: {metric, min}`` defines success."""
+        from .prices import cost_per_success, count_successes
+
+        scenario = self.budget.scenarios.get(run.scenario)
+        success = scenario.success if scenario is not None else None
+        if success is None or success.metric not in scores:
+            return {}
+        result = scores[success.metric]
+        wins = count_successes([s.value for s in result.samples], success.min)
+        out: dict[str, Any] = {
+            "metric": success.metric,
+            "min": success.min,
+            "successes": wins,
+            "answers": len(result.samples),
+        }
+        series = run.series()
+        for key in ("tokens_total", "energy_j", "cpu_ms", "gpu_ms", "cost_usd"):
+            if key in series:
+                out[key] = cost_per_success(float(sum(series[key])), wins)
+        return out
+
     def stale(self, ran: set[str], *, session_complete: bool) -> list[Verdict]:
         """Entries of scenarios no test produced (only when the whole suite ran)."""
         if not session_complete:

@@ -409,6 +409,9 @@ class Outcome:
     error: str | None = None
     #: quality metric -> its per-sample scores (``quality.MetricScores.to_dict()``)
     quality: dict[str, Any] = field(default_factory=dict)
+    #: cost per successful answer (``success:`` in ragcost.yaml): successes, answers and
+    #: each cost total divided by the successes
+    per_success: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -416,6 +419,7 @@ class Outcome:
             "verdicts": [v.to_dict() for v in self.verdicts],
             "error": self.error,
             "quality": self.quality,
+            "per_success": self.per_success,
         }
 
     @classmethod
@@ -425,4 +429,5 @@ class Outcome:
             verdicts=[Verdict.from_dict(v) for v in data["verdicts"]],
             error=data.get("error"),
             quality=dict(data.get("quality", {})),
+            per_success=dict(data.get("per_success", {})),
         )

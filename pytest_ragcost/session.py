@@ -170,6 +170,7 @@ class RagcostSession:
                 else:
                     outcome.verdicts.extend(quality.verdicts)
                     outcome.quality = {m: s.to_dict() for m, s in quality.scores.items()}
+                    outcome.per_success = self.gate.per_success(run, quality.scores)
         self.outcomes[run.scenario] = outcome
         self._apply(item, report, outcome)
         return report

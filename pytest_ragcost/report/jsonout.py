@@ -36,6 +36,9 @@ def document(
                 "requests": [r.to_dict() for r in run.requests],
                 "samples": [s.to_dict() for s in run.samples],
                 "token_notes": run.energy.get("token_notes", {}),
+                "price_notes": run.energy.get("price_notes", {}),
+                "quality": outcome.quality,
+                "per_success": outcome.per_success,
             }
         )
     return {

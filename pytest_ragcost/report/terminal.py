@@ -101,6 +101,40 @@ def verdict_table(verdicts: Sequence[Verdict]) -> str:
     )
 
 
+def quality_table(quality: dict[str, Any]) -> str:
+    """Per quality metric: its tier, mean score, and what judging cost (apart from the
+    pipeline's own tokens)."""
+    rows = []
+    for metric, data in quality.items():
+        values = [s["value"] for s in data["samples"] if s["value"] is not None]
+        reused = sum(1 for s in data["samples"] if s.get("reused"))
+        mean = sum(values) / len(values) if values else None
+        judge = "-"
+        if data.get("judge_model"):
+            judge = (
+                f"{data['judge_live_calls']} live / {data['judge_replayed_calls']} replayed, "
+                f"{data['judge_input_tokens']:,} in + {data['judge_output_tokens']:,} out tokens"
+            )
+        rows.append([metric, data["tier"], fmt(mean), len(data["samples"]), reused,
+                     f"{data.get('seconds', 0.0):.2f}", judge])
+    return tabulate(
+        rows,
+        headers=["quality", "tier", "mean", "n", "reused", "seconds", "judge"],
+        disable_numparse=True,
+    )
+
+
+def per_success_line(per: dict[str, Any]) -> str:
+    units = {"tokens_total": "tokens", "energy_j": "J", "cpu_ms": "ms CPU", "gpu_ms": "ms GPU",
+             "cost_usd": "USD"}
+    parts = [f"{fmt(per[k])} {u}" for k, u in units.items() if per.get(k) is not None]
+    head = (
+        f"per successful answer ({per['metric']} >= {per['min']:g}: "
+        f"{per['successes']} of {per['answers']})"
+    )
+    return f"{head}: {', '.join(parts) if parts else 'no successful answer'}"
+
+
 def failure_text(run: ScenarioRun, failing: Sequence[Verdict]) -> str:
     """The long representation of a test the gate failed: one line per metric, then
     where the cost went."""
@@ -137,6 +171,13 @@ def summary_lines(
                 lines.append(waterfall_text(run))
             for note in run.energy.get("token_notes", {}).values():
                 lines.append(f"note: {note}")
+            for note in run.energy.get("price_notes", {}).values():
+                lines.append(f"note: cost_usd not computed: {note}")
+        if outcome.quality:
+            lines.append("")
+            lines.append(quality_table(outcome.quality))
+        if outcome.per_success:
+            lines.append(per_success_line(outcome.per_success))
         elif outcome.error:
             lines.append("")
             lines.append(f"scenario {run.scenario} ({run.nodeid}): {outcome.error}")
