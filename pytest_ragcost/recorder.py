@@ -178,9 +178,10 @@ class Stage:
         if not self._rec.metering or "ttft_ms" in self._metrics:
             return
         now = time.perf_counter_ns()
-        self._metrics["ttft_ms"] = (now - self._t0) / 1e6
+        # our own token counting so far is not the pipeline's time to first token
+        self._metrics["ttft_ms"] = (now - self._t0 - self._own_ns) / 1e6
         self._sources["ttft_ms"] = "timer"
-        self._rec._first_token(now)
+        self._rec._first_token(now - self._rec._own_ns)
 
     # -- closing ------------------------------------------------------------------------
     def _record(self) -> StageRecord:
