@@ -10,6 +10,7 @@ that ships its vocabularies, so it needs no network).
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from functools import cache
@@ -17,19 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-# In-process inner sessions restore sys.modules when they end, but a package keeps its
-# submodules as attributes, so a later `from . import rapl` would find a stale module
-# whose classes differ from the freshly imported ones. Importing the plugin's lazily
-# loaded modules here keeps one copy of each for every inner session.
-import pytest_ragcost.bench
-import pytest_ragcost.gate
-import pytest_ragcost.meters.nvml
-import pytest_ragcost.meters.rapl
-import pytest_ragcost.report.jsonout
-import pytest_ragcost.report.markdown
-import pytest_ragcost.session
-import pytest_ragcost.tokens  # noqa: F401 - also keeps loaded tokenizers between sessions
 
 RAGKIT = '''
 DOCS = [
@@ -140,10 +128,29 @@ def scenario_of(doc: dict[str, Any], name: str) -> dict[str, Any]:
     raise AssertionError(f"scenario {name!r} not in the JSON (found {names})")
 
 
+_PRELOAD = (
+    "pytest_ragcost.bench",
+    "pytest_ragcost.gate",
+    "pytest_ragcost.meters.nvml",
+    "pytest_ragcost.meters.rapl",
+    "pytest_ragcost.report.jsonout",
+    "pytest_ragcost.report.markdown",
+    "pytest_ragcost.session",
+    "pytest_ragcost.tokens",
+)
+
+
 @pytest.fixture
 def rag_project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """A pytester directory holding ragkit.py, with CI and xdist variables cleared so the
     inner session behaves the same wherever the outer one runs."""
+    # In-process inner sessions restore sys.modules when they end, but a package keeps its
+    # submodules as attributes, so a later `from . import rapl` would find a stale module
+    # whose classes differ from freshly imported ones. Importing the plugin's lazily loaded
+    # modules here (not at conftest import, so other test files never depend on them) keeps
+    # one copy of each for every inner session; tokens also keeps loaded tokenizers.
+    for module in _PRELOAD:
+        importlib.import_module(module)
     for name in ("GITHUB_STEP_SUMMARY", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_ADDOPTS"):
         monkeypatch.delenv(name, raising=False)
     pytester.makepyfile(ragkit=RAGKIT)
