@@ -162,7 +162,7 @@ class Gate:
         for run in runs:
             scenario = self.budget.scenarios.get(run.scenario)
             if scenario is None:
-                keys: Iterable[tuple[str, str]] = [(k, "mean") for k in default_keys(run)]
+                keys: Iterable[tuple[str, str]] = [(k, default_stat(k)) for k in default_keys(run)]
             else:
                 keys = [
                     (key, entry.stat)
@@ -200,6 +200,12 @@ class Gate:
 def _labelled(metric: str) -> bool:
     """Metrics whose baseline keeps its source: energy (meter kind) and cost (price table)."""
     return metric.startswith("energy") or metric == "cost_usd"
+
+
+def default_stat(key: str) -> str:
+    """The stat a new entry is gated on: the median for latencies (one scheduler hiccup
+    must not move it), the mean for additive costs (tokens, CPU, energy, dollars)."""
+    return "median" if split_key(key)[1] in ("wall_ms", "ttft_ms") else "mean"
 
 
 def default_keys(run: ScenarioRun) -> list[str]:
