@@ -316,7 +316,10 @@ def test_a_slow_judge_times_out_as_quality_unknown(fake_judge: tuple[FakeJudge, 
     scores = score_metric(METRIC, _samples()[:1], judge=JudgeSetup(settings, mode="live"))
     assert scores.samples[0].value is None
     assert scores.samples[0].reason is not None
-    assert "Timeout" in scores.samples[0].reason or "timed out" in scores.samples[0].reason
+    # a read timeout says so; on a loaded machine the 0.3 s can already run out while
+    # connecting, which the openai client reports as a connection error
+    reason = scores.samples[0].reason
+    assert any(word in reason for word in ("Timeout", "timed out", "Connection error")), reason
 
 
 def test_concurrency_is_bounded(fake_judge: tuple[FakeJudge, str]) -> None:
