@@ -1,0 +1,73 @@
+"""Markdown for pull requests: failures first, and nothing from test ids or files can
+break the table or inject HTML into the page."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_ragcost.models import Outcome, RequestRecord, ScenarioRun, Verdict
+from pytest_ragcost.report.markdown import esc, markdown
+
+
+def outcome(scenario: str, *verdicts: Verdict) -> Outcome:
+    run = ScenarioRun(
+        scenario,
+        f"t.py::{scenario}",
+        (RequestRecord("0" * 32, 0, {"wall_ms": 1.0}, {"wall_ms": "timer"}),),
+    )
+    return Outcome(run=run, verdicts=list(verdicts))
+
+
+def test_hostile_text_stays_inert() -> None:
+    nasty = "qa|<script>alert(1)</script>\n## [click](http://x) `code` *bold* ![i](x)"
+    out = esc(nasty)
+    assert "<script>" not in out
+    assert "\n" not in out
+    assert "|" not in out.replace("\\|", "")
+    for ch in "`*[]!#":
+        assert ch not in out.replace("\\" + ch, "")
+
+
+def test_failures_come_first_and_every_cell_is_escaped() -> None:
+    evil = "evil|scenario<img src=x onerror=alert(1)>"
+    outcomes = [
+        outcome("a-pass", Verdict("a-pass", "wall_ms", "PASS", "ok", 1.0, 1.0)),
+        outcome(evil, Verdict(evil, "tokens_context", "FAIL", "over", 100.0, 120.0)),
+        outcome("c-warn", Verdict("c-warn", "energy_j", "WARN", "warn", 1.0, 2.0)),
+    ]
+    text = markdown(outcomes, {"comparable": {"cpu": "cpu|x", "cpus": 2, "energy": []}})
+    verdict_part = text.split("Machine:")[0]
+    rows = [ln for ln in verdict_part.splitlines() if ln.startswith("| ") and "---" not in ln]
+    statuses = [row.rsplit("|", 2)[-2].strip() for row in rows[1:]]
+    assert statuses[0].endswith("FAIL")
+    assert statuses[1].endswith("WARN")
+    assert statuses[2].endswith("PASS")
+    assert "<img" not in text
+    # every table row still has exactly the header's number of cells
+    cells = rows[0].count(" | ")
+    assert all(row.count(" | ") == cells for row in rows)
+    assert "**1 failing** of 3 gated metrics" in text
+
+
+def test_github_step_summary_is_appended_to(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = pytester.path / "step_summary.md"
+    summary.write_text("earlier step\n", encoding="utf-8")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.ragcost(scenario="md-qa", requests=2)
+        def test_qa(ragcost):
+            for q in ragcost.requests(["a", "b"]):
+                with ragcost.stage("s") as st:
+                    st.tokens(context=q)
+        """
+    )
+    pytester.runpytest("--ragcost").assert_outcomes(passed=1)
+    text = summary.read_text(encoding="utf-8")
+    assert text.startswith("earlier step\n")  # appended, not overwritten
+    assert "## ragcost" in text
+    assert "md-qa" in text
