@@ -50,6 +50,8 @@ class VectorStore:
         """Create ``name`` with the hybrid schema; ``fresh`` drops an existing one first."""
         if self.client.has_collection(name):
             if not fresh:
+                # A collection from an earlier run sits on disk released; search needs it loaded.
+                self.client.load_collection(name)
                 return
             self.client.drop_collection(name)
         schema = self.client.create_schema(auto_id=False)

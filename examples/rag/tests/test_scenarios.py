@@ -66,12 +66,12 @@ def run_qa(ragcost: Recorder, rag: RagService, questions: Sequence[Question], kn
 
 @pytest.mark.ragcost(scenario="qa-typical", requests=REQUESTS)
 def test_qa_typical(ragcost: Recorder, rag: RagService, questions: list[Question]) -> None:
-    run_qa(ragcost: Recorder, rag, questions, SETTINGS.profile_retrieval("qa-typical"))
+    run_qa(ragcost, rag, questions, SETTINGS.profile_retrieval("qa-typical"))
 
 
 @pytest.mark.ragcost(scenario="qa-quality", requests=REQUESTS)
 def test_qa_quality(ragcost: Recorder, rag: RagService, questions: list[Question]) -> None:
-    run_qa(ragcost: Recorder, rag, questions, SETTINGS.profile_retrieval("qa-quality"))
+    run_qa(ragcost, rag, questions, SETTINGS.profile_retrieval("qa-quality"))
 
 
 @pytest.mark.parametrize(
@@ -84,7 +84,7 @@ def test_qa_quality(ragcost: Recorder, rag: RagService, questions: list[Question
 def test_sweep_top_k(ragcost: Recorder, rag: RagService, questions: list[Question], top_k: int) -> None:
     """One knob at a time: the qa-typical profile with top_k changed."""
     base = SETTINGS.profile_retrieval("qa-typical")
-    run_qa(ragcost: Recorder, rag, questions, dataclasses.replace(base, top_k=top_k))
+    run_qa(ragcost, rag, questions, dataclasses.replace(base, top_k=top_k))
 
 
 @pytest.mark.ragcost(scenario="ingest-burst", requests=REQUESTS)
