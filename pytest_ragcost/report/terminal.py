@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from tabulate import tabulate
 
-from ..models import ScenarioRun, Verdict, split_key
+from ..models import ScenarioRun, Verdict, split_key, unit_of
 from .summary import summarize_run
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ def fmt(value: float | None, unit: str = "") -> str:
     if value is None:
         return "-"
     if unit in ("tokens", "count") or (value == int(value) and abs(value) >= 1000):
-        return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
+        return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}".rstrip("0")
     magnitude = abs(value)
     if magnitude >= 100:
         return f"{value:,.1f}"
@@ -86,10 +86,19 @@ def _change(v: Verdict) -> str:
     return f"{text} ({sign}{pct:.1f}%)" if pct is not None else text
 
 
+def _unit(key: str) -> str:
+    try:
+        return unit_of(split_key(key)[1])
+    except ValueError:
+        return ""
+
+
 def verdict_table(verdicts: Sequence[Verdict]) -> str:
     rows = [
-        [v.key, v.stat, fmt(v.baseline), fmt(v.current), _change(v), v.tolerance or "-",
-         fmt(v.budget) if v.budget is not None else "-", v.n if v.n is not None else "-",
+        [v.key, v.stat, fmt(v.baseline, _unit(v.key)), fmt(v.current, _unit(v.key)),
+         _change(v), v.tolerance or "-",
+         fmt(v.budget, _unit(v.key)) if v.budget is not None else "-",
+         v.n if v.n is not None else "-",
          v.status + (" (improved)" if v.improved else "")]
         for v in verdicts
     ]
