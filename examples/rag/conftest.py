@@ -16,12 +16,12 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from ragpipe.config import EXAMPLE_DIR, Settings, load_settings  # noqa: E402
-from ragpipe.corpus import Corpus, GeneratedDocument, build_corpus, generate_document  # noqa: E402
-from ragpipe.ingest import Embedder  # noqa: E402
-from ragpipe.llm import LlamaCppGenerator, generator_from_env  # noqa: E402
-from ragpipe.pipeline import Question, RagService  # noqa: E402
-from ragpipe.store import VectorStore  # noqa: E402
+from ragpipe.config import EXAMPLE_DIR, Settings, load_settings
+from ragpipe.corpus import Corpus, GeneratedDocument, build_corpus, generate_document
+from ragpipe.ingest import Embedder
+from ragpipe.llm import LlamaCppGenerator, generator_from_env
+from ragpipe.pipeline import Question, RagService
+from ragpipe.store import VectorStore
 
 
 def _cache_dir() -> Path:
@@ -38,7 +38,9 @@ def rag_settings() -> Settings:
 def corpus(rag_settings: Settings) -> Corpus:
     """The searchable corpus: seeded PDFs with planted facts, generated once into the cache."""
     c = rag_settings.corpus
-    return build_corpus(_cache_dir(), c.seed, c.documents, c.pages_per_document, c.facts_per_document)
+    return build_corpus(
+        _cache_dir(), c.seed, c.documents, c.pages_per_document, c.facts_per_document
+    )
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +48,9 @@ def rag(rag_settings: Settings, corpus: Corpus) -> Iterator[RagService]:
     """The pipeline with its index built: embedder, Milvus Lite collection and LLM."""
     cache = _cache_dir()
     gen = rag_settings.generation
-    embedder = Embedder(rag_settings.ingest.embedding_model, rag_settings.ingest.embed_batch_size, gen.threads)
+    embedder = Embedder(
+        rag_settings.ingest.embedding_model, rag_settings.ingest.embed_batch_size, gen.threads
+    )
     # Milvus Lite lets one process own a database file: one file per xdist worker.
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     store = VectorStore(cache / "milvus" / f"rag-{worker}.db", embedder.dim)

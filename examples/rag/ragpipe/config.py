@@ -76,7 +76,9 @@ class Settings:
         """Retrieval settings of a traffic profile (``[profiles.NAME]`` over ``[retrieval]``)."""
         overrides = self._profile(name)
         fields = {f.name for f in dataclasses.fields(RetrievalSettings)}
-        return _replace_checked(self.retrieval, overrides, fields, f"{self.path}: [profiles.{name}]")
+        return _replace_checked(
+            self.retrieval, overrides, fields, f"{self.path}: [profiles.{name}]"
+        )
 
     def profile_corpus(self, name: str) -> CorpusSettings:
         """Corpus settings of a traffic profile (``[profiles.NAME]`` over ``[corpus]``)."""
@@ -136,7 +138,9 @@ def load_settings(path: Path | None = None) -> Settings:
         raw = tomllib.load(fh)
     retrieval = _section(raw, "retrieval", RetrievalSettings, chosen)
     if retrieval.hyde not in ("on", "off", "short"):
-        msg = f"{chosen}: [retrieval] hyde must be 'on', 'off' or 'short' (found {retrieval.hyde!r})"
+        msg = (
+            f"{chosen}: [retrieval] hyde must be 'on', 'off' or 'short' (found {retrieval.hyde!r})"
+        )
         raise ValueError(msg)
     sweep = raw.get("sweep", {}).get("top_k", [retrieval.top_k])
     return Settings(

@@ -21,19 +21,72 @@ from fpdf import FPDF
 GENERATOR_VERSION = 4
 
 _SYLLABLES = (
-    "tar", "wick", "hal", "vor", "sen", "cor", "vane", "mel", "dra", "quin", "tal", "bry",
-    "os", "fen", "gar", "lum", "ith", "ne", "pax", "ter", "rho", "dan", "kel", "mir", "ost",
-    "var", "zen", "bel", "cad", "rin", "sul", "tor", "ev", "ash", "lo", "mak",
+    "tar",
+    "wick",
+    "hal",
+    "vor",
+    "sen",
+    "cor",
+    "vane",
+    "mel",
+    "dra",
+    "quin",
+    "tal",
+    "bry",
+    "os",
+    "fen",
+    "gar",
+    "lum",
+    "ith",
+    "ne",
+    "pax",
+    "ter",
+    "rho",
+    "dan",
+    "kel",
+    "mir",
+    "ost",
+    "var",
+    "zen",
+    "bel",
+    "cad",
+    "rin",
+    "sul",
+    "tor",
+    "ev",
+    "ash",
+    "lo",
+    "mak",
 )
 _KINDS = (
-    "scheduler", "gateway", "ingest queue", "object store", "metrics pipeline",
-    "key vault", "stream processor", "cache tier", "build farm", "search cluster",
-    "message broker", "replication daemon", "audit service", "feature store",
+    "scheduler",
+    "gateway",
+    "ingest queue",
+    "object store",
+    "metrics pipeline",
+    "key vault",
+    "stream processor",
+    "cache tier",
+    "build farm",
+    "search cluster",
+    "message broker",
+    "replication daemon",
+    "audit service",
+    "feature store",
 )
 _PARTS = (
-    "dispatch ring", "write-ahead log", "admission controller", "shard router",
-    "compaction worker", "lease manager", "health prober", "snapshot agent",
-    "rate limiter", "token service", "checkpoint writer", "index builder",
+    "dispatch ring",
+    "write-ahead log",
+    "admission controller",
+    "shard router",
+    "compaction worker",
+    "lease manager",
+    "health prober",
+    "snapshot agent",
+    "rate limiter",
+    "token service",
+    "checkpoint writer",
+    "index builder",
 )
 # (attribute, unit, low, high): a planted fact states "<attribute> of <part> is <n> <unit>".
 _ATTRIBUTES = (
@@ -49,30 +102,68 @@ _ATTRIBUTES = (
     ("queue depth alarm threshold", "messages", 500, 90000),
 )
 _VERBS = (
-    "coordinates", "buffers", "throttles", "validates", "replicates", "compacts",
-    "schedules", "partitions", "audits", "rebalances", "drains", "indexes",
+    "coordinates",
+    "buffers",
+    "throttles",
+    "validates",
+    "replicates",
+    "compacts",
+    "schedules",
+    "partitions",
+    "audits",
+    "rebalances",
+    "drains",
+    "indexes",
 )
 _OBJECTS = (
-    "incoming requests", "tenant quotas", "write batches", "stale leases", "cold segments",
-    "routing tables", "retry budgets", "checkpoint files", "consumer offsets",
-    "schema versions", "failover plans", "encryption keys",
+    "incoming requests",
+    "tenant quotas",
+    "write batches",
+    "stale leases",
+    "cold segments",
+    "routing tables",
+    "retry budgets",
+    "checkpoint files",
+    "consumer offsets",
+    "schema versions",
+    "failover plans",
+    "encryption keys",
 )
 _ADVERBS = ("carefully", "eagerly", "lazily", "periodically", "conservatively", "in bulk")
 _CONDITIONS = (
-    "when a node leaves the cluster", "during a rolling upgrade", "under sustained load",
-    "after a network partition heals", "while a snapshot is in flight",
-    "when the disk nears its quota", "before a tenant is migrated",
-    "if the upstream service is slow", "at the start of each maintenance window",
+    "when a node leaves the cluster",
+    "during a rolling upgrade",
+    "under sustained load",
+    "after a network partition heals",
+    "while a snapshot is in flight",
+    "when the disk nears its quota",
+    "before a tenant is migrated",
+    "if the upstream service is slow",
+    "at the start of each maintenance window",
 )
 _CONSEQUENCES = (
-    "latency stays predictable", "no acknowledged write is lost", "operators see one alert",
-    "recovery needs no manual step", "the control plane stays responsive",
-    "memory use stays flat", "clients retry with backoff", "the audit trail stays complete",
+    "latency stays predictable",
+    "no acknowledged write is lost",
+    "operators see one alert",
+    "recovery needs no manual step",
+    "the control plane stays responsive",
+    "memory use stays flat",
+    "clients retry with backoff",
+    "the audit trail stays complete",
 )
 _SECTION_TITLES = (
-    "Architecture overview", "Deployment", "Capacity planning", "Failure modes",
-    "Observability", "Security model", "Upgrades and migrations", "Tuning guide",
-    "Troubleshooting", "Data lifecycle", "Operational runbook", "Design notes",
+    "Architecture overview",
+    "Deployment",
+    "Capacity planning",
+    "Failure modes",
+    "Observability",
+    "Security model",
+    "Upgrades and migrations",
+    "Tuning guide",
+    "Troubleshooting",
+    "Data lifecycle",
+    "Operational runbook",
+    "Design notes",
 )
 
 
@@ -177,7 +268,9 @@ def generate_document(
             section += 1
             pdf.set_font("Helvetica", "B", 12)
             pdf.ln(2)
-            pdf.multi_cell(0, 7, f"{section}. {rng.choice(_SECTION_TITLES)}", new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(
+                0, 7, f"{section}. {rng.choice(_SECTION_TITLES)}", new_x="LMARGIN", new_y="NEXT"
+            )
         sentences = [
             _sentence(rng, f"{system} {rng.choice(parts)}") for _ in range(rng.randint(4, 7))
         ]

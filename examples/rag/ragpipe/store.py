@@ -72,9 +72,7 @@ class VectorStore:
         )
         index = self.client.prepare_index_params()
         index.add_index(field_name="dense", index_type="HNSW", metric_type="COSINE")
-        index.add_index(
-            field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25"
-        )
+        index.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
         self.client.create_collection(name, schema=schema, index_params=index)
 
     def document_hashes(self, name: str) -> dict[str, str]:
@@ -87,9 +85,7 @@ class VectorStore:
     def delete_document(self, name: str, doc_id: str) -> None:
         self.client.delete(name, filter=f'doc_id == "{doc_id}"')
 
-    def write(
-        self, name: str, chunks: Sequence[Chunk], vectors: Vectors, doc_sha256: str
-    ) -> int:
+    def write(self, name: str, chunks: Sequence[Chunk], vectors: Vectors, doc_sha256: str) -> int:
         """Insert the chunks of one document; returns rows written."""
         if len(chunks) != vectors.shape[0]:
             msg = f"{len(chunks)} chunks but {vectors.shape[0]} vectors; embed every chunk once"
@@ -130,7 +126,12 @@ class VectorStore:
             output_fields=["doc_id", "text"],
         )
         return [
-            Hit(str(r["id"]), str(r["entity"]["doc_id"]), str(r["entity"]["text"]), float(r["distance"]))
+            Hit(
+                str(r["id"]),
+                str(r["entity"]["doc_id"]),
+                str(r["entity"]["text"]),
+                float(r["distance"]),
+            )
             for r in result[0]
         ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import threading
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ def test_chunks_respect_size_and_overlap() -> None:
     chunks = chunk_document(_doc(words), size_chars=300, overlap_chars=60)
     assert len(chunks) > 10
     assert all(len(c.text) <= 300 for c in chunks)
-    for a, b in zip(chunks, chunks[1:], strict=False):
+    for a, b in itertools.pairwise(chunks):
         first_of_b = b.text.split()[0]
         # the next chunk starts inside the previous one: that is the overlap
         assert first_of_b in a.text.split(), (a.text[-80:], b.text[:80])
@@ -57,7 +58,9 @@ def test_hybrid_search_finds_planted_facts(rag: RagService, questions: list[Ques
     assert found / len(sample) >= 0.8, f"hit@8 was {found}/{len(sample)}"
 
 
-def test_rerank_keeps_n_and_counts_query_plus_chunks(rag: RagService, questions: list[Question]) -> None:
+def test_rerank_keeps_n_and_counts_query_plus_chunks(
+    rag: RagService, questions: list[Question]
+) -> None:
     q = questions[0]
     hits = rag.search(q.text, top_k=16)
     out = rag.rerank(q.text, hits, 5)
@@ -86,7 +89,7 @@ def test_profiles_override_the_defaults() -> None:
     s = load_settings()
     assert s.profile_retrieval("qa-quality").rerank_n == 5
     assert s.profile_retrieval("qa-typical").hyde == "off"
-    with pytest.raises(KeyError, match="no \\[profiles.nope\\]"):
+    with pytest.raises(KeyError, match=r"no \[profiles\.nope\]"):
         s.profile_retrieval("nope")
 
 

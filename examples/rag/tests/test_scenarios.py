@@ -21,7 +21,9 @@ SETTINGS = load_settings()
 REQUESTS = 100
 
 
-def run_qa(ragcost: Recorder, rag: RagService, questions: Sequence[Question], knobs: RetrievalSettings) -> None:
+def run_qa(
+    ragcost: Recorder, rag: RagService, questions: Sequence[Question], knobs: RetrievalSettings
+) -> None:
     """One metered question-answering request per question, stage by stage."""
     model = rag.generator.model
     for q in ragcost.requests(questions):
@@ -81,14 +83,18 @@ def test_qa_quality(ragcost: Recorder, rag: RagService, questions: list[Question
         for k in SETTINGS.sweep_top_k
     ],
 )
-def test_sweep_top_k(ragcost: Recorder, rag: RagService, questions: list[Question], top_k: int) -> None:
+def test_sweep_top_k(
+    ragcost: Recorder, rag: RagService, questions: list[Question], top_k: int
+) -> None:
     """One knob at a time: the qa-typical profile with top_k changed."""
     base = SETTINGS.profile_retrieval("qa-typical")
     run_qa(ragcost, rag, questions, dataclasses.replace(base, top_k=top_k))
 
 
 @pytest.mark.ragcost(scenario="ingest-burst", requests=REQUESTS)
-def test_ingest_burst(ragcost: Recorder, rag: RagService, burst_documents: Iterator[GeneratedDocument]) -> None:
+def test_ingest_burst(
+    ragcost: Recorder, rag: RagService, burst_documents: Iterator[GeneratedDocument]
+) -> None:
     """Each request ingests one ~12-page PDF into a fresh collection, without the
     embedding cache, so every run measures the full work."""
     collection = "burst_" + rag.collection_name("burst")[4:]
