@@ -116,6 +116,31 @@ def _startup_ms(args: list[str], cwd: Path, runs: int = 7) -> list[float]:
     return out
 
 
+_IMPORT_PROBE = (
+    "import time, pytest\n"
+    "t = time.perf_counter()\n"
+    "import pytest_ragcost.plugin\n"
+    "print((time.perf_counter() - t) * 1000)\n"
+)
+
+
+def test_plugin_import(benchmark: Any, figure: Callable[..., None]) -> None:
+    """The plugin module's own import, in a fresh interpreter each time (pytest already
+    imported, as it is when pytest loads its plugins): what every pytest run pays."""
+    samples: list[float] = []
+
+    def run() -> None:
+        for _ in range(9):
+            out = subprocess.run([sys.executable, "-c", _IMPORT_PROBE], capture_output=True,
+                                 text=True, check=True)
+            samples.append(float(out.stdout.strip()))
+
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    med = statistics.median(samples)
+    benchmark.extra_info["plugin import ms"] = med
+    figure("plugin import (median of 9)", f"{med:.1f} ms", "< 20 ms", med < 20)
+
+
 def test_startup(benchmark: Any, figure: Callable[..., None], tmp_path: Path) -> None:
     (tmp_path / "test_x.py").write_text("def test_x():\n    pass\n")
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
@@ -136,6 +161,8 @@ def test_startup(benchmark: Any, figure: Callable[..., None], tmp_path: Path) ->
     off = med["plugin, --ragcost off"] - med["without plugin"]
     on = med["plugin, --ragcost on"] - med["without plugin"]
     benchmark.extra_info.update({f"{k} ms": v for k, v in med.items()})
-    figure("start-up added, --ragcost off", f"{off:+.1f} ms (of {med['without plugin']:.0f} ms)",
-           "< 20 ms", off < 20)
+    # end to end the difference sits inside the noise of a ~1 s pytest start on a shared
+    # machine; the import figure above is the precise one
+    figure("start-up added, --ragcost off (whole pytest run)",
+           f"{off:+.1f} ms (of {med['without plugin']:.0f} ms)", "< 20 ms", off < 20)
     figure("start-up added, --ragcost on", f"{on:+.1f} ms", "-", None)

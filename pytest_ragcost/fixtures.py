@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from .marker import MarkerError, params_of, parse
-from .recorder import Recorder
 
-RECORDER_KEY = pytest.StashKey[Recorder]()
+if TYPE_CHECKING:
+    from .recorder import Recorder
+
+# the recorder module loads only when a test asks for the fixture: start-up stays cheap
+RECORDER_KEY = pytest.StashKey["Recorder"]()
 
 
 @pytest.fixture
@@ -18,6 +23,7 @@ def ragcost(request: pytest.FixtureRequest) -> Recorder:
     quality sample. Without ``--ragcost`` the code runs and nothing is measured.
     """
     from .plugin import get_session
+    from .recorder import Recorder
 
     item = request.node
     try:
