@@ -150,9 +150,18 @@ class RagService:
         tmp.replace(path)
 
     def questions(self, facts: Iterable[Fact]) -> list[Question]:
-        """The evaluation set: each planted fact, with the chunk ids that hold it."""
-        out: list[Question] = []
+        """The evaluation set: each planted fact, with the chunk ids that hold it.
+
+        Questions are interleaved across documents (first fact of every document, then the
+        second ...), so a run capped at a few requests still samples the whole corpus.
+        """
+        by_doc: dict[str, list[Fact]] = {}
         for fact in facts:
+            by_doc.setdefault(fact.doc_id, []).append(fact)
+        rounds = max((len(v) for v in by_doc.values()), default=0)
+        ordered = [fs[i] for i in range(rounds) for fs in by_doc.values() if i < len(fs)]
+        out: list[Question] = []
+        for fact in ordered:
             chunks = self._chunks_by_doc.get(fact.doc_id, [])
             ids = fact_chunk_ids(fact, [(c.chunk_id, c.text) for c in chunks])
             texts = tuple(c.text for c in chunks if c.chunk_id in ids)
