@@ -412,6 +412,8 @@ class Outcome:
     #: cost per successful answer (``success:`` in ragcost.yaml): successes, answers and
     #: each cost total divided by the successes
     per_success: dict[str, Any] = field(default_factory=dict)
+    #: False when the test itself failed: its numbers are shown but never blessed
+    test_passed: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -420,6 +422,7 @@ class Outcome:
             "error": self.error,
             "quality": self.quality,
             "per_success": self.per_success,
+            "test_passed": self.test_passed,
         }
 
     @classmethod
@@ -430,4 +433,5 @@ class Outcome:
             error=data.get("error"),
             quality=dict(data.get("quality", {})),
             per_success=dict(data.get("per_success", {})),
+            test_passed=bool(data.get("test_passed", True)),
         )

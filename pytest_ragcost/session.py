@@ -151,7 +151,7 @@ class RagcostSession:
         if recorder is None or not recorder.metering:
             return report
         run = self._price(recorder.finish())
-        outcome = Outcome(run=run)
+        outcome = Outcome(run=run, test_passed=report.passed)
         if not run.requests:
             outcome.error = (
                 "no request was recorded: iterate `for item in ragcost.requests(items):` "
@@ -302,7 +302,7 @@ class RagcostSession:
         quality = {
             o.run.scenario: {m: MetricScores.from_dict(d) for m, d in o.quality.items()}
             for o in self.outcomes.values()
-            if o.quality
+            if o.quality and o.test_passed
         }
         means = {
             sc: {m: s.mean() for m, s in ms.items() if s.mean() is not None and not s.unknown()}
@@ -310,7 +310,7 @@ class RagcostSession:
         }
         try:
             self.update_result = self.gate.update(
-                [o.run for o in self.outcomes.values() if o.run.requests],
+                [o.run for o in self.outcomes.values() if o.run.requests and o.test_passed],
                 mode=self.settings.update,
                 quality=means,
             )

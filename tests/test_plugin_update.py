@@ -1,0 +1,54 @@
+"""--ragcost-update through the plugin: what is blessed and what is not."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_a_failing_test_is_shown_but_never_blessed(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.ragcost(scenario="good")
+        def test_good(ragcost):
+            for q in ragcost.requests(["a b c", "d e"]):
+                with ragcost.stage("s") as st:
+                    st.tokens(context=q)
+
+        @pytest.mark.ragcost(scenario="broken")
+        def test_broken(ragcost):
+            for q in ragcost.requests(["a b c", "d e"]):
+                with ragcost.stage("s") as st:
+                    st.tokens(context=q)
+            assert False, "the pipeline answered wrongly"
+        """
+    )
+    result = pytester.runpytest("--ragcost", "--ragcost-update")
+    result.assert_outcomes(passed=1, failed=1)
+    text = (pytester.path / "ragcost.yaml").read_text(encoding="utf-8")
+    assert "  good:" in text
+    assert "broken" not in text
+
+
+def test_the_blessing_run_does_not_fail_on_old_baselines(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.ragcost(scenario="grown")
+        def test_grown(ragcost):
+            for q in ragcost.requests(["one two three four five six"]):
+                with ragcost.stage("s") as st:
+                    st.tokens(context=q)
+        """
+    )
+    (pytester.path / "ragcost.yaml").write_text(
+        "version: 1\nscenarios:\n  grown:\n    tokens_context: {baseline: 1}  # too low\n",
+        encoding="utf-8",
+    )
+    pytester.runpytest("--ragcost").assert_outcomes(failed=1)
+    pytester.runpytest("--ragcost", "--ragcost-update").assert_outcomes(passed=1)
+    text = (pytester.path / "ragcost.yaml").read_text(encoding="utf-8")
+    assert "tokens_context: {baseline: 6}  # too low" in text
+    pytester.runpytest("--ragcost").assert_outcomes(passed=1)
