@@ -8,9 +8,9 @@ from rag import build_prompt
 TOP_K = 3
 
 
-@pytest.mark.ragcost(scenario="quickstart-qa", requests=8, warmup=1)
+@pytest.mark.ragcost(scenario="quickstart-qa", requests=24, warmup=2)
 def test_qa(ragcost, rag, questions):
-    for q in ragcost.requests(questions):
+    for q in ragcost.requests(questions * 3):
         with ragcost.stage("bm25_search") as st:
             hits = rag.search(q.text, top_k=TOP_K)
             st.count(candidates=len(hits))
