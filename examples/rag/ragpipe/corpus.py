@@ -10,6 +10,7 @@ answer and source sentence are known, which is what the quality gate scores agai
 from __future__ import annotations
 
 import json
+import os
 import random
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -281,7 +282,7 @@ def generate_document(
         pdf.ln(2)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{doc_id}.pdf"
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
     pdf.output(str(tmp))
     tmp.replace(path)
     return GeneratedDocument(doc_id, path, title, pdf.page_no(), tuple(facts))
@@ -334,7 +335,7 @@ def _write_manifest(corpus: Corpus, manifest: Path) -> None:
         }
         for d in corpus.documents
     ]
-    tmp = manifest.with_suffix(".tmp")
+    tmp = manifest.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=1))
     tmp.replace(manifest)
 

@@ -182,6 +182,6 @@ class EmbeddingCache:
 
     def put(self, key: str, vectors: Vectors) -> None:
         path = self.directory / f"{key}.npy"
-        tmp = self.directory / f"{key}.tmp.npy"
+        tmp = self.directory / f"{key}.{os.getpid()}.tmp.npy"
         np.save(tmp, vectors)
         tmp.replace(path)

@@ -56,7 +56,7 @@ def assemble_gguf(cache_dir: Path) -> Path:
     expected_bytes = sum(p.stat().st_size for p in pkg.chunk_paths())
     if target.exists() and target.stat().st_size == expected_bytes:
         return target
-    tmp_dir = cache_dir / "models" / ".assembling"
+    tmp_dir = cache_dir / "models" / f".assembling-{os.getpid()}"
     shutil.rmtree(tmp_dir, ignore_errors=True)
     built = Path(pkg.assemble(tmp_dir / str(pkg.MODEL_NAME), overwrite=True))
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,7 +144,7 @@ class RagService:
 
     def _save_chunks(self, key: str, chunks: Sequence[Chunk]) -> None:
         path = self.cache.directory / f"{key}.chunks.json"
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(
             json.dumps([{"chunk_id": c.chunk_id, "index": c.index, "text": c.text} for c in chunks])
         )
