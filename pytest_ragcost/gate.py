@@ -94,13 +94,35 @@ class Gate:
                 )
                 continue
             current = stats.summarize(values, entry.stat) if values else None
+            baseline = entry.baseline
+            if (
+                kind in ("exact", "derived")
+                and current is not None
+                and entry.n is not None
+                and baseline is not None
+                and current.n != entry.n
+            ):
+                # an exact metric's mean over other requests is another number, not a change
+                if entry.budget is None:
+                    verdicts.append(
+                        Verdict(
+                            run.scenario, key, "INCOMPARABLE",
+                            f"{key}: the baseline covers {entry.n} requests, this run "
+                            f"{current.n}; exact metrics compare the same requests: run with "
+                            f"--ragcost-requests={entry.n} or re-bless at this count",
+                            baseline=baseline, current=current.value, n=current.n,
+                            stat=entry.stat,
+                        )
+                    )
+                    continue
+                baseline = None  # the budget still holds whatever the request count
             verdicts.extend(
                 stats.judge(
                     scenario=run.scenario,
                     key=key,
                     metric_class=kind,
                     current=current,
-                    baseline=entry.baseline,
+                    baseline=baseline,
                     baseline_n=entry.n,
                     baseline_se=entry.se,
                     tolerance=entry.tolerance or DEFAULT_TOLERANCE,
@@ -181,7 +203,7 @@ class Gate:
                 noisy = metric_class(split_key(key)[1]) == "noisy"
                 out[key] = budget_mod.Measured(
                     value=summary.value,
-                    n=summary.n if noisy else None,
+                    n=summary.n,
                     se=summary.se if noisy else None,
                     source=sources.get(key) if _labelled(split_key(key)[1]) else None,
                     stat=stat,  # type: ignore[arg-type]

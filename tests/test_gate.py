@@ -130,7 +130,8 @@ def test_update_writes_baselines_with_evidence_for_noisy_metrics(tmp_path: Path)
     reloaded = gate_for(tmp_path, text)
     entries = reloaded.budget.scenarios["qa"].entries
     assert entries["tokens_context"].baseline == 100
-    assert entries["tokens_context"].n is None  # exact: no evidence needed
+    assert entries["tokens_context"].n == 4  # which requests the exact baseline covers
+    assert entries["tokens_context"].se is None
     assert "generate.wall_ms" in entries  # each stage's time, so a reviewer sees where
     assert entries["wall_ms"].n == 4
     assert entries["wall_ms"].se is not None
@@ -167,3 +168,16 @@ def test_a_cost_entry_with_an_unpriced_model_fails_with_the_fix(tmp_path: Path) 
     verdict = by_key(gate.evaluate(run))["cost_usd"]
     assert verdict.status == "FAIL"
     assert "no-such-model-xyz" in verdict.message
+
+
+def test_an_exact_baseline_from_another_request_count_is_incomparable(tmp_path: Path) -> None:
+    text = (
+        "version: 1\nscenarios:\n  qa:\n    tokens_context: {baseline: 100, n: 100}\n"
+        "    errors: {baseline: 0, n: 100, budget: 0}\n"
+    )
+    gate = gate_for(tmp_path, text)
+    verdicts = by_key(gate.evaluate(make_run(context=[300] * 4)))
+    assert verdicts["tokens_context"].status == "INCOMPARABLE"
+    assert "--ragcost-requests=100" in verdicts["tokens_context"].message
+    # a budget is a cap on any number of requests
+    assert verdicts["errors"].status == "PASS"

@@ -50,5 +50,5 @@ def test_the_blessing_run_does_not_fail_on_old_baselines(pytester: pytest.Pytest
     pytester.runpytest("--ragcost").assert_outcomes(failed=1)
     pytester.runpytest("--ragcost", "--ragcost-update").assert_outcomes(passed=1)
     text = (pytester.path / "ragcost.yaml").read_text(encoding="utf-8")
-    assert "tokens_context: {baseline: 6}  # too low" in text
+    assert "tokens_context: {baseline: 6, n: 1}  # too low" in text
     pytester.runpytest("--ragcost").assert_outcomes(passed=1)
