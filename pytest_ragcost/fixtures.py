@@ -22,7 +22,7 @@ def ragcost(request: pytest.FixtureRequest) -> Recorder:
     ``st.usage()``, ``st.count()`` and ``st.first_token()``; ``ragcost.sample(...)`` records a
     quality sample. Without ``--ragcost`` the code runs and nothing is measured.
     """
-    from .plugin import get_session
+    from .plugin import get_session, requests_cap
     from .recorder import Recorder
 
     item = request.node
@@ -36,6 +36,7 @@ def ragcost(request: pytest.FixtureRequest) -> Recorder:
             scenario=spec.scenario,
             nodeid=item.nodeid,
             metering=False,
+            requests_cap=requests_cap(request.config),
             marker_requests=spec.requests,
         )
     else:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .session import RagcostSession
 
 SESSION_KEY = pytest.StashKey["RagcostSession"]()
+SETTINGS_KEY = pytest.StashKey["Settings"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -139,6 +140,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except SettingsError as exc:
         raise pytest.UsageError(f"pytest-ragcost: {exc}") from None
+    config.stash[SETTINGS_KEY] = settings
     if not settings.enabled:
         return
     from .session import RagcostSession
@@ -167,6 +169,12 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
 def get_session(config: pytest.Config) -> RagcostSession | None:
     """The run's session object, or None when ``--ragcost`` is off."""
     return config.stash.get(SESSION_KEY, None)
+
+
+def requests_cap(config: pytest.Config) -> int | None:
+    """``--ragcost-requests``, which caps scenarios with or without metering."""
+    settings = config.stash.get(SETTINGS_KEY, None)
+    return settings.requests if settings is not None else None
 
 
 def pytest_collection_modifyitems(

@@ -253,7 +253,8 @@ class Recorder:
         """Iterate over ``items``; each iteration is one metered request with its own trace id.
 
         ``n`` (else the marker's ``requests``) caps how many items are used, and
-        ``--ragcost-requests`` lowers that cap further. Warm-up requests (the marker's
+        ``--ragcost-requests`` lowers that cap further (also when metering is off, so a
+        quick run stays quick). Warm-up requests (the marker's
         ``warmup``) run first, on the first items, and are not counted.
         """
         __tracebackhide__ = True
@@ -264,7 +265,7 @@ class Recorder:
             msg = "ragcost.requests() cannot be nested inside another ragcost.requests() loop"
             raise RagcostUsageError(msg)
         limit = n if n is not None else self._marker_requests
-        if self.metering and self._cap is not None:
+        if self._cap is not None:
             limit = self._cap if limit is None else min(limit, self._cap)
         return self._iterate(items, limit)
 

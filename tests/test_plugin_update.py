@@ -52,3 +52,20 @@ def test_the_blessing_run_does_not_fail_on_old_baselines(pytester: pytest.Pytest
     text = (pytester.path / "ragcost.yaml").read_text(encoding="utf-8")
     assert "tokens_context: {baseline: 6, n: 1}  # too low" in text
     pytester.runpytest("--ragcost").assert_outcomes(passed=1)
+
+
+def test_the_request_cap_applies_without_metering_too(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        SEEN = []
+
+        @pytest.mark.ragcost(scenario="capped", requests=50)
+        def test_capped(ragcost):
+            for q in ragcost.requests(range(100)):
+                SEEN.append(q)
+            assert len(SEEN) == 3, SEEN
+        """
+    )
+    pytester.runpytest("--ragcost-requests=3").assert_outcomes(passed=1)

@@ -162,6 +162,7 @@ def summary_lines(
     verbose: bool = False,
 ) -> list[str]:
     lines: list[str] = []
+    price_notes: dict[str, str] = {}
     if meters is not None:
         lines.append(f"energy: {meters.energy_label()}")
         for missing in meters.unavailable:
@@ -180,8 +181,7 @@ def summary_lines(
                 lines.append(waterfall_text(run))
             for note in run.energy.get("token_notes", {}).values():
                 lines.append(f"note: {note}")
-            for note in run.energy.get("price_notes", {}).values():
-                lines.append(f"note: cost_usd not computed: {note}")
+            price_notes.update(run.energy.get("price_notes", {}))
         if outcome.quality:
             lines.append("")
             lines.append(quality_table(outcome.quality))
@@ -204,6 +204,10 @@ def summary_lines(
     if update_result is not None:
         lines.append("")
         lines.extend(update_result_lines(update_result))
+    if price_notes:
+        lines.append("")
+        # once per run: a self-hosted model is unpriced in every scenario alike
+        lines += [f"note: cost_usd not computed: {note}" for note in price_notes.values()]
     for problem in problems:
         lines.append(f"ragcost error: {problem}")
     return lines
