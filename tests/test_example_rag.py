@@ -1,0 +1,77 @@
+"""The real RAG example (examples/rag) under the gate, through an inner pytest session:
+its committed baselines pass, and a deliberate regression (top_k raised) fails on
+the generate stage's context tokens.
+
+Needs the example's heavy dependencies (``pip install -r examples/rag/requirements.txt``);
+skipped with that hint where they are missing. The models and index are built once into
+the example's own cache directory and reused.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "rag"
+NEEDS = ("llama_cpp", "pymilvus", "sentence_transformers", "pypdf", "fpdf")
+missing = [name for name in NEEDS if importlib.util.find_spec(name) is None]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        bool(missing),
+        reason=f"needs {', '.join(missing)}: pip install -r examples/rag/requirements.txt",
+    ),
+]
+
+
+@pytest.fixture
+def example(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    for item in EXAMPLE.iterdir():
+        if item.name in (".cache", "__pycache__", "data"):
+            continue
+        target = pytester.path / item.name
+        if item.is_dir():
+            shutil.copytree(item, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(item, target)
+    # reuse the example's model and index cache (building it takes minutes)
+    cache = Path(os.environ.get("RAG_CACHE_DIR", EXAMPLE / ".cache"))
+    monkeypatch.setenv("RAG_CACHE_DIR", str(cache))
+    return pytester
+
+
+def run_qa_typical(example: pytest.Pytester) -> pytest.RunResult:
+    return example.runpytest_subprocess(
+        "--ragcost", "--ragcost-requests=5", "-k", "qa_typical", "-p", "no:randomly",
+        "tests/test_scenarios.py", timeout=1200,
+    )
+
+
+def test_the_committed_baselines_pass(example: pytest.Pytester) -> None:
+    result = run_qa_typical(example)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["scenario qa-typical *: 5 requests, 1 warm-up", "generate.tokens_context *PASS*"]
+    )
+
+
+def test_raising_top_k_fails_on_the_generate_stage_context_tokens(
+    example: pytest.Pytester,
+) -> None:
+    toml = example.path / "rag.toml"
+    text = toml.read_text(encoding="utf-8")
+    profile = text.index("[profiles.qa-typical]")
+    head, tail = text[:profile], text[profile:]
+    assert "top_k = 8" in tail.split("\n\n")[0]
+    toml.write_text(head + tail.replace("top_k = 8", "top_k = 12", 1), encoding="utf-8")
+    result = run_qa_typical(example)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*OVER BUDGET*test_qa_typical*"])
+    out = result.stdout.str()
+    assert "generate.tokens_context: " in out
+    assert "vs baseline" in out
+    assert "stage waterfall:" in out
