@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .config import DEFAULT_WATTS_PER_THREAD, METER_NAMES, SettingsError, resolve
+from .config import DEFAULT_WATTS_PER_THREAD, METER_NAMES, Settings, SettingsError, resolve
 from .fixtures import ragcost  # noqa: F401 - the fixture, registered by import
 from .marker import MARKER_HELP
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .session import RagcostSession
 
 SESSION_KEY = pytest.StashKey["RagcostSession"]()
-SETTINGS_KEY = pytest.StashKey["Settings"]()
+SETTINGS_KEY = pytest.StashKey[Settings]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
