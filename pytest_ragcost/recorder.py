@@ -294,7 +294,13 @@ class Recorder:
             source = measured if limit is None else itertools.islice(measured, limit)
             for item in source:
                 self._open_request()
-                yield item
+                try:
+                    yield item
+                except GeneratorExit:
+                    # `break` out of the loop: this request's body ran to completion.
+                    # (When the body raised, finish() has closed it with the error first.)
+                    self._close_request()
+                    raise
                 self._close_request()
         finally:
             self._recording = True

@@ -69,3 +69,26 @@ def test_the_request_cap_applies_without_metering_too(pytester: pytest.Pytester)
         """
     )
     pytester.runpytest("--ragcost-requests=3").assert_outcomes(passed=1)
+
+
+def test_breaking_out_of_the_loop_keeps_the_last_request(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.ragcost(scenario="early-exit")
+        def test_early(ragcost):
+            for q in ragcost.requests(["a", "b", "c", "d"]):
+                with ragcost.stage("s") as st:
+                    st.tokens(context=q)
+                if q == "b":
+                    break
+        """
+    )
+    pytester.runpytest("--ragcost", "--ragcost-json=run.json").assert_outcomes(passed=1)
+    import json
+
+    doc = json.loads((pytester.path / "run.json").read_text(encoding="utf-8"))
+    requests = doc["scenarios"][0]["requests"]
+    assert len(requests) == 2
+    assert all(r.get("error") is None for r in requests)
