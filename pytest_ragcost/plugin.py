@@ -182,6 +182,10 @@ def pytest_collection_modifyitems(
 ) -> None:
     from .marker import MarkerError, check_items
 
+    if hasattr(config, "workerinput"):
+        # an xdist worker cannot stop the run with a usage error (xdist reports a crash);
+        # there the fixture fails the marked test with the same message instead
+        return
     try:
         check_items(items)
     except MarkerError as exc:

@@ -51,6 +51,7 @@ class RagcostSession:
         self.update_result: Any = None
         self.problems: list[str] = []  # suite-level problems shown in the summary
         self._finished = False
+        self._duplicates = False
         self.quality_written: list[str] = []
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -136,8 +137,26 @@ class RagcostSession:
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         output = getattr(node, "workeroutput", {}) or {}
         for data in output.get("ragcost_outcomes", []):
-            outcome = Outcome.from_dict(data)
-            self.outcomes[outcome.run.scenario] = outcome
+            self._keep(Outcome.from_dict(data))
+        for problem in output.get("ragcost_problems", []):
+            if problem not in self.problems:
+                self.problems.append(problem)
+                self._duplicates = True
+
+    def _keep(self, outcome: Outcome) -> None:
+        """Store a scenario's outcome; two tests claiming one scenario is a suite error
+        (collection catches it in a serial run; under xdist only results can show it)."""
+        earlier = self.outcomes.get(outcome.run.scenario)
+        if earlier is not None and earlier.run.nodeid != outcome.run.nodeid:
+            first, second = sorted((earlier.run.nodeid, outcome.run.nodeid))
+            problem = (
+                f"scenario {outcome.run.scenario!r} is claimed by two tests: {first} and "
+                f"{second}; give each its own name"
+            )
+            if problem not in self.problems:
+                self.problems.append(problem)
+            self._duplicates = True
+        self.outcomes[outcome.run.scenario] = outcome
 
     # -- per test ------------------------------------------------------------------------
     @pytest.hookimpl(wrapper=True)
@@ -171,7 +190,7 @@ class RagcostSession:
                     outcome.verdicts.extend(quality.verdicts)
                     outcome.quality = {m: s.to_dict() for m, s in quality.scores.items()}
                     outcome.per_success = self.gate.per_success(run, quality.scores)
-        self.outcomes[run.scenario] = outcome
+        self._keep(outcome)
         self._apply(item, report, outcome)
         return report
 
@@ -283,7 +302,12 @@ class RagcostSession:
             self.config.workeroutput["ragcost_outcomes"] = [  # type: ignore[attr-defined]
                 o.to_dict() for o in self.outcomes.values()
             ]
+            self.config.workeroutput["ragcost_problems"] = list(  # type: ignore[attr-defined]
+                self.problems
+            )
             return
+        if self._duplicates:
+            session.testsfailed += 1
         if self.gate is not None:
             stale = self.gate.stale(set(self.outcomes), session_complete=_ran_everything(session))
             for verdict in stale:

@@ -1,4 +1,5 @@
-"""--ragcost-update through the plugin: what is blessed and what is not."""
+"""Edges of the plugin as a user meets them: what a bless takes, request caps, loops left
+early, and mistakes that only xdist would otherwise turn into crashes."""
 
 from __future__ import annotations
 
@@ -92,3 +93,48 @@ def test_breaking_out_of_the_loop_keeps_the_last_request(pytester: pytest.Pytest
     requests = doc["scenarios"][0]["requests"]
     assert len(requests) == 2
     assert all(r.get("error") is None for r in requests)
+
+
+def test_under_xdist_a_bad_marker_fails_its_test_instead_of_crashing(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.ragcost(scenaro="typo")
+        def test_x(ragcost):
+            for q in ragcost.requests([1]):
+                pass
+        """
+    )
+    result = pytester.runpytest_subprocess("--ragcost", "-n", "2", "-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    out = result.stdout.str()
+    assert "INTERNALERROR" not in out
+    assert "unknown argument 'scenaro'; valid arguments: scenario, requests, warmup" in out
+
+
+def test_under_xdist_two_tests_claiming_one_scenario_fail_the_run(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.ragcost(scenario="same")
+        def test_a(ragcost):
+            for q in ragcost.requests([1]):
+                pass
+
+        @pytest.mark.ragcost(scenario="same")
+        def test_b(ragcost):
+            for q in ragcost.requests([1]):
+                pass
+        """
+    )
+    result = pytester.runpytest_subprocess("--ragcost", "-n", "2", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*scenario 'same' is claimed by two tests*"])
+    serial = pytester.runpytest("--ragcost")
+    assert serial.ret == pytest.ExitCode.USAGE_ERROR
