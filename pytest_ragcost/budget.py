@@ -61,6 +61,7 @@ from pytest_ragcost.models import (
     split_key,
     unit_of,
 )
+from pytest_ragcost.prices import ModelRates
 
 __all__ = [
     "BaselineChange",
@@ -70,7 +71,7 @@ __all__ = [
     "Entry",
     "Judge",
     "Measured",
-    "Price",
+    "ModelRates",
     "Problem",
     "ScenarioBudget",
     "Severity",
@@ -260,15 +261,6 @@ class Judge:
 
 
 @dataclass(frozen=True)
-class Price:
-    """Dollars per million tokens of one model."""
-
-    input_per_mtok: float
-    output_per_mtok: float
-    cached_input_per_mtok: float | None = None
-
-
-@dataclass(frozen=True)
 class Budget:
     """A checked ``ragcost.yaml``. ``exists`` is false when the file was absent."""
 
@@ -278,7 +270,7 @@ class Budget:
     scenarios: Mapping[str, ScenarioBudget] = field(default_factory=dict)
     environment: Mapping[str, Any] = field(default_factory=dict)
     judge: Judge | None = None
-    prices: Mapping[str, Price] = field(default_factory=dict)
+    prices: Mapping[str, ModelRates] = field(default_factory=dict)
     exists: bool = True
 
     def entry(self, scenario: str, key: str) -> Entry | None:
@@ -653,7 +645,7 @@ class _Checker:
         judge = None
         if "judge" in seen:
             judge = self.judge(*seen["judge"])
-        prices: dict[str, Price] = {}
+        prices: dict[str, ModelRates] = {}
         if "prices" in seen:
             prices = self.prices(*seen["prices"])
         if self.problems:
@@ -871,8 +863,8 @@ class _Checker:
                 got[name] = float(value) if name == "timeout_s" else value
         return Judge(**got)
 
-    def prices(self, keynode: ScalarNode, node: Node) -> dict[str, Price]:
-        out: dict[str, Price] = {}
+    def prices(self, keynode: ScalarNode, node: Node) -> dict[str, ModelRates]:
+        out: dict[str, ModelRates] = {}
         if isinstance(node, ScalarNode) and _scalar(node) is None:
             return out
         example = "{gpt-4o-mini: {input_per_mtok: 0.15, output_per_mtok: 0.6}}"
@@ -895,7 +887,7 @@ class _Checker:
             if all(got.get(r) is not None for r in PRICE_KEYS[:2]) and all(
                 x is not None for x in got.values()
             ):
-                out[model] = Price(
+                out[model] = ModelRates(
                     input_per_mtok=cast(float, got["input_per_mtok"]),
                     output_per_mtok=cast(float, got["output_per_mtok"]),
                     cached_input_per_mtok=got.get("cached_input_per_mtok"),

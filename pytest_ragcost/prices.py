@@ -47,7 +47,7 @@ class UnknownModelPriceError(LookupError):
 
 
 class Rates(Protocol):
-    """Anything with per-million-token rates (``budget.Price`` is one)."""
+    """Anything with per-million-token rates (``ModelRates``, as ragcost.yaml's ``prices:`` loads)."""
 
     @property
     def input_per_mtok(self) -> float: ...
