@@ -47,7 +47,8 @@ class UnknownModelPriceError(LookupError):
 
 
 class Rates(Protocol):
-    """Anything with per-million-token rates (``ModelRates``, as ragcost.yaml's ``prices:`` loads)."""
+    """Anything with per-million-token rates, such as ``ModelRates`` (what the
+    ``prices:`` block of ragcost.yaml loads into)."""
 
     @property
     def input_per_mtok(self) -> float: ...
