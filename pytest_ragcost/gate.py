@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import budget as budget_mod
 from . import stats
-from .models import STATS, ScenarioRun, Tolerance, Verdict, metric_class, split_key
+from .models import ScenarioRun, Tolerance, Verdict, metric_class, split_key
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -67,7 +67,7 @@ class Gate:
         return str(recorded.get("id")) == str(self.environment.get("id"))
 
     # -- verdicts ----------------------------------------------------------------------
-    def evaluate(self, run: ScenarioRun, update: str | None = None) -> list[Verdict]:
+    def evaluate(self, run: ScenarioRun) -> list[Verdict]:
         scenario = self.budget.scenarios.get(run.scenario)
         series = run.series()
         sources = run.sources()
@@ -271,4 +271,4 @@ def load_gate(
     return Gate(path, text, exists, loaded, environment)
 
 
-__all__ = ["STATS", "Gate", "GateError", "default_keys", "load_gate"]
+__all__ = ["Gate", "GateError", "default_keys", "load_gate"]

@@ -204,10 +204,6 @@ class Stage:
         return StageRecord(self.name, metrics, sources, self._error, self._model)
 
 
-class _InertStage(Stage):
-    """Stage used when metering is off: validates arguments, measures nothing."""
-
-
 class Recorder:
     """Hands out requests and stages; collects a :class:`ScenarioRun`."""
 
@@ -382,7 +378,7 @@ class Recorder:
         """Open a stage of the current request: ``with ragcost.stage("generate") as st:``."""
         __tracebackhide__ = True
         _check_name(name, "stage name")
-        return Stage(self, name) if self.metering else _InertStage(self, name)
+        return Stage(self, name)  # with metering off it validates and measures nothing
 
     def _enter_stage(self, stage: Stage) -> None:
         __tracebackhide__ = True

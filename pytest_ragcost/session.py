@@ -177,7 +177,7 @@ class RagcostSession:
                 "to meter requests"
             )
         if self.gate is not None and report.passed and run.requests:
-            outcome.verdicts = self.gate.evaluate(run, update=self.settings.update)
+            outcome.verdicts = self.gate.evaluate(run)
             if run.samples:
                 try:
                     quality = self.quality_gate().evaluate(run)
@@ -392,6 +392,11 @@ class RagcostSession:
             )
         except Exception as exc:
             lines = [f"ragcost: could not render the summary: {type(exc).__name__}: {exc}"]
+        if self.quality_written:
+            lines.append(
+                f"ragcost: stored per-sample baseline scores of {len(self.quality_written)} "
+                "quality metric(s) beside the config: " + ", ".join(self.quality_written)
+            )
         if not lines:
             return
         terminalreporter.section("ragcost")

@@ -53,6 +53,9 @@ def test_retrieval_metrics_are_blessed_then_a_recall_drop_fails_the_test(
     )
     blessed = quality_project.runpytest("--ragcost", "--ragcost-update")
     blessed.assert_outcomes(passed=1)
+    blessed.stdout.fnmatch_lines(
+        ["ragcost: stored per-sample baseline scores of 4 quality metric(s)*qa-quality.mrr*"]
+    )
     yaml_text = (quality_project.path / "ragcost.yaml").read_text(encoding="utf-8")
     assert "context_recall: {baseline: 1.0}" in yaml_text
     scores = json.loads((quality_project.path / "ragcost.scores.json").read_text())
