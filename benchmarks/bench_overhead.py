@@ -17,7 +17,7 @@ from typing import Any
 
 from pytest_ragcost.config import DEFAULT_WATTS_PER_THREAD
 from pytest_ragcost.meters.registry import build
-from pytest_ragcost.recorder import Recorder
+from pytest_ragcost.record.recorder import Recorder
 
 
 def recorder(meters: tuple[str, ...] = ("process",)) -> Recorder:

@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pytest_ragcost.tokens import EncodingResolver, TokenCounter
+from pytest_ragcost.record.tokens import EncodingResolver, TokenCounter
 
 MODEL = "gpt-4o-mini"
 REQUESTS = 100

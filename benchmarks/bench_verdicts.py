@@ -1,6 +1,6 @@
 """How often does the noisy-metric gate fail unchanged code, and how many real regressions
-does it catch? An A/A study and a power study of ``pytest_ragcost.stats.judge``, side by side
-with pytest-benchmark's ``--benchmark-compare-fail=mean:N%`` rule on the same samples.
+does it catch? An A/A study and a power study of ``pytest_ragcost.compare.stats.judge``, side
+by side with pytest-benchmark's ``--benchmark-compare-fail=mean:N%`` rule on the same samples.
 
 Run:  python benchmarks/bench_verdicts.py          (about a minute on 2 cores)
       python benchmarks/bench_verdicts.py --quick  (a smoke run, fewer repetitions)
@@ -44,8 +44,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pytest_ragcost.models import Tolerance
-from pytest_ragcost.stats import (
+from pytest_ragcost.compare.stats import (
     DEFAULT_CONFIDENCE,
     DEFAULT_NOISE_CONFIDENCE,
     Summary,
@@ -53,6 +52,7 @@ from pytest_ragcost.stats import (
     student_t_quantile,
     summarize,
 )
+from pytest_ragcost.models import Tolerance
 
 DISTS = ("lognormal", "heavy")
 CVS = (0.03, 0.10, 0.25)

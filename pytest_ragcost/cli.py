@@ -91,8 +91,8 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from .compare.gate import GateError, load_gate
     from .config import Settings
-    from .gate import GateError, load_gate
     from .report.terminal import verdict_table
 
     doc, outcomes = _load_run(Path(args.run))

@@ -1,4 +1,5 @@
-"""The ``ragcost`` fixture: thin, it hands the test a :class:`~pytest_ragcost.recorder.Recorder`."""
+"""The ``ragcost`` fixture: thin, it hands the test a
+:class:`~pytest_ragcost.record.recorder.Recorder`."""
 
 from __future__ import annotations
 
@@ -6,13 +7,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from .keys import RECORDER_KEY, get_session, requests_cap
 from .marker import MarkerError, params_of, parse
 
 if TYPE_CHECKING:
-    from .recorder import Recorder
-
-# the recorder module loads only when a test asks for the fixture: start-up stays cheap
-RECORDER_KEY = pytest.StashKey["Recorder"]()
+    from .record.recorder import Recorder
 
 
 @pytest.fixture
@@ -22,8 +21,8 @@ def ragcost(request: pytest.FixtureRequest) -> Recorder:
     ``st.usage()``, ``st.count()`` and ``st.first_token()``; ``ragcost.sample(...)`` records a
     quality sample. Without ``--ragcost`` the code runs and nothing is measured.
     """
-    from .plugin import get_session, requests_cap
-    from .recorder import Recorder
+    # the recorder module loads only when a test asks for the fixture: start-up stays cheap
+    from .record.recorder import Recorder
 
     item = request.node
     try:

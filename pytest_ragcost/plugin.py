@@ -7,19 +7,12 @@ registers its options, marker and fixture and does nothing else.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pytest
 
-from .config import DEFAULT_WATTS_PER_THREAD, METER_NAMES, Settings, SettingsError, resolve
+from .config import DEFAULT_WATTS_PER_THREAD, METER_NAMES, SettingsError, resolve
 from .fixtures import ragcost  # noqa: F401 - the fixture, registered by import
+from .keys import SESSION_KEY, SETTINGS_KEY
 from .marker import MARKER_HELP
-
-if TYPE_CHECKING:
-    from .session import RagcostSession
-
-SESSION_KEY = pytest.StashKey["RagcostSession"]()
-SETTINGS_KEY = pytest.StashKey[Settings]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -164,17 +157,6 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     if session is None:
         return None
     return session.header_lines()
-
-
-def get_session(config: pytest.Config) -> RagcostSession | None:
-    """The run's session object, or None when ``--ragcost`` is off."""
-    return config.stash.get(SESSION_KEY, None)
-
-
-def requests_cap(config: pytest.Config) -> int | None:
-    """``--ragcost-requests``, which caps scenarios with or without metering."""
-    settings = config.stash.get(SETTINGS_KEY, None)
-    return settings.requests if settings is not None else None
 
 
 def pytest_collection_modifyitems(

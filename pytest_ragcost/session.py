@@ -7,7 +7,6 @@ through ``workeroutput``), and writes the outputs on the controller only.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from collections.abc import Generator, Iterator
@@ -18,11 +17,11 @@ import pytest
 
 from . import __version__
 from .config import Settings
-from .fixtures import RECORDER_KEY
+from .keys import RECORDER_KEY
 from .marker import ScenarioSpec
 from .meters.registry import MeterSet, build
 from .models import Outcome, ScenarioRun, Verdict
-from .recorder import Recorder
+from .record.recorder import Recorder
 
 GATE_PROPERTY = "ragcost.gate"
 
@@ -46,8 +45,8 @@ class RagcostSession:
         self.outcomes: dict[str, Outcome] = {}
         self._counter: Any = None
         self.environment: dict[str, Any] = {}
-        self.gate: Any = None  # the loaded ragcost.yaml (pytest_ragcost.gate.Gate) or None
-        self.quality: Any = None  # quality_gate.QualityGate, once a sample needs it
+        self.gate: Any = None  # the loaded ragcost.yaml (pytest_ragcost.compare.gate.Gate) or None
+        self.quality: Any = None  # quality.gate.QualityGate, once a sample needs it
         self.update_result: Any = None
         self.problems: list[str] = []  # suite-level problems shown in the summary
         self._finished = False
@@ -56,8 +55,8 @@ class RagcostSession:
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
+        from .compare.gate import GateError, load_gate
         from .environment import fingerprint
-        from .gate import GateError, load_gate
 
         self.meters = build(
             self.settings.meters,
@@ -88,7 +87,7 @@ class RagcostSession:
         """The quality gate, loaded on first use (ragas and the score files stay unread
         until a scenario records samples)."""
         if self.quality is None and self.gate is not None:
-            from .quality_gate import QualityGate
+            from .quality.gate import QualityGate
 
             self.quality = QualityGate(self.gate.path, self.gate.budget, self.settings.judge_mode)
         return self.quality
@@ -100,7 +99,7 @@ class RagcostSession:
     @property
     def counter(self) -> Any:
         if self._counter is None:
-            from .tokens import default_counter
+            from .record.tokens import default_counter
 
             self._counter = default_counter()
         return self._counter
@@ -197,7 +196,7 @@ class RagcostSession:
     def _price(self, run: ScenarioRun) -> ScenarioRun:
         from dataclasses import replace
 
-        from .costing import add_costs
+        from .compare.costing import add_costs
 
         overrides = dict(self.gate.budget.prices) if self.gate is not None else {}
         priced, notes, _versions = add_costs(run, overrides)
@@ -369,16 +368,14 @@ class RagcostSession:
                 self.problems.append(f"could not append to GITHUB_STEP_SUMMARY: {exc}")
 
     def _write(self, path: Path, text: str, session: pytest.Session) -> None:
-        tmp = path.with_name(f".{path.name}.ragcost-tmp")
+        from .files import write_text_atomic
+
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, path)
+            write_text_atomic(path, text)
         except OSError as exc:
             self.problems.append(f"could not write {path}: {exc.strerror or exc}")
             session.testsfailed += 1
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         from .report.terminal import summary_lines

@@ -130,13 +130,13 @@ def scenario_of(doc: dict[str, Any], name: str) -> dict[str, Any]:
 
 _PRELOAD = (
     "pytest_ragcost.bench",
-    "pytest_ragcost.gate",
+    "pytest_ragcost.compare.gate",
     "pytest_ragcost.meters.nvml",
     "pytest_ragcost.meters.rapl",
     "pytest_ragcost.report.jsonout",
     "pytest_ragcost.report.markdown",
     "pytest_ragcost.session",
-    "pytest_ragcost.tokens",
+    "pytest_ragcost.record.tokens",
 )
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from pytest_ragcost.compare.costing import add_costs
+from pytest_ragcost.compare.gate import Gate, GateError, default_keys, load_gate
 from pytest_ragcost.config import Settings
-from pytest_ragcost.costing import add_costs
-from pytest_ragcost.gate import Gate, GateError, default_keys, load_gate
 from pytest_ragcost.models import RequestRecord, ScenarioRun, StageRecord
 
 ENV = {"id": "aaaaaaaaaaaa", "comparable": {"cpu": "test cpu", "cpus": 2}}

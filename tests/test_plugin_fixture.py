@@ -96,7 +96,7 @@ def test_without_the_flag_the_code_runs_unmetered_and_heavy_modules_stay_out(
         import sys
         import pytest
 
-        HEAVY = ("tiktoken", "pytest_ragcost.tokens", "pynvml", "ragas",
+        HEAVY = ("tiktoken", "pytest_ragcost.record.tokens", "pynvml", "ragas",
                  "pytest_ragcost.session", "pytest_ragcost.meters.nvml")
 
 

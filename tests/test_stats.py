@@ -1,4 +1,4 @@
-"""Unit tests for pytest_ragcost.stats: quantiles, standard errors and the verdict rules."""
+"""Unit tests for pytest_ragcost.compare.stats: quantiles, standard errors and the verdict rules."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_ragcost.models import Stat, Tolerance, Verdict
-from pytest_ragcost.stats import (
+from pytest_ragcost.compare.stats import (
     DEFAULT_CONFIDENCE,
     STATUS_ORDER,
     Summary,
@@ -28,6 +27,7 @@ from pytest_ragcost.stats import (
     worst,
     worst_status,
 )
+from pytest_ragcost.models import Stat, Tolerance, Verdict
 
 PCT5 = Tolerance(0.05, relative=True)
 

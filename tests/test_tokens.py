@@ -1,4 +1,5 @@
-"""Tests for pytest_ragcost.tokens: offline tokenizers, model mapping, counting, usage."""
+"""Tests for pytest_ragcost.record.tokens and .usage: offline tokenizers, model mapping,
+counting, provider usage."""
 
 from __future__ import annotations
 
@@ -19,21 +20,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_ragcost import tokens
-from pytest_ragcost.tokens import (
+from pytest_ragcost.record import tokens
+from pytest_ragcost.record.tokens import (
     Count,
     EncodingResolver,
     TokenCounter,
     TokenizerDataError,
-    Usage,
     encoding_for,
-    normalize_usage,
     register_counter,
     seed_tiktoken_cache,
     tiktoken_cache_dir,
     unregister_counter,
     verify_encoding_file,
 )
+from pytest_ragcost.record.usage import Usage, normalize_usage
 
 REPO = Path(__file__).resolve().parents[1]
 ENCODINGS = ("cl100k_base", "o200k_base")
@@ -285,7 +285,7 @@ if sys.argv[1] == "control":
     urls.clear()
     attempts.clear()
 
-from pytest_ragcost.tokens import EncodingResolver, TokenCounter
+from pytest_ragcost.record.tokens import EncodingResolver, TokenCounter
 
 resolver = EncodingResolver()
 counter = TokenCounter(resolver)
@@ -345,7 +345,8 @@ def test_guard_catches_tiktoken_and_we_never_call_it_unsafely() -> None:
 def test_importing_and_creating_a_counter_does_not_import_tiktoken() -> None:
     script = (
         "import sys\n"
-        "from pytest_ragcost.tokens import TokenCounter, normalize_usage\n"
+        "from pytest_ragcost.record.tokens import TokenCounter\n"
+        "from pytest_ragcost.record.usage import normalize_usage\n"
         "TokenCounter(); normalize_usage({'prompt_tokens': 1, 'completion_tokens': 2})\n"
         "print(sorted(m for m in sys.modules if 'tiktoken' in m))\n"
     )

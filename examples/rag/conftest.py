@@ -65,7 +65,7 @@ def rag(rag_settings: Settings, corpus: Corpus) -> Iterator[RagService]:
 def _register_token_counters(embedder: Embedder, generator: object) -> None:
     """Count tokens with the real tokenizers of the models in use, not an approximation."""
     try:
-        from pytest_ragcost.tokens import register_counter
+        from pytest_ragcost.record.tokens import register_counter
     except ImportError:  # the plugin is not installed: nothing is metered anyway
         return
     tok = embedder.model.tokenizer

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from .models import RequestRecord, ScenarioRun, StageRecord
+from ..models import RequestRecord, ScenarioRun, StageRecord
 
 
 def add_costs(
@@ -20,7 +20,7 @@ def add_costs(
 ) -> tuple[ScenarioRun, dict[str, str], set[str]]:
     """The run with ``cost_usd`` on priced stages and requests, notes per unpriced model,
     and the price-table versions used (also each request's ``cost_usd`` source)."""
-    from .prices import PriceTable, TokenUsage, UnknownModelPriceError
+    from ..prices import PriceTable, TokenUsage, UnknownModelPriceError
 
     if not any(st.model for req in run.requests for st in req.stages):
         return run, {}, set()

@@ -1,7 +1,7 @@
 """The gate: a scenario run compared with ragcost.yaml, as a list of verdicts.
 
 Pure library code: it reads the budget through :mod:`pytest_ragcost.budget`, decides
-with :mod:`pytest_ragcost.stats` and never imports pytest, so the ``ragcost`` command
+with :mod:`pytest_ragcost.compare.stats` and never imports pytest, so the ``ragcost`` command
 line can reach the same verdicts.
 """
 
@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import budget as budget_mod
+from .. import budget as budget_mod
+from ..models import ScenarioRun, Tolerance, Verdict, metric_class, split_key
 from . import stats
-from .models import ScenarioRun, Tolerance, Verdict, metric_class, split_key
 
 if TYPE_CHECKING:
-    from .config import Settings
+    from ..config import Settings
 
 #: what ``--ragcost-update`` records for a scenario that has no entries yet
 DEFAULT_KEYS = (
@@ -138,7 +138,7 @@ class Gate:
 
     def per_success(self, run: ScenarioRun, scores: Mapping[str, Any]) -> dict[str, Any]:
         """Costs per successful answer, where ``success: {metric, min}`` defines success."""
-        from .prices import cost_per_success, count_successes
+        from ..prices import cost_per_success, count_successes
 
         scenario = self.budget.scenarios.get(run.scenario)
         success = scenario.success if scenario is not None else None
@@ -179,7 +179,7 @@ class Gate:
         quality: Mapping[str, Mapping[str, float]] | None = None,
     ) -> Any:
         """Write measured baselines; ``quality`` holds each scenario's mean quality scores
-        (their per-sample scores go to the score store, see quality_gate.py)."""
+        (their per-sample scores go to the score store, see quality/gate.py)."""
         measured: dict[str, dict[str, Any]] = {}
         for run in runs:
             scenario = self.budget.scenarios.get(run.scenario)

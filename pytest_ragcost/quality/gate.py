@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from .models import Sample, ScenarioRun, Tolerance, Verdict
+from ..models import Sample, ScenarioRun, Tolerance, Verdict
 
 JudgeMode = Literal["replay", "record", "live"]
 DEFAULT_QUALITY_DROP = Tolerance(0.01, relative=True)
@@ -52,8 +52,8 @@ class QualityGate:
     """Scores samples and judges them against stored per-sample baselines."""
 
     def __init__(self, config_path: Path, budget: Any, mode: JudgeMode = "replay") -> None:
-        from .quality import JudgeRecord
-        from .quality.store import load_scores
+        from . import JudgeRecord
+        from .store import load_scores
 
         self.config_path = config_path
         self.budget = budget
@@ -63,7 +63,7 @@ class QualityGate:
         self.record = JudgeRecord.load(jpath) if jpath.exists() else JudgeRecord()
 
     def metrics_for(self, run: ScenarioRun) -> list[str]:
-        from .models import metric_class
+        from ..models import metric_class
 
         names: list[str] = []
         if run.samples and _has_references(run.samples):
@@ -76,7 +76,7 @@ class QualityGate:
         return names
 
     def _judge(self) -> Any:
-        from .quality import JudgeSettings, JudgeSetup
+        from . import JudgeSettings, JudgeSetup
 
         j = self.budget.judge
         if j is None or j.model is None:
@@ -92,7 +92,7 @@ class QualityGate:
         return JudgeSetup(settings=settings, mode=self.mode, record=self.record)
 
     def evaluate(self, run: ScenarioRun) -> QualityResult:
-        from .quality import quality_verdict, score_metric
+        from . import quality_verdict, score_metric
 
         metrics = self.metrics_for(run)
         if not metrics or not run.samples:
@@ -136,8 +136,8 @@ class QualityGate:
 
     def update(self, results: Mapping[str, Mapping[str, Any]], *, mode: str) -> list[str]:
         """Store per-sample baselines of every scored metric; returns what was written."""
-        from .quality import stored_from
-        from .quality.store import save_scores, with_metric
+        from . import stored_from
+        from .store import save_scores, with_metric
 
         store = self.store
         written: list[str] = []

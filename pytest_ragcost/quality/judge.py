@@ -41,12 +41,13 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from pytest_ragcost.files import write_text_atomic
 
 JudgeMode = Literal["replay", "record", "live"]
 JUDGE_MODES: tuple[JudgeMode, ...] = ("replay", "record", "live")
@@ -302,14 +303,7 @@ class JudgeRecord:
         data = {"version": RECORD_VERSION, "answers": [a.to_dict() for a in self.answers()]}
         text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_text_atomic(p, text)
 
 
 def find_miss(exc: BaseException) -> JudgeMiss | None:

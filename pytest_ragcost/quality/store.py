@@ -29,11 +29,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pytest_ragcost.files import write_text_atomic
 
 STORE_VERSION = 1
 DEFAULT_FILENAME = "ragcost.scores.json"
@@ -206,16 +207,7 @@ def save_scores(path: str | os.PathLike[str], store: ScoreStore) -> None:
                 raise ValueError(msg)
     text = json.dumps(store.to_dict(), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(p, text)
 
 
 def update_scores(

@@ -14,11 +14,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .meters import process
-from .models import NAME_RE, RequestRecord, Sample, ScenarioRun, StageRecord
+from ..meters import process
+from ..models import NAME_RE, RequestRecord, Sample, ScenarioRun, StageRecord
 
 if TYPE_CHECKING:
-    from .meters.registry import MeterSet
+    from ..meters.registry import MeterSet
 
 T = TypeVar("T")
 
@@ -136,7 +136,7 @@ class Stage:
         __tracebackhide__ = True
         if not self._rec.metering:
             return
-        from .tokens import normalize_usage
+        from .usage import normalize_usage
 
         try:
             usage = normalize_usage(obj)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..compare.stats import describe
 from ..models import ScenarioRun, metric_class, split_key, unit_of
-from ..stats import describe
 
 #: the order request-level metrics are shown in
 ORDER = (

@@ -1,0 +1,1 @@
+"""Comparing a run with its budget: verdict rules, pure statistics and pricing."""
