@@ -37,6 +37,7 @@ def ragcost(request: pytest.FixtureRequest) -> Recorder:
             metering=False,
             requests_cap=requests_cap(request.config),
             marker_requests=spec.requests,
+            marker_load=spec.load,
         )
     else:
         recorder = session.recorder_for(item, spec)

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 MARKER_HELP = (
-    "ragcost(scenario=None, requests=None, warmup=0): a metered RAG scenario. "
+    "ragcost(scenario=None, requests=None, warmup=0, load=None): a metered RAG scenario. "
     "scenario: its name in ragcost.yaml (default: the test's node id); requests: how many "
     "measured requests ragcost.requests() yields (--ragcost-requests lowers it); warmup: "
-    "requests run first and not counted."
+    "requests run first and not counted; load: a load level for ragcost.load(), e.g. "
+    "{'users': 4} or {'rate': 2.0, 'duration_s': 30}."
 )
-VALID = ("scenario", "requests", "warmup")
+VALID = ("scenario", "requests", "warmup", "load")
 
 
 class MarkerError(ValueError):
@@ -35,6 +36,7 @@ class ScenarioSpec:
     scenario: str
     requests: int | None
     warmup: int
+    load: Mapping[str, Any] | None = None
 
 
 def parse(
@@ -80,7 +82,33 @@ def parse(
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
         msg = f"{where}: warmup must be a whole number >= 0 (got {warmup!r})"
         raise MarkerError(msg)
-    return ScenarioSpec(scenario, requests, warmup)
+    load = mark.kwargs.get("load")
+    if load is not None:
+        from .load.spec import KEYS, LoadSpecError
+        from .load.spec import parse as parse_load
+
+        if not isinstance(load, Mapping):
+            msg = (
+                f"{where}: load must be a dict such as {{'users': 4}} or {{'rate': 2.0}} "
+                f"(got {type(load).__name__}); keys: {', '.join(KEYS)}"
+            )
+            raise MarkerError(msg)
+        try:
+            # parametrized levels: a value may name a parameter, e.g. {"users": "{users}"}
+            resolved = {k: _param(v, params) for k, v in load.items()}
+            parse_load(resolved, f"{where}: load")
+        except LoadSpecError as exc:
+            raise MarkerError(str(exc)) from None
+        load = resolved
+    return ScenarioSpec(scenario, requests, warmup, load)
+
+
+def _param(value: Any, params: Mapping[str, Any] | None) -> Any:
+    if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
+        name = value[1:-1]
+        if params and name in params:
+            return params[name]
+    return value
 
 
 def params_of(item: object) -> dict[str, Any]:

@@ -28,7 +28,7 @@ NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 #: Metrics whose values are exact (compared exactly by the gate).
 EXACT_PREFIXES = ("tokens_", "count_")
-EXACT_NAMES = frozenset({"errors", "requests"})
+EXACT_NAMES = frozenset({"errors", "requests", "timeouts"})
 #: Metrics that vary run to run (gated on evidence).
 NOISY_NAMES = frozenset(
     {
@@ -41,8 +41,16 @@ NOISY_NAMES = frozenset(
         "energy_gpu_j",
         "energy_dram_j",
         "peak_rss_mb",
+        # under load (ragcost.load): wait before start, the queue found, busy workers,
+        # and the level's throughput (higher is better: its budget is a floor)
+        "wait_ms",
+        "queue_depth",
+        "active_workers",
+        "throughput_rps",
     }
 )
+#: metrics where more is better: a budget is a floor and a fall is the regression
+HIGHER_IS_BETTER = frozenset({"throughput_rps"})
 DERIVED_NAMES = frozenset({"cost_usd"})
 QUALITY_NAMES = frozenset({"hit_at_k", "mrr", "context_precision", "context_recall"})
 QUALITY_PREFIXES = ("ragas_",)
@@ -57,6 +65,11 @@ UNITS: Mapping[str, str] = {
     "energy_gpu_j": "J",
     "energy_dram_j": "J",
     "peak_rss_mb": "MiB",
+    "wait_ms": "ms",
+    "queue_depth": "requests",
+    "active_workers": "workers",
+    "throughput_rps": "req/s",
+    "timeouts": "count",
     "errors": "count",
     "ctx_switches": "count",
     "page_faults": "count",
@@ -249,9 +262,11 @@ class ScenarioRun:
     warmup: int = 0
     samples: tuple[Sample, ...] = ()
     energy: Mapping[str, Any] = field(default_factory=dict)
+    #: a load level's own figures (``ragcost.load()``): throughput, queues, the level
+    load: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "scenario": self.scenario,
             "nodeid": self.nodeid,
             "warmup": self.warmup,
@@ -259,6 +274,9 @@ class ScenarioRun:
             "requests": [r.to_dict() for r in self.requests],
             "samples": [s.to_dict() for s in self.samples],
         }
+        if self.load:
+            out["load"] = dict(self.load)
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScenarioRun:
@@ -269,6 +287,7 @@ class ScenarioRun:
             energy=dict(data.get("energy", {})),
             requests=tuple(RequestRecord.from_dict(r) for r in data["requests"]),
             samples=tuple(Sample.from_dict(s) for s in data.get("samples", ())),
+            load=dict(data.get("load", {})),
         )
 
     def series(self) -> dict[str, list[float]]:

@@ -114,6 +114,7 @@ class RagcostSession:
             requests_cap=self.settings.requests,
             marker_requests=spec.requests,
             warmup=spec.warmup,
+            marker_load=spec.load,
         )
 
     # -- the header ----------------------------------------------------------------------

@@ -131,6 +131,8 @@ def scenario_of(doc: dict[str, Any], name: str) -> dict[str, Any]:
 _PRELOAD = (
     "pytest_ragcost.bench",
     "pytest_ragcost.compare.gate",
+    "pytest_ragcost.load.runner",
+    "pytest_ragcost.load.verdict",
     "pytest_ragcost.meters.nvml",
     "pytest_ragcost.meters.rapl",
     "pytest_ragcost.report.jsonout",

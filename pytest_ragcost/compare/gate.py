@@ -34,6 +34,8 @@ DEFAULT_KEYS = (
 )
 #: and for each of its stages
 DEFAULT_STAGE_KEYS = ("wall_ms", "tokens_total")
+#: and, for a load level (``ragcost.load()``), its latency under load and its queue
+DEFAULT_LOAD_KEYS = ("wait_ms", "queue_depth", "timeouts", "throughput_rps")
 DEFAULT_TOLERANCE = Tolerance(0.05, relative=True)
 
 
@@ -78,11 +80,15 @@ class Gate:
                 Verdict(run.scenario, key, "NEW", f"{key}: no baseline yet (run --ragcost-update)",
                         current=stats.stat_value(series[key], "mean"), n=len(series[key]),
                         source=sources.get(key))
+                if key != "throughput_rps" else _throughput(run, key, None, same_env)
                 for key in default_keys(run)
             ]
         for key, entry in scenario.entries.items():
             _, metric = split_key(key)
             kind = metric_class(metric)
+            if key == "throughput_rps":
+                verdicts.append(_throughput(run, key, entry, same_env))
+                continue
             if kind == "quality":
                 continue  # gated by the quality layer, on paired per-sample scores
             values = series.get(key)
@@ -196,6 +202,10 @@ class Gate:
             sources = run.sources()
             out: dict[str, Any] = {}
             for key, stat in keys:
+                if key == "throughput_rps":
+                    if run.load:
+                        out[key] = _throughput_measured(run)
+                    continue
                 values = series.get(key)
                 if not values:
                     continue
@@ -219,6 +229,36 @@ class Gate:
         return budget_mod.update(self.path, measured, mode=mode, environment=environment)  # type: ignore[arg-type]
 
 
+def _throughput(run: ScenarioRun, key: str, entry: Any, same_env: bool) -> Verdict:
+    from ..load.verdict import judge_throughput
+
+    return judge_throughput(
+        scenario=run.scenario,
+        key=key,
+        figures=run.load,
+        baseline=entry.baseline if entry is not None else None,
+        baseline_se=entry.se if entry is not None else None,
+        baseline_n=entry.n if entry is not None else None,
+        tolerance=(entry.tolerance if entry is not None else None) or DEFAULT_TOLERANCE,
+        budget=entry.budget if entry is not None else None,
+        severity=entry.severity if entry is not None else "fail",
+        environment_matches=same_env,
+    )
+
+
+def _throughput_measured(run: ScenarioRun) -> Any:
+    from ..load.runner import throughput_se
+
+    figures = run.load
+    return budget_mod.Measured(
+        value=float(figures["throughput_rps"]),
+        n=int(figures["requests"]) - int(figures["errors"]),
+        se=throughput_se(figures),
+        source=None,
+        stat="mean",
+    )
+
+
 def _labelled(metric: str) -> bool:
     """Metrics whose baseline keeps its source: energy (meter kind) and cost (price table)."""
     return metric.startswith("energy") or metric == "cost_usd"
@@ -227,13 +267,15 @@ def _labelled(metric: str) -> bool:
 def default_stat(key: str) -> str:
     """The stat a new entry is gated on: the median for latencies (one scheduler hiccup
     must not move it), the mean for additive costs (tokens, CPU, energy, dollars)."""
-    return "median" if split_key(key)[1] in ("wall_ms", "ttft_ms") else "mean"
+    return "median" if split_key(key)[1] in ("wall_ms", "ttft_ms", "wait_ms") else "mean"
 
 
 def default_keys(run: ScenarioRun) -> list[str]:
     """The metric keys a new scenario gets: request totals and each stage's time and tokens."""
     present = run.series()
     keys = [k for k in DEFAULT_KEYS if k in present]
+    if run.load:
+        keys += [k for k in DEFAULT_LOAD_KEYS if k in present or k == "throughput_rps"]
     for stage in run.stage_names():
         keys += [f"{stage}.{m}" for m in DEFAULT_STAGE_KEYS if f"{stage}.{m}" in present]
     return keys

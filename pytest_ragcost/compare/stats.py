@@ -422,6 +422,9 @@ def _exact_vs_baseline(current: float, baseline: float, tolerance: Tolerance) ->
     return _Finding("PASS", f"within tolerance {tolerance}")
 
 
+_LOG_CAP = 700.0  # exp(709) is the largest finite float
+
+
 def _log_ok(*xs: float) -> bool:
     return all(x > 0.0 for x in xs)
 
@@ -525,7 +528,13 @@ def _noisy_vs_baseline(
     se = math.hypot(se_c_used, se_b_used)
     df = welch_df(se_c_used, current.n, se_b_used, n_b)
     lo, hi = centre - ev.t(df) * se, centre + ev.t(df) * se
-    interval = (baseline * math.expm1(lo), baseline * math.expm1(hi)) if use_log else (lo, hi)
+    if use_log:
+        # a near-zero baseline with a wide spread (a wait that is usually 0 ms) puts the log
+        # interval far out; exp() of it is only shown, so it is capped rather than overflow
+        lo_c, hi_c = min(lo, _LOG_CAP), min(hi, _LOG_CAP)
+        interval = (baseline * math.expm1(lo_c), baseline * math.expm1(hi_c))
+    else:
+        interval = (lo, hi)
     ci = _ci_text(ev.confidence, interval)
     est_over = centre > up_limit and _over(rise, allowed)
     if est_over:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,6 +19,8 @@ from ..meters import process
 from ..models import NAME_RE, RequestRecord, Sample, ScenarioRun, StageRecord
 
 if TYPE_CHECKING:
+    from ..load.queue import TrackedExecutor, TrackedSemaphore
+    from ..load.runner import LoadReport
     from ..meters.registry import MeterSet
 
 T = TypeVar("T")
@@ -218,6 +221,7 @@ class Recorder:
         requests_cap: int | None = None,
         marker_requests: int | None = None,
         warmup: int = 0,
+        marker_load: Mapping[str, Any] | None = None,
     ) -> None:
         self.scenario = scenario
         self.nodeid = nodeid
@@ -243,6 +247,10 @@ class Recorder:
         self._iterating = False
         self._own_ns = 0
         self._own_cpu_ns = 0
+        self._marker_load = dict(marker_load or {})
+        self._load: dict[str, Any] = {}
+        # under ragcost.load(), each driver thread records on a child recorder of its own
+        self._threads = threading.local()
 
     # -- requests --------------------------------------------------------------------------
     def requests(self, items: Iterable[T], n: int | None = None) -> Iterator[T]:
@@ -259,6 +267,12 @@ class Recorder:
             raise RagcostUsageError(msg)
         if self._iterating:
             msg = "ragcost.requests() cannot be nested inside another ragcost.requests() loop"
+            raise RagcostUsageError(msg)
+        if self._load or self._child_here() is not None:
+            msg = (
+                "ragcost.requests() cannot be used in a test that calls ragcost.load(): "
+                "the load driver opens one request per call of the function it drives"
+            )
             raise RagcostUsageError(msg)
         limit = n if n is not None else self._marker_requests
         if self._cap is not None:
@@ -377,6 +391,9 @@ class Recorder:
     def stage(self, name: str) -> Stage:
         """Open a stage of the current request: ``with ragcost.stage("generate") as st:``."""
         __tracebackhide__ = True
+        child = self._child_here()
+        if child is not None:
+            return child.stage(name)
         _check_name(name, "stage name")
         return Stage(self, name)  # with metering off it validates and measures nothing
 
@@ -444,6 +461,14 @@ class Recorder:
     ) -> None:
         """Record one quality sample for RAGAS and retrieval metrics."""
         __tracebackhide__ = True
+        child = self._child_here()
+        if child is not None:
+            child.sample(
+                question=question, answer=answer, contexts=contexts, reference=reference,
+                reference_contexts=reference_contexts, context_ids=context_ids,
+                reference_ids=reference_ids, **extra,
+            )
+            return
         for name, value in (("contexts", contexts), ("reference_contexts", reference_contexts)):
             if isinstance(value, str) or not all(isinstance(v, str) for v in value):
                 msg = f"ragcost.sample({name}=...) takes a list of strings"
@@ -479,7 +504,114 @@ class Recorder:
             warmup=self._warmup if self.metering else 0,
             samples=tuple(self._samples),
             energy={"meters": energy, "token_notes": dict(self.token_notes)},
+            load=dict(self._load),
         )
+
+    # -- load profiles -----------------------------------------------------------------------
+    def load(
+        self,
+        fn: Callable[[T], object],
+        items: Sequence[T],
+        **level: Any,
+    ) -> LoadReport:
+        """Drive ``fn(item)`` under load; each call is one metered request.
+
+        Keywords (defaults from the marker's ``load={...}``): ``users=N`` (closed loop: N
+        concurrent users) or ``rate=R`` (open loop: R requests per second, latency from
+        each intended start), ``requests`` and/or ``duration_s`` (bounds; else the
+        marker's ``requests``, else one pass over ``items``; ``--ragcost-requests`` lowers
+        it), ``timeout_s``, ``arrival`` (``poisson`` or ``uniform``), ``workers`` (open
+        loop: calls in flight at most), ``seed``. Inside ``fn``, ``ragcost.stage()`` and
+        ``ragcost.sample()`` work as in a ``ragcost.requests()`` loop. The marker's
+        ``warmup`` requests run first, one at a time, unrecorded. One level per test:
+        key each level as its own scenario (e.g. parametrize ``users`` and name the
+        scenario ``"qa-u{users}"``).
+        """
+        __tracebackhide__ = True
+        from ..load.runner import run
+        from ..load.spec import LoadSpecError, parse
+
+        if self._load or self._records or self._iterating:
+            msg = (
+                "ragcost.load() runs one load level per test, on its own: give each level its "
+                "own test and scenario (parametrize, e.g. scenario='qa-u{users}')"
+            )
+            raise RagcostUsageError(msg)
+        if isinstance(items, str) or not isinstance(items, Sequence) or not items:
+            msg = (
+                "ragcost.load(fn, items) needs a non-empty sequence of items (a list or "
+                f"tuple; got {type(items).__name__})"
+            )
+            raise RagcostUsageError(msg)
+        if not callable(fn):
+            msg = f"ragcost.load(fn, items): fn must be callable (got {type(fn).__name__})"
+            raise RagcostUsageError(msg)
+        try:
+            spec = parse({**self._marker_load, **level}, "ragcost.load()")
+        except LoadSpecError as exc:
+            raise RagcostUsageError(str(exc)) from None
+        limit = spec.requests if spec.requests is not None else self._marker_requests
+        if limit is None and spec.duration_s is None:
+            limit = len(items)
+        if self._cap is not None:
+            limit = self._cap if limit is None else min(limit, self._cap)
+        warmup = self._warmup if self.metering else 0
+        report = run(self, fn, items, spec, limit, warmup, (RagcostUsageError,))
+        if not self._load:
+            self._load = dict(report.figures)
+        return report
+
+    def queue(
+        self, pool: Any, name: str | None = None
+    ) -> TrackedSemaphore | TrackedExecutor:
+        """Wrap the app's own worker pool (a ``concurrent.futures`` executor, or a
+        semaphore or lock) so each request records its wait before start
+        (``wait_ms``) and the queue it found (``queue_depth``); use the wrapper where
+        the app used the pool. Measured under ``ragcost.load()``; elsewhere it only counts.
+        """
+        __tracebackhide__ = True
+        from ..load.queue import QueueUsageError, track
+
+        try:
+            return track(pool, name)
+        except QueueUsageError as exc:
+            raise RagcostUsageError(str(exc)) from None
+
+    def _child(self) -> Recorder:
+        """A recorder for one driver thread: same scenario and token counter, no meters
+        (process and energy meters see the whole process; the level is metered once)."""
+        child = Recorder(
+            scenario=self.scenario,
+            nodeid=self.nodeid,
+            metering=self.metering,
+            meters=None,
+            counter=self._counter,
+        )
+        child._recording = self._recording
+        return child
+
+    def _bind_child(self, child: Recorder | None) -> None:
+        self._threads.child = child
+
+    def _child_here(self) -> Recorder | None:
+        child: Recorder | None = getattr(self._threads, "child", None)
+        return child
+
+    def _adopt(
+        self,
+        records: Sequence[RequestRecord],
+        children: Sequence[Recorder],
+        figures: Mapping[str, Any],
+    ) -> None:
+        from dataclasses import replace
+
+        for record in records:
+            self._records.append(replace(record, index=self._index))
+            self._index += 1
+        for child in children:
+            self._samples.extend(child._samples)
+            self.token_notes.update(child.token_notes)
+        self._load = dict(figures)
 
     @property
     def recorded(self) -> int:

@@ -39,6 +39,7 @@ def document(
                 "price_notes": run.energy.get("price_notes", {}),
                 "quality": outcome.quality,
                 "per_success": outcome.per_success,
+                "load": dict(run.load),
             }
         )
     return {

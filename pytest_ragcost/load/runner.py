@@ -1,0 +1,272 @@
+"""``ragcost.load(fn, items, ...)``: one load level of a scenario, recorded like its requests.
+
+Each driver thread records its requests on a child recorder of its own (stages, tokens,
+samples work as in a plain ``ragcost.requests()`` loop: ``ragcost.stage()`` called from
+a driver thread goes to that thread's child). The process and energy meters see the
+whole machine, not one thread, so under concurrency a request cannot be given its own
+CPU time or energy: the level's totals are measured once and every request carries an
+equal share (``cpu_ms``, ``energy_j``, ...: the cost per answer at this load).
+
+Per request, on top of what its stages recorded:
+
+* ``wall_ms``: from the request's intended start to its return, so waiting before
+  start is part of the latency a user sees (the same for ``ttft_ms``);
+* ``wait_ms``: the part of it spent waiting: in the driver's backlog (open loop) plus in
+  the app's queues wrapped with ``ragcost.queue()``;
+* ``queue_depth``: how many requests were waiting ahead of it on arrival (the driver's
+  backlog plus the longest tracked queue it entered);
+* ``active_workers``: the busy workers of the tracked pool it entered, itself included
+  (or, when it entered none, the requests of this level in flight);
+* ``timeouts``: 1 when it ran past ``timeout_s`` or raised ``TimeoutError``.
+
+The level itself (``ScenarioRun.load``) carries ``throughput_rps`` (requests completed
+without error per second, from the first intended start to the last return), the
+time-averaged ``queue_depth_mean`` and ``in_flight_mean``, and each tracked queue.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..meters import process
+from ..models import RequestRecord
+from .context import Shot
+from .driver import Driven, drive
+from .spec import LoadSpec
+
+if TYPE_CHECKING:
+    from ..record.recorder import Recorder
+
+T = TypeVar("T")
+
+#: request metrics the driver adds; run-level ``throughput_rps`` lives on ``run.load``
+REQUEST_METRICS = ("wait_ms", "queue_depth", "active_workers", "timeouts")
+#: figures that add up over requests, so each request carries its share of the total
+_SHARED = ("cpu_ms", "ctx_switches", "page_faults")
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What ``ragcost.load()`` returns: the level's figures (also in the JSON report)."""
+
+    figures: Mapping[str, Any]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.figures[key]
+
+    @property
+    def throughput_rps(self) -> float:
+        return float(self.figures["throughput_rps"])
+
+    @property
+    def queue_depth_mean(self) -> float:
+        return float(self.figures["queue_depth_mean"])
+
+    @property
+    def errors(self) -> list[str]:
+        return list(self.figures.get("first_errors", []))
+
+
+class _Children:
+    """One child recorder per driver thread."""
+
+    def __init__(self, parent: Recorder) -> None:
+        self.parent = parent
+        self._local = threading.local()
+        self.all: list[Recorder] = []
+        self._lock = threading.Lock()
+
+    def here(self) -> Recorder:
+        child: Recorder | None = getattr(self._local, "rec", None)
+        if child is None:
+            child = self.parent._child()
+            self._local.rec = child
+            with self._lock:
+                self.all.append(child)
+        return child
+
+
+def run(
+    recorder: Recorder,
+    fn: Callable[[T], object],
+    items: Sequence[T],
+    spec: LoadSpec,
+    limit: int | None,
+    warmup: int,
+    fatal: tuple[type[BaseException], ...],
+) -> LoadReport:
+    """Drive ``fn`` over ``items`` at ``spec``'s level and record every request."""
+    children = _Children(recorder)
+    first_errors: list[str] = []
+    failed = [0]
+    lock = threading.Lock()
+
+    def call(item: T) -> _Done:
+        child = children.here()
+        recorder._bind_child(child)
+        child._open_request()
+        error: str | None = None
+        timed_out = False
+        try:
+            fn(item)
+        except fatal:
+            child._close_request("the request raised a usage error")
+            raise
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            timed_out = isinstance(exc, TimeoutError)
+            with lock:
+                failed[0] += 1
+            if len(first_errors) < 5:
+                first_errors.append(error)
+        finally:
+            recorder._bind_child(None)
+        child._close_request(error)
+        record = child._records.pop() if child._records else None
+        return _Done(record, timed_out)
+
+    if warmup:
+        warm = recorder._child()
+        warm._recording = False
+        for i in range(warmup):
+            recorder._bind_child(warm)
+            warm._open_request()
+            try:
+                fn(items[i % len(items)])
+            finally:
+                warm._close_request()
+                recorder._bind_child(None)
+    first_errors.clear()
+    failed[0] = 0
+
+    meters = recorder.meters if recorder.metering else None
+    energy0 = meters.snap() if meters is not None and meters.energy else []
+    snap0 = process.full()
+    driven = drive(call, items, spec, limit)
+    snap1 = process.full()
+    level = process.full_delta(snap0, snap1)
+    energy: dict[str, float] = {}
+    labels: dict[str, str] = {}
+    if meters is not None:
+        after = meters.snap() if meters.energy else []
+        energy, labels = meters.figures(
+            energy0, after, level["cpu_ms"] if meters.process else None
+        )
+    figures = _figures(driven, first_errors, failed[0])
+    if recorder.metering and recorder._recording:
+        records = _records(driven, meters is not None and meters.process, level, energy, labels)
+        recorder._adopt(records, children.all, figures)
+    if not recorder.metering and first_errors:
+        n = figures["errors"]
+        msg = (
+            f"{n} of {figures['requests']} requests failed under load "
+            f"({spec.level}); first: {first_errors[0]}"
+        )
+        raise RuntimeError(msg)
+    return LoadReport(figures)
+
+
+@dataclass(frozen=True)
+class _Done:
+    """What one call of the driven function left: its record (None when not metered)."""
+
+    record: RequestRecord | None
+    timed_out: bool
+
+
+def _done(driven: Driven[Any]) -> list[tuple[Shot, _Done]]:
+    return [(s, s.result) for s in driven.shots if isinstance(s.result, _Done)]
+
+
+def _records(
+    driven: Driven[Any],
+    with_process: bool,
+    level: Mapping[str, float],
+    energy: Mapping[str, float],
+    labels: Mapping[str, str],
+) -> list[RequestRecord]:
+    done = [(s, d.record, d.timed_out) for s, d in _done(driven) if d.record is not None]
+    n = len(done)
+    out: list[RequestRecord] = []
+    for shot, record, timed_out in done:
+        assert record is not None
+        metrics = dict(record.metrics)
+        sources = dict(record.sources)
+        driver_wait_ms = (shot.start_ns - shot.intended_ns) / 1e6
+        metrics["wall_ms"] = metrics.get("wall_ms", 0.0) + driver_wait_ms
+        if "ttft_ms" in metrics:
+            metrics["ttft_ms"] += driver_wait_ms
+        metrics["wait_ms"] = driver_wait_ms + shot.queue_wait_ns / 1e6
+        metrics["queue_depth"] = float(shot.backlog_ahead + shot.queue_ahead)
+        metrics["active_workers"] = float(shot.pool_active or shot.in_flight)
+        metrics["timeouts"] = float(max(shot.timeouts, int(timed_out)))
+        for key in ("wait_ms", "queue_depth", "active_workers"):
+            sources[key] = "timer"
+        sources["timeouts"] = "given"
+        if with_process:
+            for key in _SHARED:
+                metrics[key] = level[key] / n
+                sources[key] = "derived"
+            metrics["peak_rss_mb"] = level["peak_rss_mb"]
+            sources["peak_rss_mb"] = "timer"
+        for key, value in energy.items():
+            metrics[key] = value / n
+            sources[key] = labels.get(key, "derived")
+        out.append(replace(record, metrics=metrics, sources=sources))
+    return out
+
+
+def _figures(driven: Driven[Any], first_errors: list[str], errors: int) -> dict[str, Any]:
+    spec = driven.spec
+    pairs = _done(driven)
+    done = [s for s, _ in pairs]
+    # a failing stage the test caught still marks its request; raised errors are counted
+    failed = max(errors, sum(1 for _, d in pairs if d.record is not None and d.record.error))
+    timeouts = sum(1 for s, d in pairs if s.timeouts or d.timed_out)
+    ok = len(done) - failed
+    elapsed = driven.elapsed_s
+    service_s = sum(max(s.end_ns - s.start_ns, 0) for s in done) / 1e9
+    depth = sum(w.depth_mean for w in driven.queues)
+    depth_max = max((w.depth_max for w in driven.queues), default=0)
+    if driven.backlog is not None:
+        depth += driven.backlog.depth_mean
+        depth_max = max(depth_max, driven.backlog.depth_max)
+    waits = [
+        (s.start_ns - s.intended_ns + s.queue_wait_ns) / 1e6 for s in done
+    ]
+    figures: dict[str, Any] = {
+        "level": spec.level,
+        "mode": spec.mode,
+        "spec": spec.to_dict(),
+        "requests": len(done),
+        "errors": failed,
+        "timeouts": timeouts,
+        "elapsed_s": elapsed,
+        "throughput_rps": ok / elapsed,
+        "wait_ms_mean": sum(waits) / len(waits) if waits else 0.0,
+        "queue_depth_mean": depth,
+        "queue_depth_max": depth_max,
+        "in_flight_mean": service_s / elapsed,
+        "queues": [w.to_dict() for w in driven.queues],
+        "first_errors": list(first_errors),
+    }
+    if spec.rate is not None:
+        figures["offered_rps"] = spec.rate
+    if driven.backlog is not None:
+        figures["backlog"] = driven.backlog.to_dict()
+    return figures
+
+
+def throughput_se(figures: Mapping[str, Any]) -> float | None:
+    """A standard error for ``throughput_rps``: completions counted over a window vary
+    like a Poisson count (sd sqrt(n)), which is on the safe (large) side for a closed
+    loop, whose completions are more regular than that."""
+    n = int(figures.get("requests", 0)) - int(figures.get("errors", 0))
+    rate = float(figures.get("throughput_rps", 0.0))
+    if n < 2:
+        return None
+    return rate / math.sqrt(n)
