@@ -44,9 +44,11 @@ def example(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
     return pytester
 
 
-def run_qa_typical(example: pytest.Pytester) -> pytest.RunResult:
+def run_qa_typical(
+    example: pytest.Pytester, select: str = "qa_typical and not under_load"
+) -> pytest.RunResult:
     return example.runpytest_subprocess(
-        "--ragcost", "--ragcost-requests=5", "-k", "qa_typical", "-p", "no:randomly",
+        "--ragcost", "--ragcost-requests=5", "-k", select, "-p", "no:randomly",
         "tests/test_scenarios.py", timeout=1200,
     )
 
@@ -75,3 +77,18 @@ def test_raising_top_k_fails_on_the_generate_stage_context_tokens(
     assert "generate.tokens_context: " in out
     assert "vs baseline" in out
     assert "stage waterfall:" in out
+
+
+def test_the_load_profile_passes_under_the_gate(example: pytest.Pytester) -> None:
+    """qa-typical at 1, 2 and 4 users, at the pull request's size, against its baselines:
+    the wait before start grows with the users in front of the one llama.cpp context."""
+    result = run_qa_typical(example, "under_load")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines([
+        "load profile (wall_ms from each request's intended start*",
+        "*scenario*level*wall_ms p50/p95*wait_ms p50/p95*queue*req/s*",
+        "*qa-typical-u1*u1*5*",
+        "*qa-typical-u2*u2*5*",
+        "*qa-typical-u4*u4*5*",
+    ])
+    result.stdout.no_fnmatch_line("*qa-typical-u* FAIL*")

@@ -112,7 +112,7 @@ def test_under_xdist_a_bad_marker_fails_its_test_instead_of_crashing(
     result.assert_outcomes(errors=1)
     out = result.stdout.str()
     assert "INTERNALERROR" not in out
-    assert "unknown argument 'scenaro'; valid arguments: scenario, requests, warmup" in out
+    assert "unknown argument 'scenaro'; valid arguments: scenario, requests, warmup, load" in out
 
 
 def test_under_xdist_two_tests_claiming_one_scenario_fail_the_run(

@@ -48,7 +48,8 @@ def test_markers_show_the_ragcost_signature(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
     assert result.ret == 0
     result.stdout.fnmatch_lines(
-        ["@pytest.mark.ragcost(scenario=None, requests=None, warmup=0): a metered RAG scenario.*"]
+        ["@pytest.mark.ragcost(scenario=None, requests=None, warmup=0, load=None): a metered RAG "
+         "scenario.*"]
     )
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -26,6 +28,14 @@ from .llm import Answer, FirstTokenHook, Generator
 from .store import Hit, VectorStore
 
 RERANKER_NAME = "minilm-maxsim"
+
+
+class Slots(Protocol):
+    """What bounds a part of the service: a semaphore, or a wrapper of one."""
+
+    def __enter__(self) -> object: ...
+
+    def __exit__(self, *exc: object) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,12 @@ class RagService:
         self.cache = EmbeddingCache(cache_dir / "embeddings")
         self.collection = ""
         self._chunks_by_doc: dict[str, list[Chunk]] = {}
+        # How the service bounds its concurrency (served from several threads): one
+        # llama.cpp context generates for one request at a time, and the embedding model's
+        # tokenizer is not safe to share between threads. A load test wraps these with
+        # ragcost.queue() to see the wait in front of each.
+        self.generation_slots: Slots = threading.BoundedSemaphore(1)
+        self.embedding_slots: Slots = threading.BoundedSemaphore(1)
 
     # -- ingest -------------------------------------------------------------------------
 
@@ -83,7 +99,8 @@ class RagService:
         return chunk_document(doc, ing.chunk_size_chars, ing.chunk_overlap_chars)
 
     def embed(self, texts: Sequence[str]) -> Vectors:
-        return self.embedder.embed(texts)
+        with self.embedding_slots:
+            return self.embedder.embed(texts)
 
     def index_write(
         self, collection: str, chunks: Sequence[Chunk], vectors: Vectors, sha: str
@@ -180,12 +197,13 @@ class RagService:
 
     def hyde(self, question: str, on_first_token: FirstTokenHook | None = None) -> Answer:
         """HyDE: let the LLM write a hypothetical answer passage to search with."""
-        return self.generator.generate(
-            self.hyde_prompt(question),
-            self.settings.generation.hyde_max_tokens,
-            on_first_token,
-            stop=("\n\n", "Question"),
-        )
+        with self.generation_slots:
+            return self.generator.generate(
+                self.hyde_prompt(question),
+                self.settings.generation.hyde_max_tokens,
+                on_first_token,
+                stop=("\n\n", "Question"),
+            )
 
     def search(
         self,
@@ -219,11 +237,12 @@ class RagService:
         if not hits:
             return Reranked([], 0)
         texts = [question, *(h.text for h in hits)]
-        embs = self.embedder.token_embeddings(texts)
+        with self.embedding_slots:
+            embs = self.embedder.token_embeddings(texts)
+            tokens_in = self.embedder.token_count(texts)
         query = embs[0]
         scores = [float((query @ doc.T).max(axis=1).mean()) for doc in embs[1:]]
         order = sorted(range(len(hits)), key=lambda i: -scores[i])[:rerank_n]
-        tokens_in = self.embedder.token_count(texts)
         return Reranked([hits[i] for i in order], tokens_in)
 
     def prompt(self, question: str, hits: Sequence[Hit]) -> str:
@@ -238,6 +257,8 @@ class RagService:
 
     def llm(self, prompt: str, on_first_token: FirstTokenHook | None = None) -> Answer:
         # A base model keeps writing after its answer; the answer is one line.
-        return self.generator.generate(
-            prompt, self.settings.generation.max_tokens, on_first_token, stop=("\n", "Question:")
-        )
+        with self.generation_slots:
+            return self.generator.generate(
+                prompt, self.settings.generation.max_tokens, on_first_token,
+                stop=("\n", "Question:"),
+            )

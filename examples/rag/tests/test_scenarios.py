@@ -28,50 +28,78 @@ def run_qa(
     ragcost: Recorder, rag: RagService, questions: Sequence[Question], knobs: RetrievalSettings
 ) -> None:
     """One metered question-answering request per question, stage by stage."""
-    model = rag.generator.model
     for q in ragcost.requests(questions):
-        hypothetical = None
-        if knobs.use_hyde(q.text):
-            with ragcost.stage("hyde") as st:
-                draft = rag.hyde(q.text)
-                st.tokens(prompt=rag.hyde_prompt(q.text), completion=draft.text, model=model)
-                if draft.usage:
-                    st.usage(draft.usage)
-                hypothetical = draft.text
-        with ragcost.stage("hybrid_search") as st:
-            hits: list[Hit] = rag.search(q.text, top_k=knobs.top_k, hypothetical=hypothetical)
-            st.count(candidates=len(hits), hyde=int(hypothetical is not None))
-        if knobs.rerank_n:
-            with ragcost.stage("rerank") as st:
-                reranked = rag.rerank(q.text, hits, knobs.rerank_n)
-                # What the reranker read: the query and every candidate chunk, in tokens
-                # of its own model (all-MiniLM-L6-v2), after its truncation.
-                st.tokens(rerank_in=reranked.tokens_in)
-                st.count(candidates=len(hits))
-                hits = reranked.hits
-        with ragcost.stage("prompt_build"):
-            prompt = rag.prompt(q.text, hits)
-        with ragcost.stage("generate") as st:
-            answer = rag.llm(prompt, on_first_token=st.first_token)
-            st.tokens(
-                prompt=prompt, context=[h.text for h in hits], completion=answer.text, model=model
-            )
-            if answer.usage:
-                st.usage(answer.usage)
-        ragcost.sample(
-            question=q.text,
-            answer=answer.text,
-            contexts=[h.text for h in hits],
-            reference=q.reference,
-            reference_contexts=list(q.reference_contexts),
-            context_ids=[h.chunk_id for h in hits],
-            reference_ids=list(q.reference_ids),
+        answer_one(ragcost, rag, q, knobs)
+
+
+def answer_one(ragcost: Recorder, rag: RagService, q: Question, knobs: RetrievalSettings) -> None:
+    """One question through the pipeline, stage by stage, with its quality sample."""
+    model = rag.generator.model
+    hypothetical = None
+    if knobs.use_hyde(q.text):
+        with ragcost.stage("hyde") as st:
+            draft = rag.hyde(q.text)
+            st.tokens(prompt=rag.hyde_prompt(q.text), completion=draft.text, model=model)
+            if draft.usage:
+                st.usage(draft.usage)
+            hypothetical = draft.text
+    with ragcost.stage("hybrid_search") as st:
+        hits: list[Hit] = rag.search(q.text, top_k=knobs.top_k, hypothetical=hypothetical)
+        st.count(candidates=len(hits), hyde=int(hypothetical is not None))
+    if knobs.rerank_n:
+        with ragcost.stage("rerank") as st:
+            reranked = rag.rerank(q.text, hits, knobs.rerank_n)
+            # What the reranker read: the query and every candidate chunk, in tokens
+            # of its own model (all-MiniLM-L6-v2), after its truncation.
+            st.tokens(rerank_in=reranked.tokens_in)
+            st.count(candidates=len(hits))
+            hits = reranked.hits
+    with ragcost.stage("prompt_build"):
+        prompt = rag.prompt(q.text, hits)
+    with ragcost.stage("generate") as st:
+        answer = rag.llm(prompt, on_first_token=st.first_token)
+        st.tokens(
+            prompt=prompt, context=[h.text for h in hits], completion=answer.text, model=model
         )
+        if answer.usage:
+            st.usage(answer.usage)
+    ragcost.sample(
+        question=q.text,
+        answer=answer.text,
+        contexts=[h.text for h in hits],
+        reference=q.reference,
+        reference_contexts=list(q.reference_contexts),
+        context_ids=[h.chunk_id for h in hits],
+        reference_ids=list(q.reference_ids),
+    )
 
 
 @pytest.mark.ragcost(scenario="qa-typical", requests=REQUESTS, warmup=WARMUP)
 def test_qa_typical(ragcost: Recorder, rag: RagService, questions: list[Question]) -> None:
     run_qa(ragcost, rag, questions, SETTINGS.profile_retrieval("qa-typical"))
+
+
+@pytest.mark.parametrize("users", [1, 2, 4])
+@pytest.mark.ragcost(
+    scenario="qa-typical-u{users}", requests=REQUESTS, warmup=WARMUP, load={"users": "{users}"}
+)
+def test_qa_typical_under_load(
+    ragcost: Recorder,
+    rag: RagService,
+    questions: list[Question],
+    users: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """qa-typical with 1, 2 and 4 users at once (closed loop, each level its own scenario).
+
+    The service generates for one request at a time (one llama.cpp context) and embeds
+    for one at a time; wrapping both with ragcost.queue() records the wait in front of
+    each and the queue each request found.
+    """
+    monkeypatch.setattr(rag, "generation_slots", ragcost.queue(rag.generation_slots, "generate"))
+    monkeypatch.setattr(rag, "embedding_slots", ragcost.queue(rag.embedding_slots, "embed"))
+    knobs = SETTINGS.profile_retrieval("qa-typical")
+    ragcost.load(lambda q: answer_one(ragcost, rag, q, knobs), questions)
 
 
 @pytest.mark.ragcost(scenario="qa-quality", requests=REQUESTS, warmup=WARMUP)
