@@ -2,10 +2,13 @@
 
     ragcost check [ragcost.yaml]                 validate the file; exit 2 with its problems
     ragcost report RUN.json [--markdown]         the tables of a saved --ragcost-json run
-    ragcost compare RUN.json [--config FILE]     verdicts of a saved run against a budget file
+    ragcost compare RUN.json [--config FILE] [--strict]
+                                                 verdicts of a saved run against a budget file
 
-``compare`` reaches the same verdicts as the plugin, from the same library code; its exit
-code is 1 when a verdict fails (0 otherwise), 2 for bad input.
+``compare`` reaches the same verdicts as the plugin, from the same library code
+(:func:`pytest_ragcost.compare.evaluate.evaluate`), pricing the saved tokens with the
+file's prices and comparing the saved quality scores with the per-sample baselines beside
+it; its exit code is 1 when a verdict fails (0 otherwise), 2 for bad input.
 """
 
 from __future__ import annotations
@@ -14,18 +17,30 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .models import Outcome, ScenarioRun
 
 
 class CliError(Exception):
     pass
 
 
-def _load_run(path: Path) -> list[Any]:
-    from .models import Outcome, RequestRecord, Sample, ScenarioRun
+@dataclass(frozen=True)
+class SavedRun:
+    """A ``--ragcost-json`` document read back: its environment, whether the whole suite
+    ran (so a scenario missing from it is STALE), and each scenario's outcome."""
+
+    environment: dict[str, Any]
+    complete: bool
+    outcomes: list[Outcome]
+
+
+def _load_run(path: Path) -> SavedRun:
+    from .models import RequestRecord, Sample, ScenarioRun
 
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -41,18 +56,34 @@ def _load_run(path: Path) -> list[Any]:
     outcomes = []
     try:
         for sc in doc["scenarios"]:
+            if not sc["nodeid"]:
+                continue  # a STALE placeholder: no test produced the scenario
             run = ScenarioRun(
                 scenario=sc["scenario"],
                 nodeid=sc["nodeid"],
                 warmup=int(sc.get("warmup", 0)),
                 requests=tuple(RequestRecord.from_dict(r) for r in sc["requests"]),
                 samples=tuple(Sample.from_dict(s) for s in sc.get("samples", [])),
-                energy={"token_notes": sc.get("token_notes", {})},
+                token_notes={str(k): str(v) for k, v in sc.get("token_notes", {}).items()},
             )
-            outcomes.append(Outcome(run=run))
-    except (KeyError, TypeError, ValueError) as exc:
+            outcomes.append(
+                Outcome(
+                    run=run,
+                    test_passed=bool(sc.get("test_passed", True)),
+                    quality=dict(sc.get("quality") or {}),
+                    quality_errors={
+                        str(k): str(v) for k, v in (sc.get("quality_errors") or {}).items()
+                    },
+                )
+            )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CliError(f"{path}: malformed run record ({type(exc).__name__}: {exc})") from None
-    return [doc, outcomes]
+    environment = doc.get("environment", {})
+    return SavedRun(
+        environment if isinstance(environment, dict) else {},
+        bool(doc.get("complete", False)),
+        outcomes,
+    )
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -75,11 +106,11 @@ def _report(args: argparse.Namespace) -> int:
     from .report.markdown import markdown
     from .report.terminal import metrics_table, waterfall_text
 
-    doc, outcomes = _load_run(Path(args.run))
+    saved = _load_run(Path(args.run))
     if args.markdown:
-        sys.stdout.write(markdown(outcomes, doc.get("environment", {})))
+        sys.stdout.write(markdown(saved.outcomes, saved.environment))
         return 0
-    for outcome in outcomes:
+    for outcome in saved.outcomes:
         run = outcome.run
         print(f"scenario {run.scenario} ({run.nodeid}): {len(run.requests)} requests")
         if run.requests:
@@ -91,28 +122,38 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from .compare.evaluate import QualityScores, evaluate, exit_code, stale
     from .compare.gate import GateError, load_gate
     from .config import Settings
+    from .quality.gate import scores_path
+    from .quality.store import ScoreStoreError, load_scores
     from .report.terminal import verdict_table
 
-    doc, outcomes = _load_run(Path(args.run))
+    saved = _load_run(Path(args.run))
     settings = Settings(enabled=True, config_path=Path(args.config))
     try:
-        gate = load_gate(settings, doc.get("environment", {}))
-    except GateError as exc:
+        gate = load_gate(settings, saved.environment)
+        assert gate is not None
+        store = load_scores(scores_path(gate.path))
+    except (GateError, ScoreStoreError) as exc:
         print(exc, file=sys.stderr)
         return 2
-    assert gate is not None
-    failed = False
+    outcomes = [
+        evaluate(o.run, gate, quality=QualityScores.from_outcome(o) if o.quality or
+                 o.quality_errors else None, stored=store, test_passed=o.test_passed)
+        for o in saved.outcomes
+    ]
+    if saved.complete:
+        for verdict in stale(gate, (o.run.scenario for o in outcomes)):
+            outcomes.append(Outcome(run=ScenarioRun(verdict.scenario, "", ()),
+                                    verdicts=[verdict]))
     for outcome in outcomes:
-        if not outcome.run.requests:
+        if not outcome.verdicts:
             continue
-        verdicts = gate.evaluate(outcome.run)
-        failed = failed or any(v.status == "FAIL" for v in verdicts)
         print(f"scenario {outcome.run.scenario}")
-        print(verdict_table(verdicts))
+        print(verdict_table(outcome.verdicts))
         print()
-    return 1 if failed else 0
+    return exit_code(outcomes, strict=args.strict)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -129,6 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("compare", help="verdicts of a saved run against ragcost.yaml")
     p.add_argument("run")
     p.add_argument("--config", default="ragcost.yaml")
+    p.add_argument("--strict", action="store_true",
+                   help="fail on INCOMPARABLE, INCONCLUSIVE, NEW and STALE too "
+                   "(like --ragcost-strict)")
     p.set_defaults(func=_compare)
     args = parser.parse_args(argv)
     try:

@@ -261,7 +261,10 @@ class ScenarioRun:
     requests: tuple[RequestRecord, ...]
     warmup: int = 0
     samples: tuple[Sample, ...] = ()
-    energy: Mapping[str, Any] = field(default_factory=dict)
+    #: the meters that measured the run (``MeterSet.describe()``)
+    meters: Mapping[str, Any] = field(default_factory=dict)
+    #: model -> why its tokens were counted with an assumed encoding
+    token_notes: Mapping[str, str] = field(default_factory=dict)
     #: a load level's own figures (``ragcost.load()``): throughput, queues, the level
     load: Mapping[str, Any] = field(default_factory=dict)
 
@@ -270,7 +273,8 @@ class ScenarioRun:
             "scenario": self.scenario,
             "nodeid": self.nodeid,
             "warmup": self.warmup,
-            "energy": dict(self.energy),
+            "meters": dict(self.meters),
+            "token_notes": dict(self.token_notes),
             "requests": [r.to_dict() for r in self.requests],
             "samples": [s.to_dict() for s in self.samples],
         }
@@ -284,7 +288,8 @@ class ScenarioRun:
             scenario=data["scenario"],
             nodeid=data["nodeid"],
             warmup=int(data.get("warmup", 0)),
-            energy=dict(data.get("energy", {})),
+            meters=dict(data.get("meters", {})),
+            token_notes={str(k): str(v) for k, v in dict(data.get("token_notes", {})).items()},
             requests=tuple(RequestRecord.from_dict(r) for r in data["requests"]),
             samples=tuple(Sample.from_dict(s) for s in data.get("samples", ())),
             load=dict(data.get("load", {})),
@@ -433,6 +438,10 @@ class Outcome:
     per_success: dict[str, Any] = field(default_factory=dict)
     #: False when the test itself failed: its numbers are shown but never blessed
     test_passed: bool = True
+    #: model -> why its tokens could not be priced (that request has no ``cost_usd``)
+    price_notes: dict[str, str] = field(default_factory=dict)
+    #: quality metric -> why it could not be scored
+    quality_errors: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -442,6 +451,8 @@ class Outcome:
             "quality": self.quality,
             "per_success": self.per_success,
             "test_passed": self.test_passed,
+            "price_notes": dict(self.price_notes),
+            "quality_errors": dict(self.quality_errors),
         }
 
     @classmethod
@@ -453,4 +464,8 @@ class Outcome:
             quality=dict(data.get("quality", {})),
             per_success=dict(data.get("per_success", {})),
             test_passed=bool(data.get("test_passed", True)),
+            price_notes={str(k): str(v) for k, v in dict(data.get("price_notes", {})).items()},
+            quality_errors={
+                str(k): str(v) for k, v in dict(data.get("quality_errors", {})).items()
+            },
         )

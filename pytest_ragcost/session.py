@@ -11,7 +11,7 @@ import json
 import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -23,9 +23,17 @@ from .meters.registry import MeterSet, build
 from .models import Outcome, ScenarioRun, Verdict
 from .record.recorder import Recorder
 
+if TYPE_CHECKING:
+    from .budget import UpdateResult
+    from .compare.evaluate import QualityScores
+    from .compare.gate import Gate
+    from .quality.gate import QualityGate
+    from .quality.store import ScoreStore
+    from .record.tokens import TokenCounter
+
 GATE_PROPERTY = "ragcost.gate"
-
-
+#: statuses shown as a warning on the test when they do not fail it
+WARNED = ("WARN", "INCONCLUSIVE", "STALE")
 class RagcostWarning(UserWarning):
     """A gate finding that does not fail the test: WARN or INCONCLUSIVE (or, without
     --ragcost-strict, INCOMPARABLE)."""
@@ -43,11 +51,11 @@ class RagcostSession:
         self.settings = settings
         self.meters: MeterSet | None = None
         self.outcomes: dict[str, Outcome] = {}
-        self._counter: Any = None
+        self._counter: TokenCounter | None = None
         self.environment: dict[str, Any] = {}
-        self.gate: Any = None  # the loaded ragcost.yaml (pytest_ragcost.compare.gate.Gate) or None
-        self.quality: Any = None  # quality.gate.QualityGate, once a sample needs it
-        self.update_result: Any = None
+        self.gate: Gate | None = None  # the loaded ragcost.yaml, when one is used
+        self.quality: QualityGate | None = None  # loaded once a sample needs it
+        self.update_result: UpdateResult | None = None
         self.problems: list[str] = []  # suite-level problems shown in the summary
         self._finished = False
         self._duplicates = False
@@ -83,8 +91,8 @@ class RagcostSession:
             )
             raise pytest.UsageError(msg)
 
-    def quality_gate(self) -> Any:
-        """The quality gate, loaded on first use (ragas and the score files stay unread
+    def quality_gate(self) -> QualityGate | None:
+        """The quality scorer, loaded on first use (ragas and the score files stay unread
         until a scenario records samples)."""
         if self.quality is None and self.gate is not None:
             from .quality.gate import QualityGate
@@ -97,7 +105,7 @@ class RagcostSession:
             self.meters.close()
 
     @property
-    def counter(self) -> Any:
+    def counter(self) -> TokenCounter:
         if self._counter is None:
             from .record.tokens import default_counter
 
@@ -169,43 +177,30 @@ class RagcostSession:
         recorder = item.stash.get(RECORDER_KEY, None)
         if recorder is None or not recorder.metering:
             return report
-        run = self._price(recorder.finish())
-        outcome = Outcome(run=run, test_passed=report.passed)
-        if not run.requests:
-            outcome.error = (
-                "no request was recorded: iterate `for item in ragcost.requests(items):` "
-                "to meter requests"
-            )
-        if self.gate is not None and report.passed and run.requests:
-            outcome.verdicts = self.gate.evaluate(run)
-            if run.samples:
-                try:
-                    quality = self.quality_gate().evaluate(run)
-                except Exception as exc:  # a broken score file or record: said, not raised
-                    outcome.verdicts.append(
-                        Verdict(run.scenario, "quality", "FAIL",
-                                f"quality could not be scored: {type(exc).__name__}: {exc}")
-                    )
-                else:
-                    outcome.verdicts.extend(quality.verdicts)
-                    outcome.quality = {m: s.to_dict() for m, s in quality.scores.items()}
-                    outcome.per_success = self.gate.per_success(run, quality.scores)
+        from .compare.evaluate import evaluate
+
+        run = recorder.finish()
+        scored = self._score(run) if report.passed and run.requests and run.samples else None
+        outcome = evaluate(run, self.gate, quality=scored, stored=self._stored(),
+                           test_passed=report.passed)
         self._keep(outcome)
         self._apply(item, report, outcome)
         return report
 
-    def _price(self, run: ScenarioRun) -> ScenarioRun:
-        from dataclasses import replace
+    def _score(self, run: ScenarioRun) -> QualityScores | None:
+        from .compare.evaluate import QUALITY_LAYER, QualityScores
 
-        from .compare.costing import add_costs
+        try:
+            quality = self.quality_gate()
+            return quality.score(run) if quality is not None else None
+        except Exception as exc:  # a broken score file or record: said, not raised
+            return QualityScores(errors={QUALITY_LAYER: f"{type(exc).__name__}: {exc}"})
 
-        overrides = dict(self.gate.budget.prices) if self.gate is not None else {}
-        priced, notes, _versions = add_costs(run, overrides)
-        if not notes:
-            return priced
-        return replace(priced, energy={**priced.energy, "price_notes": notes})
+    def _stored(self) -> ScoreStore | None:
+        return self.quality.store if self.quality is not None else None
 
     def _apply(self, item: pytest.Item, report: pytest.TestReport, outcome: Outcome) -> None:
+        from .compare.evaluate import FAILURE_WORDS, failure_word
         from .report.terminal import failure_text
 
         run = outcome.run
@@ -215,26 +210,22 @@ class RagcostSession:
         report.user_properties.extend(properties)
         if self.settings.update is None:
             for verdict in outcome.verdicts:
-                if verdict.status in ("WARN", "INCONCLUSIVE") and not self._fails(verdict):
+                if verdict.status in WARNED and not self._fails(verdict):
                     text = f"{run.scenario}: {verdict.status}: {verdict.message}"
                     item.warn(RagcostWarning(text))
         failing = [v for v in outcome.verdicts if self._fails(v)]
         if failing and report.passed:
+            word = failure_word(failing)
             report.outcome = "failed"
-            report.longrepr = failure_text(run, failing)
-            report.user_properties.append((GATE_PROPERTY, "FAIL"))
+            report.longrepr = failure_text(run, failing, word, FAILURE_WORDS[word])
+            report.user_properties.append((GATE_PROPERTY, word))
 
     def _fails(self, verdict: Verdict) -> bool:
+        from .compare.evaluate import fails
+
         if self.settings.update is not None:
             return False  # the run that blesses does not fail on the old baselines
-        if verdict.status == "FAIL":
-            return True
-        return self.settings.strict and verdict.status in (
-            "INCOMPARABLE",
-            "INCONCLUSIVE",
-            "NEW",
-            "STALE",
-        )
+        return fails(verdict, strict=self.settings.strict)
 
     def _properties(self, outcome: Outcome) -> Iterator[tuple[str, object]]:
         from .report.summary import summarize_run
@@ -257,12 +248,13 @@ class RagcostSession:
     def pytest_report_teststatus(
         self, report: pytest.TestReport, config: pytest.Config
     ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
-        if (
-            report.when == "call"
-            and report.failed
-            and (GATE_PROPERTY, "FAIL") in report.user_properties
-        ):
-            return "failed", "C", ("OVER BUDGET", {"red": True})
+        from .compare.evaluate import FAILURE_WORDS
+
+        if report.when != "call" or not report.failed:
+            return None
+        for name, value in report.user_properties:
+            if name == GATE_PROPERTY and isinstance(value, str) and value in FAILURE_WORDS:
+                return "failed", "C", (value, {"red": True})
         return None
 
     # -- pytest-benchmark, side by side -----------------------------------------------------
@@ -309,7 +301,10 @@ class RagcostSession:
         if self._duplicates:
             session.testsfailed += 1
         if self.gate is not None:
-            stale = self.gate.stale(set(self.outcomes), session_complete=_ran_everything(session))
+            from .compare.evaluate import stale as stale_verdicts
+
+            complete = _ran_everything(session)
+            stale = stale_verdicts(self.gate, self.outcomes) if complete else []
             for verdict in stale:
                 self.outcomes.setdefault(
                     verdict.scenario, Outcome(run=ScenarioRun(verdict.scenario, "", ()))
@@ -321,30 +316,18 @@ class RagcostSession:
         self._write_outputs(session)
 
     def _bless(self, session: pytest.Session) -> None:
-        from .quality import MetricScores
+        from .compare.bless import bless
 
-        quality = {
-            o.run.scenario: {m: MetricScores.from_dict(d) for m, d in o.quality.items()}
-            for o in self.outcomes.values()
-            if o.quality and o.test_passed
-        }
-        means = {
-            sc: {m: s.mean() for m, s in ms.items() if s.mean() is not None and not s.unknown()}
-            for sc, ms in quality.items()
-        }
+        assert self.gate is not None
+        assert self.settings.update is not None
         try:
-            self.update_result = self.gate.update(
-                [o.run for o in self.outcomes.values() if o.run.requests and o.test_passed],
-                mode=self.settings.update,
-                quality=means,
-            )
-            if quality:
-                self.quality_written = self.quality_gate().update(
-                    quality, mode=self.settings.update
-                )
+            result = bless(list(self.outcomes.values()), self.gate, mode=self.settings.update)
         except Exception as exc:  # reported, never a traceback
             self.problems.append(f"could not update {self.gate.path}: {exc}")
             session.testsfailed += 1
+            return
+        self.update_result = result.update
+        self.quality_written = list(result.quality_written)
 
     def _write_outputs(self, session: pytest.Session) -> None:
         from .report.jsonout import document
@@ -352,7 +335,8 @@ class RagcostSession:
 
         outcomes = list(self.outcomes.values())
         if self.settings.json_path is not None:
-            doc = document(outcomes, self.environment, self.settings, self.gate)
+            doc = document(outcomes, self.environment, self.settings, self.gate,
+                           complete=_ran_everything(session))
             self._write(self.settings.json_path, json.dumps(doc, indent=2, sort_keys=False) + "\n",
                         session)
         md_text: str | None = None

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from pytest_ragcost.compare.bless import bless
 from pytest_ragcost.compare.costing import add_costs
-from pytest_ragcost.compare.gate import Gate, GateError, default_keys, load_gate
+from pytest_ragcost.compare.evaluate import default_keys, evaluate, failure_word, stale
+from pytest_ragcost.compare.gate import Gate, GateError, load_gate
 from pytest_ragcost.config import Settings
-from pytest_ragcost.models import RequestRecord, ScenarioRun, StageRecord
+from pytest_ragcost.models import Outcome, RequestRecord, ScenarioRun, StageRecord, Verdict
 
 ENV = {"id": "aaaaaaaaaaaa", "comparable": {"cpu": "test cpu", "cpus": 2}}
 
@@ -64,7 +66,7 @@ def by_key(verdicts):  # type: ignore[no-untyped-def]
 def test_missing_file_makes_every_default_key_new(tmp_path: Path) -> None:
     gate = gate_for(tmp_path, None)
     assert not gate.exists
-    verdicts = gate.evaluate(make_run())
+    verdicts = evaluate(make_run(), gate).verdicts
     assert {v.status for v in verdicts} == {"NEW"}
     assert [v.key for v in verdicts] == default_keys(make_run())
     assert "generate.wall_ms" in by_key(verdicts)
@@ -74,9 +76,10 @@ def test_exact_metric_one_token_over_the_tolerance_fails(tmp_path: Path) -> None
     # baseline 100, tolerance 5% -> 105 passes, 106 fails
     text = "version: 1\nscenarios:\n  qa:\n    generate.tokens_context: {baseline: 100}\n"
     gate = gate_for(tmp_path, text)
-    at_limit = by_key(gate.evaluate(make_run(context=[105] * 4)))["generate.tokens_context"]
+    key = "generate.tokens_context"
+    at_limit = by_key(evaluate(make_run(context=[105] * 4), gate).verdicts)[key]
     assert at_limit.status == "PASS"
-    failed = by_key(gate.evaluate(make_run(context=[106] * 4)))["generate.tokens_context"]
+    failed = by_key(evaluate(make_run(context=[106] * 4), gate).verdicts)[key]
     assert failed.status == "FAIL"
     assert "generate.tokens_context" in failed.message
     assert "100" in failed.message
@@ -89,10 +92,10 @@ def test_noisy_metric_from_another_machine_is_incomparable(tmp_path: Path) -> No
     )
     gate = gate_for(tmp_path, text)
     assert not gate.environment_matches()
-    assert by_key(gate.evaluate(make_run()))["wall_ms"].status == "INCOMPARABLE"
+    assert by_key(evaluate(make_run(), gate).verdicts)["wall_ms"].status == "INCOMPARABLE"
     # the same file on the machine it was measured on compares (and fails: 2x the baseline)
     same = gate_for(tmp_path, text, {"id": "bbbbbbbbbbbb"})
-    assert by_key(same.evaluate(make_run(wall=[10.0] * 4)))["wall_ms"].status == "FAIL"
+    assert by_key(evaluate(make_run(wall=[10.0] * 4), same).verdicts)["wall_ms"].status == "FAIL"
 
 
 def test_energy_measured_with_another_kind_of_meter_is_incomparable(tmp_path: Path) -> None:
@@ -101,19 +104,18 @@ def test_energy_measured_with_another_kind_of_meter_is_incomparable(tmp_path: Pa
         "    energy_j: {baseline: 0.1, n: 4, se: 0.001, source: measured}\n"
     )
     gate = gate_for(tmp_path, text)
-    verdict = by_key(gate.evaluate(make_run(energy_source="estimated")))["energy_j"]
+    verdict = by_key(evaluate(make_run(energy_source="estimated"), gate).verdicts)["energy_j"]
     assert verdict.status == "INCOMPARABLE"
 
 
-def test_scenarios_nobody_ran_are_stale_only_when_everything_ran(tmp_path: Path) -> None:
+def test_scenarios_nobody_ran_are_stale(tmp_path: Path) -> None:
     text = (
         "version: 1\nscenarios:\n  qa:\n    errors: {baseline: 0}\n"
         "  gone:\n    errors: {baseline: 0}\n"
     )
     gate = gate_for(tmp_path, text)
-    stale = gate.stale({"qa"}, session_complete=True)
-    assert [(v.scenario, v.status) for v in stale] == [("gone", "STALE")]
-    assert gate.stale({"qa"}, session_complete=False) == []
+    found = stale(gate, {"qa"})
+    assert [(v.scenario, v.status) for v in found] == [("gone", "STALE")]
 
 
 def test_broken_file_is_a_gate_error_with_the_line(tmp_path: Path) -> None:
@@ -124,7 +126,7 @@ def test_broken_file_is_a_gate_error_with_the_line(tmp_path: Path) -> None:
 
 def test_update_writes_baselines_with_evidence_for_noisy_metrics(tmp_path: Path) -> None:
     gate = gate_for(tmp_path, None)
-    result = gate.update([make_run()], mode="all")
+    result = bless([Outcome(run=make_run())], gate, mode="all").update
     text = (tmp_path / "ragcost.yaml").read_text(encoding="utf-8")
     assert result.changes
     reloaded = gate_for(tmp_path, text)
@@ -138,7 +140,7 @@ def test_update_writes_baselines_with_evidence_for_noisy_metrics(tmp_path: Path)
     assert entries["energy_j"].source == "estimated"
     assert reloaded.budget.environment["id"] == ENV["id"]
     # and the same run now passes against what it wrote
-    assert {v.status for v in reloaded.evaluate(make_run())} <= {"PASS"}
+    assert {v.status for v in evaluate(make_run(), reloaded).verdicts} <= {"PASS"}
 
 
 def test_costs_are_priced_per_model_and_unknown_models_are_named(tmp_path: Path) -> None:
@@ -159,15 +161,43 @@ def test_costs_are_priced_per_model_and_unknown_models_are_named(tmp_path: Path)
 
 
 def test_a_cost_entry_with_an_unpriced_model_fails_with_the_fix(tmp_path: Path) -> None:
-    from dataclasses import replace
-
     text = "version: 1\nscenarios:\n  qa:\n    cost_usd: {budget: 0.01}\n"
     gate = gate_for(tmp_path, text)
-    run, notes, _ = add_costs(make_run(model="no-such-model-xyz"), {})
-    run = replace(run, energy={"price_notes": notes})
-    verdict = by_key(gate.evaluate(run))["cost_usd"]
+    outcome = evaluate(make_run(model="no-such-model-xyz"), gate)
+    assert "no-such-model-xyz" in outcome.price_notes
+    verdict = by_key(outcome.verdicts)["cost_usd"]
     assert verdict.status == "FAIL"
     assert "no-such-model-xyz" in verdict.message
+    assert failure_word([verdict]) == "UNMEASURED"
+
+
+def test_a_metric_the_scenario_stopped_producing_is_stale_by_name(tmp_path: Path) -> None:
+    text = (
+        "version: 1\nscenarios:\n  qa:\n    rerank.wall_ms: {baseline: 5.0}\n"
+        "    errors: {baseline: 0}\n"
+    )
+    verdicts = by_key(evaluate(make_run(), gate_for(tmp_path, text)).verdicts)
+    assert verdicts["errors"].status == "PASS"
+    gone = verdicts["rerank.wall_ms"]
+    assert gone.status == "STALE"
+    assert "the scenario ran but produced no rerank.wall_ms" in gone.message
+    assert "stage 'rerank' did not run" in gone.message
+
+
+def test_failure_words_say_what_failed(tmp_path: Path) -> None:
+    text = (
+        "version: 1\nscenarios:\n  qa:\n    tokens_context: {baseline: 100}\n"
+        "    errors: {budget: 0}\n"
+    )
+    gate = gate_for(tmp_path, text)
+    regressed = [v for v in evaluate(make_run(context=[200] * 4), gate).verdicts
+                 if v.status == "FAIL"]
+    assert [v.key for v in regressed] == ["tokens_context"]
+    assert failure_word(regressed) == "REGRESSED"
+    over = Verdict("qa", "errors", "FAIL", "errors: 1 over budget 0", current=1.0, budget=0.0)
+    assert failure_word([*regressed, over]) == "OVER BUDGET"
+    new = Verdict("qa", "wall_ms", "NEW", "no baseline yet")
+    assert failure_word([new]) == "NEW"
 
 
 def test_an_exact_baseline_from_another_request_count_is_incomparable(tmp_path: Path) -> None:
@@ -176,7 +206,7 @@ def test_an_exact_baseline_from_another_request_count_is_incomparable(tmp_path: 
         "    errors: {baseline: 0, n: 100, budget: 0}\n"
     )
     gate = gate_for(tmp_path, text)
-    verdicts = by_key(gate.evaluate(make_run(context=[300] * 4)))
+    verdicts = by_key(evaluate(make_run(context=[300] * 4), gate).verdicts)
     assert verdicts["tokens_context"].status == "INCOMPARABLE"
     assert "--ragcost-requests=100" in verdicts["tokens_context"].message
     # a budget is a cap on any number of requests

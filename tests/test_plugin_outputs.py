@@ -243,17 +243,20 @@ def _budget(project: pytest.Pytester, entry: str) -> None:
     )
 
 
-def test_a_rise_over_tolerance_fails_the_test_over_budget(rag_project: pytest.Pytester) -> None:
+def test_a_rise_over_tolerance_fails_the_test_as_regressed(rag_project: pytest.Pytester) -> None:
     rag_project.makepyfile(test_scenario=scenario_source("qa-tiny", requests=2))
     baseline = round(_context_tokens() / 1.10)  # the code now uses ~10% more context
     _budget(rag_project, f"{{baseline: {baseline}}}")
     result = rag_project.runpytest("--ragcost", "-v")
     result.assert_outcomes(failed=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(["test_scenario.py::test_qa OVER BUDGET*"])
+    # a tolerance is not a budget: the words say which rule failed
+    result.stdout.fnmatch_lines(["test_scenario.py::test_qa REGRESSED*"])
     result.stdout.fnmatch_lines(
-        ["*ragcost: scenario 'qa-tiny' is over budget", "*tokens_context*"]
+        ["*ragcost: scenario 'qa-tiny': REGRESSED: a cost rose past its baseline's tolerance",
+         "*tokens_context*"]
     )
+    result.stdout.no_fnmatch_line("*OVER BUDGET*")
     result.stdout.fnmatch_lines([f"tokens_context *mean *{baseline}* *{_context_tokens()}* *FAIL"])
 
 

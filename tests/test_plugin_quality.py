@@ -76,7 +76,7 @@ def test_retrieval_metrics_are_blessed_then_a_recall_drop_fails_the_test(
     assert "1" in line  # baseline
     assert "n=40" in line
     assert "bound" in line or "CI" in line or "confidence" in line, line
-    worse.stdout.fnmatch_lines(["*OVER BUDGET*test_qa*"])
+    worse.stdout.fnmatch_lines(["*QUALITY DROP*test_qa*"])
 
 
 def test_quality_is_not_scored_without_references(pytester: pytest.Pytester) -> None:

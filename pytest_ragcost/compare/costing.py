@@ -10,16 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..models import RequestRecord, ScenarioRun, StageRecord
 
+if TYPE_CHECKING:
+    from ..prices import ModelRates
+
 
 def add_costs(
-    run: ScenarioRun, overrides: Mapping[str, Any] | None = None
+    run: ScenarioRun, overrides: Mapping[str, ModelRates] | None = None
 ) -> tuple[ScenarioRun, dict[str, str], set[str]]:
     """The run with ``cost_usd`` on priced stages and requests, notes per unpriced model,
-    and the price-table versions used (also each request's ``cost_usd`` source)."""
+    and the price-table versions used (also each request's ``cost_usd`` source). Pricing a
+    priced run again gives the same figures."""
     from ..prices import PriceTable, TokenUsage, UnknownModelPriceError
 
     if not any(st.model for req in run.requests for st in req.stages):

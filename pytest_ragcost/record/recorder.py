@@ -503,7 +503,8 @@ class Recorder:
             requests=tuple(self._records),
             warmup=self._warmup if self.metering else 0,
             samples=tuple(self._samples),
-            energy={"meters": energy, "token_notes": dict(self.token_notes)},
+            meters=energy,
+            token_notes=dict(self.token_notes),
             load=dict(self._load),
         )
 

@@ -11,6 +11,7 @@ from .. import __version__
 from .summary import summarize_run
 
 if TYPE_CHECKING:
+    from ..compare.gate import Gate
     from ..config import Settings
     from ..models import Outcome
 
@@ -18,8 +19,15 @@ SCHEMA_VERSION = 1
 
 
 def document(
-    outcomes: Sequence[Outcome], environment: dict[str, Any], settings: Settings, gate: Any
+    outcomes: Sequence[Outcome],
+    environment: dict[str, Any],
+    settings: Settings,
+    gate: Gate | None,
+    *,
+    complete: bool = False,
 ) -> dict[str, Any]:
+    """The document; ``complete`` says no selection narrowed the run, so a scenario of
+    ragcost.yaml missing from it is STALE when the run is compared again."""
     scenarios = []
     for outcome in sorted(outcomes, key=lambda o: o.run.scenario):
         run = outcome.run
@@ -35,9 +43,11 @@ def document(
                 "verdicts": [v.to_dict() for v in outcome.verdicts],
                 "requests": [r.to_dict() for r in run.requests],
                 "samples": [s.to_dict() for s in run.samples],
-                "token_notes": run.energy.get("token_notes", {}),
-                "price_notes": run.energy.get("price_notes", {}),
+                "token_notes": dict(run.token_notes),
+                "price_notes": dict(outcome.price_notes),
+                "test_passed": outcome.test_passed,
                 "quality": outcome.quality,
+                "quality_errors": dict(outcome.quality_errors),
                 "per_success": outcome.per_success,
                 "load": dict(run.load),
             }
@@ -47,6 +57,7 @@ def document(
         "tool": {"name": "pytest-ragcost", "version": __version__},
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "environment": environment,
+        "complete": complete,
         "settings": {
             "meters": list(settings.meters),
             "requests_cap": settings.requests,
@@ -54,7 +65,7 @@ def document(
             "strict": settings.strict,
             "watts_per_thread": settings.watts_per_thread,
             "config": str(settings.config_path) if settings.config_path else None,
-            "config_found": bool(gate is not None and getattr(gate, "exists", False)),
+            "config_found": bool(gate is not None and gate.exists),
         },
         "scenarios": scenarios,
     }

@@ -183,10 +183,10 @@ def load_table(runs: Sequence[ScenarioRun]) -> str:
     )
 
 
-def failure_text(run: ScenarioRun, failing: Sequence[Verdict]) -> str:
-    """The long representation of a test the gate failed: one line per metric, then
-    where the cost went."""
-    lines = [f"ragcost: scenario {run.scenario!r} is over budget"]
+def failure_text(run: ScenarioRun, failing: Sequence[Verdict], word: str, meaning: str) -> str:
+    """The long representation of a test the gate failed: its status word and what it
+    means, one line per metric, then where the cost went."""
+    lines = [f"ragcost: scenario {run.scenario!r}: {word}: {meaning}"]
     lines += [f"  {v.message}" for v in failing]
     lines += ["", "stage waterfall:", waterfall_text(run)]
     return "\n".join(lines)
@@ -218,9 +218,9 @@ def summary_lines(
             if run.stage_names():
                 lines.append("")
                 lines.append(waterfall_text(run))
-            for note in run.energy.get("token_notes", {}).values():
+            for note in run.token_notes.values():
                 lines.append(f"note: {note}")
-            price_notes.update(run.energy.get("price_notes", {}))
+            price_notes.update(outcome.price_notes)
         if outcome.quality:
             lines.append("")
             lines.append(quality_table(outcome.quality))

@@ -1,0 +1,156 @@
+"""Bless decisions: which measured figures of a run become ragcost.yaml's new baselines.
+
+:func:`bless` picks, for every scenario whose test passed, the figures to write (the
+entries the file already has, or the default keys of a new scenario) with their
+evidence, and hands them to :func:`pytest_ragcost.budget.update`, which writes them byte
+for byte in place. Per-sample quality scores go to the score store beside the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .. import budget as budget_mod
+from ..models import Outcome, ScenarioRun, Stat, metric_class, split_key
+from . import stats
+from .evaluate import THROUGHPUT, QualityScores, default_keys
+
+if TYPE_CHECKING:
+    from ..quality.results import MetricScores
+    from .gate import Gate
+
+__all__ = ["BlessResult", "bless", "default_stat", "measured_of"]
+
+
+@dataclass(frozen=True)
+class BlessResult:
+    """What a bless wrote: the budget file's changes and the quality metrics whose
+    per-sample baselines were stored (``scenario.metric``)."""
+
+    update: budget_mod.UpdateResult
+    quality_written: tuple[str, ...] = ()
+
+
+def default_stat(key: str) -> Stat:
+    """The stat a new entry is gated on: the median for latencies (one scheduler hiccup
+    must not move it), the mean for additive costs (tokens, CPU, energy, dollars)."""
+    return "median" if split_key(key)[1] in ("wall_ms", "ttft_ms", "wait_ms") else "mean"
+
+
+def _labelled(metric: str) -> bool:
+    """Metrics whose baseline keeps its source: energy (meter kind) and cost (price table)."""
+    return metric.startswith("energy") or metric == "cost_usd"
+
+
+def measured_of(
+    gate: Gate, run: ScenarioRun, quality_means: Mapping[str, float] | None = None
+) -> dict[str, budget_mod.Measured]:
+    """The figures of ``run`` a bless writes, keyed by metric key."""
+    scenario = gate.budget.scenarios.get(run.scenario)
+    keys: Iterable[tuple[str, Stat]]
+    if scenario is None:
+        keys = [(k, default_stat(k)) for k in default_keys(run)]
+    else:
+        keys = [
+            (key, entry.stat)
+            for key, entry in scenario.entries.items()
+            if entry.baseline is not None
+            and metric_class(split_key(key)[1]) in ("exact", "noisy", "derived")
+        ]
+    series = run.series()
+    sources = run.sources()
+    out: dict[str, budget_mod.Measured] = {}
+    for key, stat in keys:
+        if key == THROUGHPUT:
+            if run.load:
+                out[key] = _throughput_measured(run)
+            continue
+        values = series.get(key)
+        if not values:
+            continue
+        summary = stats.summarize(values, stat)
+        metric = split_key(key)[1]
+        out[key] = budget_mod.Measured(
+            value=summary.value,
+            n=summary.n,
+            se=summary.se if metric_class(metric) == "noisy" else None,
+            source=sources.get(key) if _labelled(metric) else None,
+            stat=stat,
+        )
+    for metric, mean in (quality_means or {}).items():
+        out[metric] = budget_mod.Measured(value=mean, n=None, se=None, source=None, stat="mean")
+    return out
+
+
+def _throughput_measured(run: ScenarioRun) -> budget_mod.Measured:
+    from ..load.runner import throughput_se
+
+    figures = run.load
+    return budget_mod.Measured(
+        value=float(figures["throughput_rps"]),
+        n=int(figures["requests"]) - int(figures["errors"]),
+        se=throughput_se(figures),
+        source=None,
+        stat="mean",
+    )
+
+
+def bless(
+    outcomes: Sequence[Outcome], gate: Gate, *, mode: budget_mod.UpdateMode
+) -> BlessResult:
+    """Write the measured baselines of ``outcomes`` into ragcost.yaml (and the per-sample
+    quality scores beside it). A scenario whose test failed is never blessed.
+
+    Raises :class:`~pytest_ragcost.budget.BudgetError` (the file is left as it was) or
+    ``OSError``/``ValueError`` from the score store."""
+    kept = [o for o in outcomes if o.test_passed and o.run.requests]
+    scores: dict[str, Mapping[str, MetricScores]] = {}
+    for o in kept:
+        if o.quality:
+            scores[o.run.scenario] = QualityScores.from_outcome(o).scores
+    measured: dict[str, dict[str, budget_mod.Measured]] = {}
+    for o in kept:
+        means = {
+            m: mean
+            for m, s in scores.get(o.run.scenario, {}).items()
+            if (mean := s.mean()) is not None and not s.unknown()
+        }
+        figures = measured_of(gate, o.run, means)
+        if figures:
+            measured[o.run.scenario] = figures
+    environment = {"id": gate.environment.get("id"),
+                   **dict(gate.environment.get("comparable", {}))}
+    result = budget_mod.update(gate.path, measured, mode=mode, environment=environment)
+    written = _bless_quality(gate, scores, mode) if scores else ()
+    return BlessResult(result, written)
+
+
+def _bless_quality(
+    gate: Gate, results: Mapping[str, Mapping[str, MetricScores]], mode: budget_mod.UpdateMode
+) -> tuple[str, ...]:
+    """Store per-sample baselines of every scored metric; returns what was written."""
+    from ..quality import stored_from
+    from ..quality.gate import scores_path
+    from ..quality.store import load_scores, save_scores, with_metric
+
+    path = scores_path(gate.path)
+    store = load_scores(path)
+    written: list[str] = []
+    for scenario, metrics in results.items():
+        for metric, scores in metrics.items():
+            if scores.unknown() or scores.misses():
+                continue  # quality unknown is not a baseline
+            old = store.get(scenario, metric)
+            if mode == "improvements" and old is not None:
+                old_scores = list(old.scores().values())
+                old_mean = sum(old_scores) / len(old_scores) if old_scores else None
+                new_mean = scores.mean()
+                if new_mean is None or (old_mean is not None and new_mean <= old_mean):
+                    continue
+            store = with_metric(store, scenario, metric, stored_from(scores))
+            written.append(f"{scenario}.{metric}")
+    if written:
+        save_scores(path, store)
+    return tuple(written)
