@@ -49,8 +49,8 @@ from pytest_ragcost.compare.stats import (
     DEFAULT_NOISE_CONFIDENCE,
     Summary,
     judge,
-    student_t_quantile,
     summarize,
+    t_quantile,
 )
 from pytest_ragcost.models import Tolerance
 
@@ -284,7 +284,7 @@ def print_sweep(results: list[dict[str, Any]], sweep_reps: int) -> None:
             f"{conf:g}",
             "off" if noise is None else f"{noise:g}",
             scale,
-            f"{student_t_quantile(0.5 + conf / 2, 58):.2f}",
+            f"{t_quantile(0.5 + conf / 2, 58):.2f}",
         ]
         for tol in TOLERANCES:
             worst = max(r["sweep"][(tol, 0, i)] for r in results)
@@ -313,7 +313,7 @@ def print_feasibility() -> None:
     z95 = NormalDist().inv_cdf(POWER_TARGET)
     cv, n = 0.10, 30
     se = cv * math.sqrt(2.0 / n)  # SE of log(current mean / baseline mean), log-normal
-    t = student_t_quantile(0.5 + DEFAULT_CONFIDENCE / 2, 2 * n - 2)
+    t = t_quantile(0.5 + DEFAULT_CONFIDENCE / 2, 2 * n - 2)
     print(f"\n## feasibility of the power target at n={n}, CV {cv:.0%} (log-normal)\n")
     print(
         f"On the log scale the rise of two runs of {n} requests has SE = CV x sqrt(2/n) = "

@@ -29,7 +29,6 @@ from pytest_ragcost.quality import (
     score_metric,
     stored_from,
 )
-from pytest_ragcost.quality.paired import t_cdf, t_quantile
 
 ONE_PCT = Tolerance(0.01, relative=True)
 
@@ -75,25 +74,6 @@ def test_repeated_questions_get_distinct_keys_in_order() -> None:
     assert keys[0] == sample_key(s)
     assert keys[2:] == [f"{keys[0]}#2", f"{keys[0]}#3"]
     assert len(set(keys)) == 4
-
-
-# --------------------------------------------------------------------- Student's t
-
-
-@pytest.mark.parametrize("df", [1, 2, 4, 9, 19, 49, 99, 400])
-@pytest.mark.parametrize("p", [0.6, 0.8, 0.9, 0.95, 0.975, 0.999])
-def test_t_quantile_matches_scipy(df: int, p: float) -> None:
-    stats = pytest.importorskip("scipy.stats")
-    assert t_quantile(p, df) == pytest.approx(float(stats.t.ppf(p, df)), abs=1e-8)
-    assert t_quantile(1 - p, df) == pytest.approx(-t_quantile(p, df))
-    assert t_cdf(t_quantile(p, df), df) == pytest.approx(p, abs=1e-10)
-
-
-def test_t_quantile_rejects_nonsense() -> None:
-    with pytest.raises(ValueError, match="p must be in"):
-        t_quantile(1.0, 5)
-    with pytest.raises(ValueError, match="df must be positive"):
-        t_quantile(0.9, 0)
 
 
 # --------------------------------------------------------------------- verdicts

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy import stats as scipy_stats
 
 from pytest_ragcost.compare.stats import (
     DEFAULT_CONFIDENCE,
@@ -21,8 +22,9 @@ from pytest_ragcost.compare.stats import (
     quantile,
     rank,
     stat_value,
-    student_t_quantile,
     summarize,
+    t_cdf,
+    t_quantile,
     welch_df,
     worst,
     worst_status,
@@ -240,18 +242,28 @@ def test_min_requests() -> None:
         (0.995, 10, 3.1693),
     ],
 )
-def test_student_t_quantile_against_tables(p: float, df: float, expected: float) -> None:
-    assert student_t_quantile(p, df) == pytest.approx(expected, rel=3e-3)
+def test_t_quantile_against_tables(p: float, df: float, expected: float) -> None:
+    assert t_quantile(p, df) == pytest.approx(expected, abs=1e-4)
 
 
-def test_student_t_quantile_limits() -> None:
-    assert student_t_quantile(0.975, math.inf) == pytest.approx(1.959964, rel=1e-6)
-    assert student_t_quantile(0.5, 7) == pytest.approx(0.0, abs=1e-12)
-    assert student_t_quantile(0.025, 9) == pytest.approx(-student_t_quantile(0.975, 9))
-    with pytest.raises(ValueError, match="df must be at least 1"):
-        student_t_quantile(0.9, 0.5)
+# the levels the gates use (0.95 for 90% two-sided, 0.975, 0.995 noise test) and Welch's
+# fractional degrees of freedom
+@pytest.mark.parametrize("df", [1, 1.5, 2, 2.7, 4, 9, 19, 29, 37.4, 49, 99, 400, 10_000])
+@pytest.mark.parametrize("p", [0.6, 0.8, 0.9, 0.95, 0.975, 0.995, 0.999])
+def test_t_quantile_matches_scipy(df: float, p: float) -> None:
+    assert t_quantile(p, df) == pytest.approx(float(scipy_stats.t.ppf(p, df)), abs=1e-8)
+    assert t_quantile(1 - p, df) == pytest.approx(-t_quantile(p, df))
+    assert t_cdf(t_quantile(p, df), df) == pytest.approx(p, abs=1e-10)
+
+
+def test_t_quantile_limits() -> None:
+    assert t_quantile(0.975, math.inf) == pytest.approx(1.959964, rel=1e-6)
+    assert t_quantile(0.5, 7) == pytest.approx(0.0, abs=1e-12)
+    assert t_quantile(0.025, 9) == pytest.approx(-t_quantile(0.975, 9))
+    with pytest.raises(ValueError, match="df must be positive"):
+        t_quantile(0.9, 0)
     with pytest.raises(ValueError, match="strictly between 0 and 1"):
-        student_t_quantile(1.0, 5)
+        t_quantile(1.0, 5)
 
 
 def test_welch_df() -> None:
@@ -420,8 +432,8 @@ def test_noise_test_keeps_small_noisy_runs_from_failing() -> None:
     rel = 0.1 / math.sqrt(2)
     kwargs: dict[str, Any] = {"baseline_se": 100 * rel}
     current = 100 * math.exp(0.24)
-    t90 = student_t_quantile(0.95, 58)
-    t995 = student_t_quantile(0.995, 58)
+    t90 = t_quantile(0.95, 58)
+    t995 = t_quantile(0.995, 58)
     assert 0.24 - t90 * 0.1 > math.log(1.05)  # the interval clears the tolerance ...
     assert 0.24 - t995 * 0.1 < 0.0  # ... the noise test does not
     guarded = noisy(current, current * rel, **kwargs)

@@ -52,7 +52,7 @@ def judge_throughput(
     n = int(figures.get("requests", 0)) - int(figures.get("errors", 0))
     se = throughput_se(figures)
     common.update(current=current, n=n, source="timer")
-    t = stats.student_t_quantile(0.5 + DEFAULT_CONFIDENCE / 2.0, max(n - 1, 1))
+    t = stats.t_quantile(0.5 + DEFAULT_CONFIDENCE / 2.0, max(n - 1, 1))
     head = f"{key}: {_fmt(current)} req/s"
     if baseline is None and budget is None:
         return Verdict(
