@@ -10,7 +10,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
+
+from .models import UPDATE_MODES, JudgeMode, UpdateMode
 
 METER_NAMES = ("auto", "rapl", "nvml", "process", "estimate", "none")
 #: A documented fallback (the CPU-time model's default): the average draw of one busy
@@ -18,8 +20,6 @@ METER_NAMES = ("auto", "rapl", "nvml", "process", "estimate", "none")
 #: your CPU's TDP divided by its threads per package for a closer estimate.
 DEFAULT_WATTS_PER_THREAD = 4.0
 
-UpdateMode = Literal["all", "improvements"]
-JudgeMode = Literal["replay", "record", "live"]
 
 
 class SettingsError(ValueError):
@@ -165,7 +165,7 @@ def resolve(
 
     update: UpdateMode | None = None
     if update_raw is not None:
-        if update_raw not in ("all", "improvements"):
+        if update_raw not in UPDATE_MODES:
             msg = (
                 f"--ragcost-update takes no value or 'improvements' (got {update_raw!r}); "
                 "use --ragcost-update to rewrite every baseline that ran, or "

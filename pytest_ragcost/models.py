@@ -26,6 +26,11 @@ SOURCE_LABELS = ("timer", "counted", "provider", "given", "derived", *ENERGY_KIN
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
+#: The token kinds ``stage.tokens()`` names (any other keyword is a custom kind).
+TOKEN_KINDS: tuple[str, ...] = ("prompt", "context", "completion", "rerank_in")
+#: Their metrics, and the total, in the order reports show them.
+TOKEN_METRICS: tuple[str, ...] = (*(f"tokens_{k}" for k in TOKEN_KINDS), "tokens_total")
+
 #: Metrics whose values are exact (compared exactly by the gate).
 EXACT_PREFIXES = ("tokens_", "count_")
 EXACT_NAMES = frozenset({"errors", "requests", "timeouts"})
@@ -318,18 +323,26 @@ class ScenarioRun:
         return list(seen)
 
 
+#: ``--ragcost-update`` (``all``) or ``--ragcost-update=improvements``
+UpdateMode = Literal["all", "improvements"]
+UPDATE_MODES: tuple[UpdateMode, ...] = ("all", "improvements")
+#: how the LLM judge is asked: replayed from its record, recorded, or live
+JudgeMode = Literal["replay", "record", "live"]
+JUDGE_MODES: tuple[JudgeMode, ...] = ("replay", "record", "live")
+
 Stat = Literal["mean", "median", "p95", "p99", "max", "total"]
 STATS: tuple[Stat, ...] = ("mean", "median", "p95", "p99", "max", "total")
 
 Status = Literal["PASS", "FAIL", "WARN", "INCONCLUSIVE", "INCOMPARABLE", "NEW", "STALE"]
+#: Every status, worst first: the one ranking reports and the gate order verdicts by.
 STATUSES: tuple[Status, ...] = (
-    "PASS",
     "FAIL",
     "WARN",
     "INCONCLUSIVE",
     "INCOMPARABLE",
-    "NEW",
     "STALE",
+    "NEW",
+    "PASS",
 )
 
 

@@ -35,7 +35,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 PriceSource = Literal["genai-prices", "override"]
 
@@ -101,48 +101,20 @@ class Price:
     model: str
 
 
-def _get(obj: Any, name: str) -> Any:
-    if isinstance(obj, Mapping):
-        return obj.get(name)
-    return getattr(obj, name, None)
-
-
-def _int(value: Any) -> int:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
-
-
 def as_usage(usage_or_tokens: object) -> TokenUsage:
-    """Normalise usage: a ``TokenUsage``, an ``(input, output)`` pair, or a dict/object
-    in our names (``input_tokens``...), OpenAI's (``prompt_tokens``, ``completion_tokens``,
-    ``prompt_tokens_details.cached_tokens``) or Anthropic's (``input_tokens`` plus the
-    separate ``cache_read_input_tokens`` and ``cache_creation_input_tokens``)."""
+    """Normalise usage: a ``TokenUsage``, an ``(input, output)`` pair, or provider usage in
+    any shape :func:`~pytest_ragcost.record.usage.normalize_usage` reads (OpenAI chat and
+    Responses, Anthropic with its separate cache counters, SDK objects or dicts). A token
+    count that is not a whole number >= 0 is refused, never read as 0."""
+    from .record.usage import normalize_usage, whole_tokens
+
     u = usage_or_tokens
     if isinstance(u, TokenUsage):
         return u
     if isinstance(u, tuple) and len(u) == 2:
-        return TokenUsage(int(u[0]), int(u[1]))
-    if _get(u, "prompt_tokens") is not None or _get(u, "completion_tokens") is not None:
-        details = _get(u, "prompt_tokens_details")
-        cached = _int(_get(details, "cached_tokens")) if details is not None else 0
-        return TokenUsage(
-            _int(_get(u, "prompt_tokens")), _int(_get(u, "completion_tokens")), cached
-        )
-    if _get(u, "input_tokens") is not None or _get(u, "output_tokens") is not None:
-        cache_read = _int(_get(u, "cache_read_input_tokens"))
-        cache_write = _int(_get(u, "cache_creation_input_tokens"))
-        cached = _int(_get(u, "cached_input_tokens")) + cache_read
-        # Anthropic counts cache reads and writes apart from input_tokens.
-        return TokenUsage(
-            _int(_get(u, "input_tokens")) + cache_read + cache_write,
-            _int(_get(u, "output_tokens")),
-            cached,
-        )
-    msg = (
-        f"cannot read token usage from {type(u).__name__}: expected TokenUsage, an "
-        "(input, output) pair, or a mapping/object with input_tokens/output_tokens or "
-        "prompt_tokens/completion_tokens"
-    )
-    raise TypeError(msg)
+        return TokenUsage(whole_tokens(u[0], "input"), whole_tokens(u[1], "output"))
+    usage = normalize_usage(u)
+    return TokenUsage(usage.prompt, usage.completion, usage.cached_prompt)
 
 
 def _rates_hash(*parts: object) -> str:

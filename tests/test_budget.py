@@ -148,6 +148,7 @@ def test_full_file_with_judge_prices_environment_and_success() -> None:
           concurrency: 8
           timeout_s: 30
           retries: 0
+          structured_mode: json_schema
         prices:
           gpt-4o-mini: {input_per_mtok: 0.15, output_per_mtok: 0.6, cached_input_per_mtok: 0.075}
           local: {input_per_mtok: 0, output_per_mtok: 0}
@@ -164,6 +165,7 @@ def test_full_file_with_judge_prices_environment_and_success() -> None:
     assert b.judge is not None
     assert (b.judge.model, b.judge.concurrency, b.judge.timeout_s, b.judge.retries) == (
         "gpt-4o-mini", 8, 30.0, 0)
+    assert b.judge.structured_mode == "json_schema"  # the same settings the judge runs with
     assert b.prices["gpt-4o-mini"].cached_input_per_mtok == 0.075
     assert b.prices["local"].cached_input_per_mtok is None
     assert b.environment == {"id": "abc123", "cpu": {"model": "EPYC", "cores": 2},
@@ -171,7 +173,7 @@ def test_full_file_with_judge_prices_environment_and_success() -> None:
     sc = b.scenarios["qa"]
     assert sc.success is not None
     assert (sc.success.metric, sc.success.min, sc.success.line) == (
-        "ragas_answer_correctness", 0.7, 19)
+        "ragas_answer_correctness", 0.7, 20)
     assert list(sc.entries) == ["hit_at_k"]
 
 
@@ -489,11 +491,15 @@ def test_bad_success(entry: str, key_path: str, expected: str) -> None:
          "must be the name of an environment variable"),
         ("model: 3", "judge.model", "must be a non-empty string"),
         ("modle: x", "judge.modle", "is not a known judge key"),
+        ("structured_mode: xml", "judge.structured_mode",
+         "must be one of json, json_schema, md_json"),
+        ("base_url: http://localhost:8080/v1", "judge.model", "is required"),
     ],
 )
 def test_bad_judge(field: str, key_path: str, expected: str) -> None:
     p = one_problem(f"version: 1\njudge:\n  {field}\n")
-    assert (p.line, p.key_path, p.expected) == (3, key_path, expected)
+    assert (p.key_path, p.expected) == (key_path, expected)
+    assert p.line == (2 if key_path == "judge.model" and "required" in expected else 3)
 
 
 def test_bad_prices() -> None:

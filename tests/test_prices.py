@@ -18,6 +18,7 @@ from pytest_ragcost.prices import (
     genai_prices_version,
     price_of,
 )
+from pytest_ragcost.record.usage import normalize_usage
 
 
 @pytest.fixture
@@ -107,6 +108,19 @@ def test_usage_shapes() -> None:
         as_usage("lots")
     with pytest.raises(ValueError, match="cannot exceed it"):
         TokenUsage(1, 0, 2)
+
+
+@pytest.mark.parametrize("bad", [2.5, "7", None, -1])
+def test_a_token_count_that_is_not_a_whole_number_is_refused_as_in_stage_usage(
+    bad: object,
+) -> None:
+    # the price layer reads usage with the recorder's parser: the same refusal, never a 0
+    usage = {"prompt_tokens": bad, "completion_tokens": 2}
+    with pytest.raises(ValueError, match="prompt_tokens") as priced:
+        as_usage(usage)
+    with pytest.raises(ValueError, match="prompt_tokens") as recorded:
+        normalize_usage(usage)
+    assert str(priced.value) == str(recorded.value)
 
 
 def test_cost_per_success() -> None:

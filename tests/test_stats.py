@@ -14,7 +14,6 @@ from scipy import stats as scipy_stats
 
 from pytest_ragcost.compare.stats import (
     DEFAULT_CONFIDENCE,
-    STATUS_ORDER,
     Summary,
     describe,
     judge,
@@ -29,7 +28,7 @@ from pytest_ragcost.compare.stats import (
     worst,
     worst_status,
 )
-from pytest_ragcost.models import Stat, Tolerance, Verdict
+from pytest_ragcost.models import STATUSES, Stat, Tolerance, Verdict
 
 PCT5 = Tolerance(0.05, relative=True)
 
@@ -593,7 +592,7 @@ def test_worst_orders_fail_first_and_is_stable() -> None:
     assert [v.key for v in ordered[:2]] == ["k2", "k7"]
     assert worst_status(vs) == "FAIL"
     assert worst_status([]) is None
-    assert STATUS_ORDER[0] == "FAIL"
-    assert rank("PASS") == len(STATUS_ORDER) - 1
+    assert STATUSES[0] == "FAIL"
+    assert rank("PASS") == len(STATUSES) - 1
     with pytest.raises(ValueError, match="unknown verdict status 'OK'"):
         rank("OK")

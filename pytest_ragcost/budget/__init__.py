@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pytest_ragcost.prices import ModelRates
 
+from ..models import UpdateMode
 from .bless import BaselineChange, Measured, Skipped, UpdateResult, format_baseline, update
 from .load import load, loads
 from .schema import (
@@ -12,13 +13,11 @@ from .schema import (
     BudgetError,
     Defaults,
     Entry,
-    Judge,
     JudgeMiss,
     Problem,
     ScenarioBudget,
     Severity,
     Success,
-    UpdateMode,
     parse_tolerance,
 )
 
@@ -28,7 +27,6 @@ __all__ = [
     "BudgetError",
     "Defaults",
     "Entry",
-    "Judge",
     "JudgeMiss",
     "Measured",
     "ModelRates",

@@ -21,14 +21,16 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from pytest_ragcost.models import (
     SOURCE_LABELS,
     STATS,
+    UPDATE_MODES,
     Stat,
+    UpdateMode,
     metric_class,
     split_key,
 )
 
 from ..files import write_text_atomic
 from .load import Located, check_text, key_problem, key_segment, read_source, scalar_value
-from .schema import MAX_ENV_DEPTH, Budget, BudgetError, Problem, UpdateMode, double_quoted
+from .schema import MAX_ENV_DEPTH, Budget, BudgetError, Problem, double_quoted
 
 # --------------------------------------------------------------------------- update
 
@@ -547,7 +549,7 @@ def update(
     ``environment``, when given, replaces the ``environment:`` block. A broken file is
     left untouched and reported with :class:`BudgetError`.
     """
-    if mode not in ("all", "improvements"):
+    if mode not in UPDATE_MODES:
         raise ValueError(f"mode must be 'all' or 'improvements', not {mode!r}")
     p = Path(path)
     display = str(path)

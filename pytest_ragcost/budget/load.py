@@ -47,6 +47,7 @@ from pytest_ragcost.models import (
     unit_of,
 )
 from pytest_ragcost.prices import ModelRates
+from pytest_ragcost.quality.judge import STRUCTURED_MODES, JudgeSettings
 
 from .schema import (
     DEFAULT_KEYS,
@@ -66,7 +67,6 @@ from .schema import (
     BudgetError,
     Defaults,
     Entry,
-    Judge,
     Problem,
     ScenarioBudget,
     Success,
@@ -586,13 +586,14 @@ class _Checker:
         return Success(metric=got["metric"], min=got["min"],
                        line=int(keynode.start_mark.line) + 1)
 
-    def judge(self, keynode: ScalarNode, node: Node) -> Judge | None:
+    def judge(self, keynode: ScalarNode, node: Node) -> JudgeSettings | None:
         if isinstance(node, ScalarNode) and scalar_value(node) is None:
             return None
         if not self.mapping(node, "judge", "{model: gpt-4o-mini, api_key_env: OPENAI_API_KEY}",
                             keynode):
             return None
         got: dict[str, Any] = {}
+        before = len(self.problems)
         for name, k, v in self.items(node, "judge"):
             path = f"judge.{name}"
             value: Any
@@ -610,12 +611,28 @@ class _Checker:
                 value = self.integer(k, v, path, 0)
             elif name == "timeout_s":
                 value = self.number(k, v, path, positive=True, unit="seconds")
+            elif name == "structured_mode":
+                value = self.text(k, v, path)
+                if value is not None and value not in STRUCTURED_MODES:
+                    self.add(k, path, f"must be one of {', '.join(STRUCTURED_MODES)}",
+                             repr(value), "json for OpenAI; json_schema for llama.cpp or vLLM")
+                    value = None
             else:
                 self.unknown(k, "judge", name, JUDGE_KEYS, "judge")
                 continue
             if value is not None:
                 got[name] = float(value) if name == "timeout_s" else value
-        return Judge(**got)
+        if len(self.problems) != before:
+            return None
+        if "model" not in got:
+            self.add(keynode, "judge.model", "is required", "a judge block without a model",
+                     "name the judge model, e.g. model: gpt-4o-mini")
+            return None
+        try:
+            return JudgeSettings(**got)
+        except ValueError as exc:
+            self.add(keynode, "judge", "is not usable", str(exc), "fix the judge block")
+            return None
 
     def prices(self, keynode: ScalarNode, node: Node) -> dict[str, ModelRates]:
         out: dict[str, ModelRates] = {}

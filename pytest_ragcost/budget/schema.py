@@ -14,6 +14,7 @@ from pytest_ragcost.models import (
     DERIVED_NAMES,
     NOISY_NAMES,
     QUALITY_NAMES,
+    TOKEN_METRICS,
     MetricClass,
     Stat,
     Tolerance,
@@ -21,10 +22,10 @@ from pytest_ragcost.models import (
     split_key,
 )
 from pytest_ragcost.prices import ModelRates
+from pytest_ragcost.quality.judge import JudgeSettings
 
 Severity = Literal["fail", "warn"]
 JudgeMiss = Literal["fail", "skip"]
-UpdateMode = Literal["all", "improvements"]
 
 SEVERITIES: tuple[Severity, ...] = ("fail", "warn")
 JUDGE_MISSES: tuple[JudgeMiss, ...] = ("fail", "skip")
@@ -35,7 +36,9 @@ ENTRY_KEYS = (
 )
 SUCCESS_KEY = "success"
 SUCCESS_KEYS = ("metric", "min")
-JUDGE_KEYS = ("model", "base_url", "api_key_env", "concurrency", "timeout_s", "retries")
+JUDGE_KEYS = (
+    "model", "base_url", "api_key_env", "concurrency", "timeout_s", "retries", "structured_mode"
+)
 PRICE_KEYS = ("input_per_mtok", "output_per_mtok", "cached_input_per_mtok")
 FILE_VERSION = 1
 
@@ -43,11 +46,7 @@ FILE_VERSION = 1
 #: families are open, so a few common members stand in for them.
 KNOWN_METRICS: tuple[str, ...] = (
     *sorted(NOISY_NAMES),
-    "tokens_prompt",
-    "tokens_context",
-    "tokens_completion",
-    "tokens_rerank_in",
-    "tokens_total",
+    *TOKEN_METRICS,
     "errors",
     "requests",
     *sorted(DERIVED_NAMES),
@@ -181,18 +180,6 @@ class ScenarioBudget:
 
 
 @dataclass(frozen=True)
-class Judge:
-    """The LLM judge used for RAGAS scores (an OpenAI-compatible endpoint)."""
-
-    model: str | None = None
-    base_url: str | None = None
-    api_key_env: str | None = None
-    concurrency: int = 4
-    timeout_s: float = 60.0
-    retries: int = 2
-
-
-@dataclass(frozen=True)
 class Budget:
     """A checked ``ragcost.yaml``. ``exists`` is false when the file was absent."""
 
@@ -201,7 +188,7 @@ class Budget:
     defaults: Defaults = field(default_factory=Defaults)
     scenarios: Mapping[str, ScenarioBudget] = field(default_factory=dict)
     environment: Mapping[str, Any] = field(default_factory=dict)
-    judge: Judge | None = None
+    judge: JudgeSettings | None = None
     prices: Mapping[str, ModelRates] = field(default_factory=dict)
     exists: bool = True
 

@@ -16,7 +16,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from ..models import Outcome, ScenarioRun, Status, Tolerance, Verdict, metric_class, split_key
+from ..models import (
+    TOKEN_METRICS,
+    Outcome,
+    ScenarioRun,
+    Status,
+    Tolerance,
+    Verdict,
+    metric_class,
+    split_key,
+)
 from . import stats
 from .costing import add_costs
 
@@ -32,11 +41,7 @@ DEFAULT_KEYS = (
     "wall_ms",
     "cpu_ms",
     "energy_j",
-    "tokens_prompt",
-    "tokens_context",
-    "tokens_completion",
-    "tokens_rerank_in",
-    "tokens_total",
+    *TOKEN_METRICS,
     "errors",
 )
 #: and for each of its stages

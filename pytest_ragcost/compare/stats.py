@@ -32,14 +32,13 @@ from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any, Literal
 
-from pytest_ragcost.models import STATS, MetricClass, Stat, Status, Tolerance, Verdict
+from pytest_ragcost.models import STATS, STATUSES, MetricClass, Stat, Status, Tolerance, Verdict
 
 __all__ = [
     "DEFAULT_CONFIDENCE",
     "DEFAULT_NOISE_CONFIDENCE",
     "DEFAULT_RESAMPLES",
     "MIN_TAIL_REQUESTS",
-    "STATUS_ORDER",
     "Summary",
     "describe",
     "judge",
@@ -80,17 +79,7 @@ DEFAULT_RESAMPLES = 500
 #: Where each quantile statistic sits on [0, 1].
 _QUANTILE_OF_STAT: Mapping[str, float] = {"median": 0.5, "p95": 0.95, "p99": 0.99, "max": 1.0}
 
-#: Worst first: the order reports list verdicts in.
-STATUS_ORDER: tuple[Status, ...] = (
-    "FAIL",
-    "WARN",
-    "INCONCLUSIVE",
-    "INCOMPARABLE",
-    "STALE",
-    "NEW",
-    "PASS",
-)
-_RANK: Mapping[str, int] = {status: i for i, status in enumerate(STATUS_ORDER)}
+_RANK: Mapping[str, int] = {status: i for i, status in enumerate(STATUSES)}
 
 #: Relative slack for "exactly": a limit computed as 3259.2000000000003 must not fail 3259.2.
 #: Far below one token or one count at any realistic size.
@@ -851,11 +840,11 @@ def judge(
 
 
 def rank(status: str) -> int:
-    """Position of a status in :data:`STATUS_ORDER` (0 = FAIL, the worst)."""
+    """Position of a status in :data:`~pytest_ragcost.models.STATUSES` (0 = FAIL, the worst)."""
     try:
         return _RANK[status]
     except KeyError:
-        msg = f"unknown verdict status {status!r}; expected one of {', '.join(STATUS_ORDER)}"
+        msg = f"unknown verdict status {status!r}; expected one of {', '.join(STATUSES)}"
         raise ValueError(msg) from None
 
 

@@ -16,6 +16,7 @@ Typical use (what the plugin does for each scenario and quality metric)::
                                                    stored_from(scores)))
 """
 
+from pytest_ragcost.models import JUDGE_MODES, JudgeMode
 from pytest_ragcost.quality.evaluate import (
     JudgeSetup,
     is_quality_metric,
@@ -26,9 +27,7 @@ from pytest_ragcost.quality.evaluate import (
     tier_of,
 )
 from pytest_ragcost.quality.judge import (
-    JUDGE_MODES,
     JudgeConfigError,
-    JudgeMode,
     JudgeRecord,
     JudgeRecordError,
     JudgeSettings,

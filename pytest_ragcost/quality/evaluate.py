@@ -20,8 +20,8 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from pytest_ragcost.models import Sample, Tolerance, Verdict
-from pytest_ragcost.quality.judge import JudgeMode, JudgeRecord, JudgeSettings
+from pytest_ragcost.models import JudgeMode, Sample, Tolerance, Verdict
+from pytest_ragcost.quality.judge import JudgeRecord, JudgeSettings
 from pytest_ragcost.quality.paired import (
     content_hash,
     output_hash,

@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..compare.evaluate import QualityScores
-from ..models import Sample, ScenarioRun
-from .judge import JudgeMode
+from ..models import JudgeMode, Sample, ScenarioRun
 from .retrieval import RETRIEVAL_METRICS
 
 if TYPE_CHECKING:
@@ -76,20 +75,11 @@ class QualityGate:
         return names
 
     def _judge(self) -> JudgeSetup | None:
-        from . import JudgeSettings, JudgeSetup
+        from . import JudgeSetup
 
-        j = self.budget.judge
-        if j is None or j.model is None:
+        if self.budget.judge is None:
             return None
-        settings = JudgeSettings(
-            model=j.model,
-            base_url=j.base_url,
-            api_key_env=j.api_key_env,
-            concurrency=j.concurrency,
-            timeout_s=j.timeout_s,
-            retries=j.retries,
-        )
-        return JudgeSetup(settings=settings, mode=self.mode, record=self.record)
+        return JudgeSetup(settings=self.budget.judge, mode=self.mode, record=self.record)
 
     def score(self, run: ScenarioRun) -> QualityScores:
         """Score the run's samples on every metric it is gated on; a metric that cannot be

@@ -49,8 +49,8 @@ from typing import Any, Literal
 
 from pytest_ragcost.files import write_text_atomic
 
-JudgeMode = Literal["replay", "record", "live"]
-JUDGE_MODES: tuple[JudgeMode, ...] = ("replay", "record", "live")
+StructuredMode = Literal["json", "json_schema", "md_json"]
+STRUCTURED_MODES: tuple[StructuredMode, ...] = ("json", "json_schema", "md_json")
 RECORD_VERSION = 1
 
 #: Parameters kept next to a recorded answer (for the reader; not part of the key).
@@ -59,7 +59,7 @@ KEPT_PARAMS = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "s
 
 @dataclass(frozen=True)
 class JudgeSettings:
-    """Where the judge lives and how hard to try.
+    """Where the judge lives and how hard to try: the ``judge:`` block of ragcost.yaml.
 
     ``api_key_env`` names the environment variable holding the key (never the key
     itself); ``None`` means the endpoint needs no key (a local server).
@@ -75,7 +75,7 @@ class JudgeSettings:
     #: schema to it (llama.cpp servers then constrain the output to the schema, which
     #: small local judges need); "md_json" asks for a fenced JSON block instead, for
     #: servers that lack response_format.
-    structured_mode: Literal["json", "json_schema", "md_json"] = "json"
+    structured_mode: StructuredMode = "json"
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -87,7 +87,7 @@ class JudgeSettings:
         if self.timeout_s <= 0:
             msg = f"judge.timeout_s must be a number of seconds > 0 (got {self.timeout_s!r})"
             raise ValueError(msg)
-        if self.structured_mode not in ("json", "json_schema", "md_json"):
+        if self.structured_mode not in STRUCTURED_MODES:
             msg = (
                 "judge.structured_mode must be json, json_schema or md_json "
                 f"(got {self.structured_mode!r})"

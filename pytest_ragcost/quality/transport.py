@@ -13,11 +13,10 @@ from typing import Any
 
 import httpx
 
+from pytest_ragcost.models import JUDGE_MODES, JudgeMode
 from pytest_ragcost.quality.judge import (
-    JUDGE_MODES,
     KEPT_PARAMS,
     JudgeMiss,
-    JudgeMode,
     JudgeRecord,
     RecordedAnswer,
     current_call,

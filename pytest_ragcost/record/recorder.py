@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..meters import process
-from ..models import NAME_RE, RequestRecord, Sample, ScenarioRun, StageRecord
+from ..models import NAME_RE, TOKEN_KINDS, RequestRecord, Sample, ScenarioRun, StageRecord
 
 if TYPE_CHECKING:
     from ..load.queue import TrackedExecutor, TrackedSemaphore
@@ -25,9 +25,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-TOKEN_KINDS = ("prompt", "context", "completion", "rerank_in")
 #: the kinds a provider bills for; context is part of the prompt and not added again
-BILLED_KINDS = ("prompt", "completion", "rerank_in")
+BILLED_KINDS = tuple(k for k in TOKEN_KINDS if k != "context")
 
 
 class RagcostUsageError(ValueError):

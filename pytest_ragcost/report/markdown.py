@@ -7,6 +7,7 @@ import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..compare.stats import rank
 from ..models import Verdict
 from .summary import summarize_run
 from .terminal import fmt
@@ -14,8 +15,6 @@ from .terminal import fmt
 if TYPE_CHECKING:
     from ..models import Outcome
 
-_RANK = {"FAIL": 0, "WARN": 1, "INCONCLUSIVE": 2, "INCOMPARABLE": 3, "STALE": 4, "NEW": 5,
-         "PASS": 6}
 _ICON = {"FAIL": "❌", "WARN": "⚠️", "INCONCLUSIVE": "❔", "INCOMPARABLE": "≠", "STALE": "🕸",
          "NEW": "🆕", "PASS": "✅"}
 
@@ -39,7 +38,7 @@ def _row(v: Verdict) -> str:
 
 def markdown(outcomes: Sequence[Outcome], environment: dict[str, Any]) -> str:
     verdicts = [v for o in outcomes for v in o.verdicts]
-    verdicts.sort(key=lambda v: (_RANK.get(v.status, 9), v.scenario, v.key))
+    verdicts.sort(key=lambda v: (rank(v.status), v.scenario, v.key))
     failed = sum(1 for v in verdicts if v.status == "FAIL")
     lines = ["## ragcost", ""]
     if verdicts:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..compare.stats import describe
-from ..models import ScenarioRun, metric_class, split_key, unit_of
+from ..models import TOKEN_METRICS, ScenarioRun, metric_class, split_key, unit_of
 
 #: the order request-level metrics are shown in
 ORDER = (
@@ -18,11 +18,7 @@ ORDER = (
     "energy_cpu_j",
     "energy_dram_j",
     "energy_gpu_j",
-    "tokens_prompt",
-    "tokens_context",
-    "tokens_completion",
-    "tokens_rerank_in",
-    "tokens_total",
+    *TOKEN_METRICS,
     "cost_usd",
     "errors",
 )
