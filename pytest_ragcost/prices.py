@@ -5,9 +5,9 @@ Where a price comes from
 1. A per-model override (the ``prices:`` block of ``ragcost.yaml``: dollars per
    million input, output and cached-input tokens). Self-hosted and local models belong
    here; write zeros to say, explicitly, that a model costs nothing.
-2. Otherwise the ``genai-prices`` package (``pip install 'pytest-ragcost[prices]'``),
-   which ships its price data inside the wheel and never goes to the network unless
-   asked to (we never ask).
+2. Otherwise the ``genai-prices`` package (a dependency of pytest-ragcost), which
+   ships its price data inside the wheel and never goes to the network unless asked to
+   (we never ask).
 3. Otherwise the model is unknown and ``price_of`` raises ``UnknownModelPriceError``.
    A missing price is never a silent zero.
 
@@ -39,7 +39,8 @@ from typing import Literal, Protocol
 
 PriceSource = Literal["genai-prices", "override"]
 
-INSTALL_HINT = "pip install 'pytest-ragcost[prices]'"
+# genai-prices is a dependency: when it cannot be imported, the installation is broken
+REPAIR_HINT = "pip install --force-reinstall 'genai-prices>=0.0.30'"
 
 
 class UnknownModelPriceError(LookupError):
@@ -181,12 +182,12 @@ class PriceTable:
     def _from_genai_prices(self, model: str, usage: TokenUsage) -> Price:
         try:
             from genai_prices import Usage, calc_price
-        except ImportError:
+        except ImportError as exc:
             msg = (
                 f"no price for model {model!r}: it has no entry under prices: in "
-                f"ragcost.yaml and genai-prices is not installed. Add "
-                f"'prices: {{{model}: {{input_per_mtok: ..., output_per_mtok: ...}}}}' "
-                f"or run {INSTALL_HINT}"
+                f"ragcost.yaml, and genai-prices, a dependency of pytest-ragcost, cannot "
+                f"be imported ({exc}). Repair the installation with {REPAIR_HINT}, or add "
+                f"'prices: {{{model}: {{input_per_mtok: ..., output_per_mtok: ...}}}}'"
             )
             raise UnknownModelPriceError(msg) from None
         gp_usage = Usage(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 from dataclasses import dataclass
 
 import pytest
@@ -65,7 +66,6 @@ def test_override_rates_are_checked() -> None:
 
 
 def test_genai_prices_offline_matches_its_own_rates(no_network: None) -> None:
-    pytest.importorskip("genai_prices", reason="needs the prices extra")
     from genai_prices import Usage, calc_price
 
     p = price_of("gpt-4o-mini", {"prompt_tokens": 120_000, "completion_tokens": 30_000})
@@ -94,6 +94,20 @@ class _AnthropicUsage:
     output_tokens: int
     cache_read_input_tokens: int
     cache_creation_input_tokens: int
+
+
+def test_a_broken_genai_prices_install_is_named_with_the_repair(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # genai-prices is a dependency, so the fix is a reinstall, not an extra
+    monkeypatch.setitem(sys.modules, "genai_prices", None)  # makes the import fail
+    with pytest.raises(UnknownModelPriceError) as info:
+        price_of("gpt-4o-mini", (10, 10))
+    msg = str(info.value)
+    assert "genai-prices, a dependency of pytest-ragcost, cannot be imported" in msg
+    assert "pip install --force-reinstall 'genai-prices>=0.0.30'" in msg
+    assert "'prices: {gpt-4o-mini: {input_per_mtok: ..., output_per_mtok: ...}}'" in msg
+    assert "[prices]" not in msg
 
 
 def test_usage_shapes() -> None:
