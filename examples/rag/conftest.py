@@ -10,18 +10,28 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+from ragpipe import environment
+from ragpipe.config import EXAMPLE_DIR, Settings, load_settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from ragpipe.config import EXAMPLE_DIR, Settings, load_settings
-from ragpipe.corpus import Corpus, GeneratedDocument, build_corpus, generate_document
-from ragpipe.ingest import Embedder
-from ragpipe.llm import LlamaCppGenerator, generator_from_env
-from ragpipe.pipeline import Question, RagService
-from ragpipe.store import VectorStore
+# The heavy modules are imported by the fixtures that use them, after the environment
+# check: a missing package then gives one clear message, not an import error per module.
+if TYPE_CHECKING:
+    from ragpipe.corpus import Corpus, GeneratedDocument
+    from ragpipe.ingest import Embedder
+    from ragpipe.pipeline import Question, RagService
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Stop before any test runs when a requirement of the example is missing or wrong."""
+    unmet = environment.problems()
+    if unmet:
+        raise pytest.UsageError(environment.describe(unmet, config.invocation_params.dir))
 
 
 def _cache_dir() -> Path:
@@ -37,6 +47,8 @@ def rag_settings() -> Settings:
 @pytest.fixture(scope="session")
 def corpus(rag_settings: Settings) -> Corpus:
     """The searchable corpus: seeded PDFs with planted facts, generated once into the cache."""
+    from ragpipe.corpus import build_corpus
+
     c = rag_settings.corpus
     return build_corpus(
         _cache_dir(), c.seed, c.documents, c.pages_per_document, c.facts_per_document
@@ -46,6 +58,11 @@ def corpus(rag_settings: Settings) -> Corpus:
 @pytest.fixture(scope="session")
 def rag(rag_settings: Settings, corpus: Corpus) -> Iterator[RagService]:
     """The pipeline with its index built: embedder, Milvus Lite collection and LLM."""
+    from ragpipe.ingest import Embedder
+    from ragpipe.llm import generator_from_env
+    from ragpipe.pipeline import RagService
+    from ragpipe.store import VectorStore
+
     cache = _cache_dir()
     gen = rag_settings.generation
     embedder = Embedder(
@@ -64,6 +81,8 @@ def rag(rag_settings: Settings, corpus: Corpus) -> Iterator[RagService]:
 
 def _register_token_counters(embedder: Embedder, generator: object) -> None:
     """Count tokens with the real tokenizers of the models in use, not an approximation."""
+    from ragpipe.llm import LlamaCppGenerator
+
     try:
         from pytest_ragcost.record.tokens import register_counter
     except ImportError:  # the plugin is not installed: nothing is metered anyway
@@ -86,6 +105,8 @@ def burst_documents(rag_settings: Settings) -> Iterator[GeneratedDocument]:
 
     They come from another seed than the searchable corpus and are cached on disk too.
     """
+    from ragpipe.corpus import GeneratedDocument, generate_document
+
     c = rag_settings.profile_corpus("ingest-burst")
     directory = _cache_dir() / "burst" / f"s{c.seed + 1}-p{c.pages_per_document}"
 
