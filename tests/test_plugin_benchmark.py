@@ -52,10 +52,9 @@ def test_under_xdist_benchmark_disables_itself_and_ragcost_still_reports(
         "--ragcost", "-n", "2", "--ragcost-json=run.json", "--benchmark-json=bench.json"
     )
     result.assert_outcomes(passed=2)
-    # pytest-benchmark says so itself (a warning written by its logger, not collected)
-    assert "Benchmarks are automatically disabled because xdist plugin is active" in (
-        result.stdout.str() + result.stderr.str()
-    )
+    # pytest-benchmark logs that it turned itself off only when its benchmark ran on the
+    # controller or on gw0, so whether that line shows depends on where xdist sent the test;
+    # what it does (write no bench.json) does not
     # pytest-benchmark writes nothing when it is off; ragcost reports as usual
     assert not (rag_project.path / "bench.json").exists()
     result.stdout.fnmatch_lines(["*= ragcost =*", "scenario qa-xdist (*): 2 requests"])
