@@ -39,6 +39,8 @@ class Settings:
     watts_per_thread: float = DEFAULT_WATTS_PER_THREAD
     watts_per_thread_source: str = "default"
     judge_mode: JudgeMode = "replay"
+    #: the run history: a SQLite file path or a postgresql:// URL; None when turned off
+    history: str | None = None
 
 
 # (flag, ini key) pairs, written once for help texts and error messages
@@ -54,6 +56,7 @@ FLAGS: dict[str, tuple[str, str | None]] = {
     "watts_per_thread": ("--ragcost-watts-per-thread", "ragcost_watts_per_thread"),
     "record_judge": ("--ragcost-record-judge", None),
     "judge_live": ("--ragcost-judge-live", None),
+    "history": ("--ragcost-history", "ragcost_history"),
 }
 
 
@@ -117,6 +120,31 @@ def _watts(value: Any, where: str) -> float:
     return number
 
 
+#: where the history lives unless --ragcost-history says otherwise (under the rootdir)
+DEFAULT_HISTORY = Path(".ragcost") / "history.sqlite3"
+
+
+def _history(value: Any, where: str, rootpath: Path) -> str | None:
+    """The history's location: a postgresql:// URL kept as is, a file made absolute."""
+    text = "" if value is None else str(value).strip()
+    if text.lower() in ("none", "off", "false", "no"):
+        return None
+    if not text or text in ("sqlite", "default"):
+        return str(rootpath / DEFAULT_HISTORY)
+    if text.startswith(("postgresql://", "postgres://")):
+        return text
+    if text.startswith("sqlite:///"):
+        text = text[len("sqlite:///") :]
+    elif "://" in text:
+        msg = (
+            f"{where}: unknown history {text.split('://', 1)[0] + '://'!r}; expected a SQLite "
+            "file path, postgresql://USER@HOST/DB, or none to turn the history off"
+        )
+        raise SettingsError(msg)
+    path = Path(text)
+    return str(path if path.is_absolute() else rootpath / path)
+
+
 def resolve(
     option: Callable[[str], Any],
     ini: Callable[[str], Any],
@@ -174,7 +202,9 @@ def resolve(
             raise SettingsError(msg)
         update = update_raw
 
+    history_raw, history_cli = pick("history")
     return Settings(
+        history=_history(history_raw, _where("history", history_cli), rootpath),
         enabled=enabled or update is not None,
         json_path=path_of(json_raw),
         markdown_path=path_of(md_raw),

@@ -63,9 +63,24 @@ def git_commit(root: Path) -> dict[str, Any] | None:
             timeout=3,
             check=False,
         )
+        branch = subprocess.run(
+            ["git", "rev-parse", "--abbrev-ref", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=3,
+            check=False,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
-    return {"commit": head.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+    if branch in ("", "HEAD"):
+        # a detached checkout, as CI makes: the CI system knows the branch
+        branch = os.environ.get("GITHUB_HEAD_REF") or os.environ.get("GITHUB_REF_NAME") or ""
+    return {
+        "commit": head.stdout.strip(),
+        "dirty": bool(dirty.stdout.strip()),
+        "branch": branch or None,
+    }
 
 
 def comparable(meters: MeterSet) -> dict[str, Any]:

@@ -134,6 +134,8 @@ class StageRecord:
     error: str | None = None
     #: the model whose tokens this stage recorded (for prices), if the test named one
     model: str | None = None
+    #: when the stage opened, in ms after its request opened (draws a true waterfall)
+    start_ms: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -145,6 +147,8 @@ class StageRecord:
             out["error"] = self.error
         if self.model is not None:
             out["model"] = self.model
+        if self.start_ms is not None:
+            out["start_ms"] = self.start_ms
         return out
 
     @classmethod
@@ -155,6 +159,7 @@ class StageRecord:
             sources=dict(data["sources"]),
             error=data.get("error"),
             model=data.get("model"),
+            start_ms=None if data.get("start_ms") is None else float(data["start_ms"]),
         )
 
 

@@ -95,6 +95,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="Ask the live LLM judge for every judged metric, without recording.",
     )
+    group.addoption(
+        "--ragcost-history",
+        metavar="URL",
+        default=None,
+        help="Keep every --ragcost run in a history: a SQLite file (default "
+        ".ragcost/history.sqlite3 at the rootdir), postgresql://USER@HOST/DB for a team "
+        "(pip install 'pytest-ragcost[postgres]'), or none. Earlier runs of the same code "
+        "on the same machine give noisy metrics their between-run noise. "
+        "[ini: ragcost_history]",
+    )
     parser.addini("ragcost", "Turn pytest-ragcost on (like --ragcost).", type="bool", default=None)
     for key, text in (
         ("ragcost_json", "Path for the JSON output (like --ragcost-json)."),
@@ -103,6 +113,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         ("ragcost_meter", "Comma-separated meters (like --ragcost-meter)."),
         ("ragcost_config", "Path of ragcost.yaml (like --ragcost-config)."),
         ("ragcost_watts_per_thread", "Watts per hardware thread for estimated CPU energy."),
+        ("ragcost_history", "The run history: a SQLite path, postgresql://..., or none."),
     ):
         parser.addini(key, text, default=None)
     parser.addini("ragcost_strict", "Like --ragcost-strict.", type="bool", default=None)
@@ -120,6 +131,7 @@ _OPTION_DEST = {
     "watts_per_thread": "ragcost_watts_per_thread",
     "record_judge": "ragcost_record_judge",
     "judge_live": "ragcost_judge_live",
+    "history": "ragcost_history",
 }
 
 

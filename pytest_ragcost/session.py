@@ -7,6 +7,7 @@ through ``workeroutput``), and writes the outputs on the controller only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Generator, Iterator
@@ -60,6 +61,10 @@ class RagcostSession:
         self._finished = False
         self._duplicates = False
         self.quality_written: list[str] = []
+        self.history: Any = None  # history.Store on the controller, when the history is on
+        #: scenario -> metric key -> stat -> earlier runs' summaries (stats.RunSummary)
+        self.history_runs: dict[str, Any] = {}
+        self.history_lines: list[str] = []  # said in the summary (never fails the run)
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
@@ -81,6 +86,10 @@ class RagcostSession:
         except GateError as exc:
             self.close()
             raise pytest.UsageError(f"pytest-ragcost: {exc}") from None
+        if workerinput is not None:
+            self.history_runs = _runs_from_json(workerinput.get("ragcost_history") or "{}")
+        else:
+            self._open_history()
         if self.settings.judge_mode == "record" and (
             workerinput is not None or self.config.getoption("numprocesses", None)
         ):
@@ -90,6 +99,36 @@ class RagcostSession:
                 "serially; run it without -n"
             )
             raise pytest.UsageError(msg)
+
+    def _open_history(self) -> None:
+        """Open the history and read earlier runs on this machine; a failing store is said
+        (a warning) and the run goes on without it, gated on the prior."""
+        if self.settings.history is None:
+            return
+        from .history import open_store
+
+        try:
+            self.history = open_store(self.settings.history, Path(self.settings.history))
+            env_id = str(self.environment.get("id"))
+            self.history_runs = self.history.summaries(env_id)
+        except Exception as exc:
+            self._history_failed("not read", exc)
+
+    def _history_failed(self, what: str, exc: BaseException) -> None:
+        from .history import HistoryError
+
+        text = str(exc) if isinstance(exc, HistoryError) else f"{type(exc).__name__}: {exc}"
+        line = (
+            f"history {what}: {text}; noisy metrics are gated on the prior "
+            "(--ragcost-history=none turns the history off)"
+        )
+        self.history_lines.append(line)
+        if self.history is not None:
+            with contextlib.suppress(Exception):
+                self.history.close()
+            self.history = None
+        with contextlib.suppress(Exception):
+            self.config.issue_config_time_warning(RagcostWarning(f"ragcost: {line}"), 3)
 
     def quality_gate(self) -> QualityGate | None:
         """The quality scorer, loaded on first use (ragas and the score files stay unread
@@ -103,6 +142,10 @@ class RagcostSession:
     def close(self) -> None:
         if self.meters is not None:
             self.meters.close()
+        if self.history is not None:
+            with contextlib.suppress(Exception):
+                self.history.close()
+            self.history = None
 
     @property
     def counter(self) -> TokenCounter:
@@ -133,6 +176,16 @@ class RagcostSession:
             lines.append(f"ragcost: {missing.name} unavailable: {missing.reason}")
         if self.gate is not None:
             lines.append(f"ragcost: {self.gate.header()}")
+        if self.history is not None:
+            earlier = max(
+                (len(runs) for keys in self.history_runs.values() for by_stat in keys.values()
+                 for runs in by_stat.values()),
+                default=0,
+            )
+            lines.append(
+                f"ragcost: history: {self.history.label} ({earlier} earlier run(s) of these "
+                "scenarios on this machine)"
+            )
         return lines
 
     # -- xdist: the controller ships the budget file's text to the workers ------------------
@@ -140,6 +193,7 @@ class RagcostSession:
     def pytest_configure_node(self, node: Any) -> None:
         if self.gate is not None:
             node.workerinput["ragcost_config_text"] = self.gate.text
+        node.workerinput["ragcost_history"] = _runs_to_json(self.history_runs)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -182,7 +236,8 @@ class RagcostSession:
         run = recorder.finish()
         scored = self._score(run) if report.passed and run.requests and run.samples else None
         outcome = evaluate(run, self.gate, quality=scored, stored=self._stored(),
-                           test_passed=report.passed)
+                           test_passed=report.passed,
+                           history=self.history_runs.get(run.scenario, {}))
         self._keep(outcome)
         self._apply(item, report, outcome)
         return report
@@ -314,6 +369,34 @@ class RagcostSession:
             if self.settings.update is not None:
                 self._bless(session)
         self._write_outputs(session)
+        self._record_history()
+
+    def _record_history(self) -> None:
+        """Write this run to the history (the controller only); a failure is said, never
+        raised, and does not change the exit code."""
+        if self.history is None:
+            return
+        from .history import RunMeta
+
+        stats_wanted: dict[str, dict[str, str]] = {}
+        if self.gate is not None:
+            for name, scenario in self.gate.budget.scenarios.items():
+                stats_wanted[name] = {k: str(e.stat) for k, e in scenario.entries.items()}
+        meta = RunMeta(
+            environment=self.environment,
+            ragcost_version=__version__,
+            profile="bless" if self.settings.update is not None else "run",
+            config={
+                "requests": self.settings.requests,
+                "meters": list(self.settings.meters),
+                "config": str(self.settings.config_path),
+                "update": self.settings.update,
+            },
+        )
+        try:
+            self.history.record(meta, list(self.outcomes.values()), stats_wanted=stats_wanted)
+        except Exception as exc:
+            self._history_failed("not written", exc)
 
     def _bless(self, session: pytest.Session) -> None:
         from .compare.bless import bless
@@ -374,6 +457,7 @@ class RagcostSession:
             )
         except Exception as exc:
             lines = [f"ragcost: could not render the summary: {type(exc).__name__}: {exc}"]
+        lines.extend(f"ragcost warning: {line}" for line in self.history_lines)
         if self.quality_written:
             lines.append(
                 f"ragcost: stored per-sample baseline scores of {len(self.quality_written)} "
@@ -384,6 +468,32 @@ class RagcostSession:
         terminalreporter.section("ragcost")
         for line in lines:
             terminalreporter.write_line(line)
+
+
+def _runs_to_json(runs: dict[str, Any]) -> str:
+    """Earlier runs' summaries as JSON, for the xdist workers."""
+    return json.dumps(
+        {
+            scenario: {
+                key: {stat: [[r.value, r.se, r.n, r.commit] for r in rs] for stat, rs in st.items()}
+                for key, st in keys.items()
+            }
+            for scenario, keys in runs.items()
+        }
+    )
+
+
+def _runs_from_json(text: str) -> dict[str, Any]:
+    from .compare.stats import RunSummary
+
+    data = json.loads(text)
+    return {
+        scenario: {
+            key: {stat: [RunSummary(*r) for r in rs] for stat, rs in st.items()}
+            for key, st in keys.items()
+        }
+        for scenario, keys in data.items()
+    }
 
 
 def _ran_everything(session: pytest.Session) -> bool:

@@ -131,6 +131,7 @@ def scenario_of(doc: dict[str, Any], name: str) -> dict[str, Any]:
 _PRELOAD = (
     "pytest_ragcost.bench",
     "pytest_ragcost.compare.gate",
+    "pytest_ragcost.history",
     "pytest_ragcost.load.runner",
     "pytest_ragcost.load.verdict",
     "pytest_ragcost.meters.nvml",

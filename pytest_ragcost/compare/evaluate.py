@@ -12,7 +12,7 @@ that has no price.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -97,6 +97,7 @@ def evaluate(
     quality: QualityScores | None = None,
     stored: ScoreStore | None = None,
     test_passed: bool = True,
+    history: Mapping[str, Mapping[str, Sequence[stats.RunSummary]]] | None = None,
 ) -> Outcome:
     """Compare ``run`` with the loaded ragcost.yaml ``gate`` (``None``: no file is used).
 
@@ -104,6 +105,9 @@ def evaluate(
     the judge, the command line reads them from the saved run) and ``stored`` the
     per-sample baseline scores kept beside ragcost.yaml. A run whose test failed, or that
     recorded no request, gets no verdicts: its numbers are shown, never judged.
+    ``history`` maps metric key -> stat -> earlier runs' summaries on this environment
+    (the run history); noisy metrics take their between-run noise from it, or from the
+    prior when it is short or absent.
     """
     budget = gate.budget if gate is not None else None
     priced, notes, _versions = add_costs(run, budget.prices if budget is not None else None)
@@ -119,7 +123,7 @@ def evaluate(
         return outcome
     if gate is None or budget is None or not test_passed:
         return outcome
-    verdicts = _cost_verdicts(priced, budget, gate.environment_matches(), notes)
+    verdicts = _cost_verdicts(priced, budget, gate.environment_matches(), notes, history)
     if quality is not None and priced.samples:
         verdicts += _quality_verdicts(priced.scenario, quality, budget, stored)
         outcome.per_success = per_success(priced, budget, quality.scores)
@@ -199,8 +203,22 @@ def default_keys(run: ScenarioRun) -> list[str]:
 # --------------------------------------------------------------------------- costs
 
 
+def _between(
+    history: Mapping[str, Mapping[str, Sequence[stats.RunSummary]]] | None, key: str, stat: str
+) -> stats.BetweenRun:
+    """The between-run noise of ``key``: from earlier runs of its statistic (else of its
+    mean: a run effect shifts a run's whole distribution alike), else the prior."""
+    by_stat = (history or {}).get(key, {})
+    runs = by_stat.get(stat) or by_stat.get("mean") or ()
+    return stats.between_run_noise(runs)
+
+
 def _cost_verdicts(
-    run: ScenarioRun, budget: Budget, same_env: bool, price_notes: Mapping[str, str]
+    run: ScenarioRun,
+    budget: Budget,
+    same_env: bool,
+    price_notes: Mapping[str, str],
+    history: Mapping[str, Mapping[str, Sequence[stats.RunSummary]]] | None = None,
 ) -> list[Verdict]:
     scenario = budget.scenarios.get(run.scenario)
     series = run.series()
@@ -267,6 +285,11 @@ def _cost_verdicts(
                 baseline_source=entry.source,
                 environment_matches=same_env,
                 stat=entry.stat,
+                between=(
+                    _between(history, key, entry.stat)
+                    if kind in ("noisy", "unknown")
+                    else None
+                ),
             )
         )
     return verdicts

@@ -38,8 +38,14 @@ __all__ = [
     "DEFAULT_CONFIDENCE",
     "DEFAULT_NOISE_CONFIDENCE",
     "DEFAULT_RESAMPLES",
+    "MIN_HISTORY_DF",
     "MIN_TAIL_REQUESTS",
+    "PRIOR_BETWEEN_CV",
+    "PRIOR_WEIGHT_RUNS",
+    "BetweenRun",
+    "RunSummary",
     "Summary",
+    "between_run_noise",
     "describe",
     "judge",
     "min_requests",
@@ -436,6 +442,124 @@ class _Finding:
     hint: str | None = None
 
 
+# --------------------------------------------------------------------------- between runs
+
+#: The between-run coefficient of variation assumed when the history is too short to
+#: estimate it: the noise of a whole run's mean shifting from one process to the next
+#: (load, CPU frequency, caches). Measured on this project's kind of machine (2 shared
+#: cores, a bursty background process competing): see benchmarks/study_noise.py.
+PRIOR_BETWEEN_CV = 0.25
+#: Degrees of freedom (repeated runs of one commit beyond the first) the history needs
+#: before its own estimate is used; with fewer, the prior alone is used.
+MIN_HISTORY_DF = 4
+#: The prior keeps this many runs' weight once the history is used, so a few quiet runs
+#: cannot talk the noise down to nothing before a burst arrives.
+PRIOR_WEIGHT_RUNS = 4.0
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One earlier run's summary of one metric, as the history keeps it.
+
+    ``value`` is the statistic, ``se`` its within-run standard error (``None`` for one
+    request), ``n`` the requests, ``commit`` the code it measured (runs of one commit are
+    replicates; runs of different commits may differ for a reason).
+    """
+
+    value: float
+    se: float | None
+    n: int
+    commit: str | None = None
+
+
+@dataclass(frozen=True)
+class BetweenRun:
+    """The between-run noise a noisy metric's interval includes.
+
+    ``sd`` is the standard deviation of a whole run's log value around its environment's
+    level (about the coefficient of variation), ``df`` the degrees of freedom of that
+    estimate (``inf`` for a fixed prior), ``runs`` how many earlier runs informed it and
+    ``source`` whether it is the history's estimate (``history``) or the prior (``prior``).
+    """
+
+    sd: float
+    df: float
+    runs: int
+    source: str
+    prior_cv: float = PRIOR_BETWEEN_CV
+
+    def describe(self) -> str:
+        """How the verdict names the noise it used."""
+        if self.source == "prior":
+            return (
+                f"between-run noise {self.sd * 100:.3g}% (prior: {self.runs} earlier run(s) "
+                "here, too few to estimate it)"
+            )
+        return (
+            f"between-run noise {self.sd * 100:.3g}% (from {self.runs} earlier runs here, "
+            f"with the {self.prior_cv * 100:g}% prior)"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sd": self.sd, "df": self.df, "runs": self.runs, "source": self.source}
+
+
+def between_run_noise(
+    history: Sequence[RunSummary],
+    *,
+    prior_cv: float = PRIOR_BETWEEN_CV,
+    min_df: int = MIN_HISTORY_DF,
+    prior_weight: float = PRIOR_WEIGHT_RUNS,
+) -> BetweenRun:
+    """The between-run noise of a metric from earlier runs of it on one environment.
+
+    A random-effects model (Kalibera & Jones, "Rigorous benchmarking in reasonable time",
+    2013): a run's log value is its environment's level plus a run effect of variance
+    ``sd**2`` plus its within-run error ``(se / value)**2``. Runs are grouped by commit, so a
+    change of code is not taken for noise; the spread of runs within their commit's mean,
+    minus the average within-run variance, estimates ``sd**2`` (method of moments, never
+    below zero) with ``sum(runs per commit - 1)`` degrees of freedom.
+
+    With fewer than ``min_df`` degrees of freedom the prior ``prior_cv`` is used alone
+    (``source="prior"``). Otherwise the estimate is pooled with the prior weighted as
+    ``prior_weight`` runs (a scaled inverse chi-squared update), so a short run of quiet
+    history does not talk the noise down to zero.
+    """
+    if not math.isfinite(prior_cv) or prior_cv < 0:
+        msg = f"between_run_noise: prior_cv must be a finite number >= 0, got {prior_cv!r}"
+        raise ValueError(msg)
+    groups: dict[str | None, list[float]] = {}
+    within: list[float] = []
+    for run in history:
+        if not (run.value > 0 and math.isfinite(run.value)):
+            continue  # a zero or negative figure has no log; it tells nothing of scale
+        groups.setdefault(run.commit, []).append(math.log(run.value))
+        if run.se is not None and math.isfinite(run.se):
+            within.append((run.se / run.value) ** 2)
+    runs = sum(len(g) for g in groups.values())
+    df = sum(len(g) - 1 for g in groups.values())
+    if df < min_df:
+        return BetweenRun(prior_cv, math.inf, runs, "prior", prior_cv)
+    ss = math.fsum(
+        (y - _mean(ys)) ** 2 for ys in groups.values() for y in ys
+    )
+    within_var = _mean(within) if within else 0.0
+    estimate = max(0.0, ss / df - within_var)
+    pooled = (prior_weight * prior_cv**2 + df * estimate) / (prior_weight + df)
+    return BetweenRun(math.sqrt(pooled), prior_weight + df, runs, "history", prior_cv)
+
+
+def _satterthwaite(parts: Sequence[tuple[float, float]]) -> float:
+    """Degrees of freedom of a sum of variances ``(variance, df)``; never below 1."""
+    total = math.fsum(v for v, _ in parts)
+    if total <= 0.0:
+        return 1.0
+    denom = math.fsum(v * v / d for v, d in parts if v > 0.0 and math.isfinite(d))
+    if denom <= 0.0:
+        return math.inf
+    return max(total * total / denom, 1.0)
+
+
 # --------------------------------------------------------------------------- rules
 
 
@@ -528,6 +652,7 @@ def _noisy_vs_baseline(
     baseline_se: float | None,
     tolerance: Tolerance,
     ev: _Evidence,
+    between: BetweenRun | None = None,
 ) -> _Finding:
     """Interval of the rise; FAIL when all of it lies above the tolerance (and above noise)."""
     allowed = tolerance.absolute(baseline)
@@ -566,6 +691,20 @@ def _noisy_vs_baseline(
         up_limit, down_limit = allowed, -allowed
     se = math.hypot(se_c_used, se_b_used)
     df = welch_df(se_c_used, current.n, se_b_used, n_b)
+    if between is not None:
+        # the baseline's run and this run each drew their own run effect (random effects)
+        b_sd = between.sd if use_log else between.sd * abs(baseline)
+        between_var = 2.0 * b_sd * b_sd
+        parts = [(se_c_used**2, float(max(current.n - 1, 1))), (between_var, between.df)]
+        if se_b_used > 0.0 and n_b >= 2:
+            parts.append((se_b_used**2, float(n_b - 1)))
+        if between_var > se * se:
+            more = (
+                "whole runs shift more than this run's own noise: more runs of this commit in "
+                "the history, or a same-job A/B, tell noise from a regression"
+            )
+        se = math.sqrt(se * se + between_var)
+        df = _satterthwaite(parts)
     lo, hi = centre - ev.t(df) * se, centre + ev.t(df) * se
     if use_log:
         # a near-zero baseline with a wide spread (a wait that is usually 0 ms) puts the log
@@ -575,6 +714,8 @@ def _noisy_vs_baseline(
     else:
         interval = (lo, hi)
     ci = _ci_text(ev.confidence, interval)
+    if between is not None:
+        ci += f" incl. {between.describe()}"
     est_over = centre > up_limit and _over(rise, allowed)
     if est_over:
         few = _too_few(current.stat, current.n, baseline_n)
@@ -587,14 +728,17 @@ def _noisy_vs_baseline(
                 "INCONCLUSIVE",
                 f"above tolerance {tolerance} but within the noise, {ci}",
                 interval,
-                hint="noise too large to tell; more requests narrow the interval",
+                hint=more if more.startswith("whole runs") else (
+                    "noise too large to tell; more requests narrow the interval"
+                ),
             )
         if centre - ev.t_noise(df) * se <= 0.0:
             level = f"{(ev.noise_confidence or 0.0) * 100:g}%"
             return _Finding(
                 "INCONCLUSIVE",
                 f"above tolerance {tolerance}, {ci}, but a rise this size is within the "
-                f"noise of so few requests ({level} bound below no change)",
+                f"noise of so few {'runs' if between is not None else 'requests'} "
+                f"({level} bound below no change)",
                 interval,
                 hint=more,
             )
@@ -610,7 +754,13 @@ def _noisy_vs_baseline(
     return _Finding("PASS", f"within tolerance {tolerance}, {ci}", interval)
 
 
-def _budget(current: Summary, budget: float, noisy: bool, ev: _Evidence) -> _Finding:
+def _budget(
+    current: Summary,
+    budget: float,
+    noisy: bool,
+    ev: _Evidence,
+    between: BetweenRun | None = None,
+) -> _Finding:
     """The cap: exact metrics and ``max`` fail on any excess; noisy ones need evidence too."""
     c = current.value
     excess = f"({_signed(c - budget)}, {_pct(c - budget, budget)})"
@@ -628,12 +778,18 @@ def _budget(current: Summary, budget: float, noisy: bool, ev: _Evidence) -> _Fin
     few = _too_few(current.stat, current.n)
     if few is not None:
         return _Finding("INCONCLUSIVE", f"{over} but {few}", hint=more)
-    t = ev.t(float(max(current.n - 1, 1)))
+    df = float(max(current.n - 1, 1))
+    rel_se = current.se / c if c > 0 else 0.0
+    if between is not None:
+        # one run effect: this run's level against the environment's
+        df = _satterthwaite([(rel_se**2, df), (between.sd**2, between.df)])
+        rel_se = math.hypot(rel_se, between.sd)
+    t = ev.t(df)
     level = f"{ev.confidence * 100:g}%"
     if ev.scale == "log" and _log_ok(c, budget):
-        low = c * math.exp(-t * current.se / c)
+        low = c * math.exp(-t * rel_se)
     else:
-        low = c - t * current.se
+        low = c - t * (rel_se * c if between is not None else current.se)
     if _over(low, budget):
         return _Finding("FAIL", f"{over}, {level} CI lower end {_num(low)}")
     return _Finding(
@@ -682,6 +838,7 @@ def judge(
     noise_confidence: float | None = DEFAULT_NOISE_CONFIDENCE,
     stat: Stat | None = None,
     scale: Literal["log", "difference"] = "log",
+    between: BetweenRun | None = None,
 ) -> list[Verdict]:
     """The gate's verdict on one (scenario, metric key).
 
@@ -725,6 +882,12 @@ def judge(
        slower CPU scales every request), tolerances are mostly relative, and the log of a
        mean of skewed data is closer to normal than the mean itself. A zero or negative
        value falls back to the difference scale; ``scale="difference"`` forces it.
+
+       ``between`` (see :func:`between_run_noise`) adds the between-run noise: the
+       baseline's run and this run each carry a run effect, so the interval's variance
+       gains ``2 * between.sd**2`` on the log scale and its degrees of freedom follow
+       Satterthwaite; the message names the noise used. Without it both runs are taken as
+       samples of one distribution, which holds only on a quiet, dedicated machine.
     5. For every class, a source label that differs from the baseline's (energy measured vs
        estimated, tokens counted vs provider-reported) or is ``unavailable`` makes the
        baseline comparison INCOMPARABLE: the numbers are not of the same kind.
@@ -815,12 +978,15 @@ def judge(
             )
         elif noisy:
             findings.append(
-                _noisy_vs_baseline(current, baseline, baseline_n, baseline_se, tolerance, ev)
+                _noisy_vs_baseline(
+                    current, baseline, baseline_n, baseline_se, tolerance, ev,
+                    between if noisy else None,
+                )
             )
         else:
             findings.append(_exact_vs_baseline(current.value, baseline, tolerance))
     if budget is not None:
-        findings.append(_budget(current, budget, noisy, ev))
+        findings.append(_budget(current, budget, noisy, ev, between if noisy else None))
 
     status = min((f.status for f in findings), key=rank)
     if status == "FAIL" and severity == "warn":

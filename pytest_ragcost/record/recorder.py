@@ -203,7 +203,9 @@ class Stage:
         if billed:
             metrics["tokens_total"] = sum(kinds[k] for k in billed)
             sources["tokens_total"] = "derived"
-        return StageRecord(self.name, metrics, sources, self._error, self._model)
+        start_ns = self._rec._request_start_ns()
+        start_ms = None if start_ns is None else max(0.0, (self._t0 - start_ns) / 1e6)
+        return StageRecord(self.name, metrics, sources, self._error, self._model, start_ms)
 
 
 class Recorder:
@@ -329,6 +331,12 @@ class Recorder:
                 self._req_t0 = process.full()
             else:
                 self._req_wall0 = time.perf_counter_ns()
+
+    def _request_start_ns(self) -> int | None:
+        """perf_counter_ns when the open request started, if metered."""
+        if self._req_t0 is not None:
+            return self._req_t0.wall_ns
+        return self._req_wall0 or None
 
     def _close_request(self, error: str | None = None) -> None:
         if not self._req_open:
