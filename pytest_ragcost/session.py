@@ -385,7 +385,7 @@ class RagcostSession:
         meta = RunMeta(
             environment=self.environment,
             ragcost_version=__version__,
-            profile="bless" if self.settings.update is not None else "run",
+            profile=_profile(self.settings.update is not None),
             config={
                 "requests": self.settings.requests,
                 "meters": list(self.settings.meters),
@@ -468,6 +468,15 @@ class RagcostSession:
         terminalreporter.section("ragcost")
         for line in lines:
             terminalreporter.write_line(line)
+
+
+def _profile(blessing: bool) -> str:
+    """How the history labels a run: a bless, a plain run, or one side of a same-job A/B
+    (whose runner sets RAGCOST_AB_SIDE in the runs it starts)."""
+    side = os.environ.get("RAGCOST_AB_SIDE", "").strip()
+    if side in ("base", "head"):
+        return f"ab-{side}"
+    return "bless" if blessing else "run"
 
 
 def _runs_to_json(runs: dict[str, Any]) -> str:
