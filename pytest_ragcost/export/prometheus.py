@@ -1,0 +1,402 @@
+"""A run's figures as Prometheus metrics: a node_exporter textfile or a Pushgateway push.
+
+``--ragcost-prometheus=textfile:PATH`` writes the exposition atomically to PATH (for the
+textfile collector of a self-hosted runner's node_exporter);
+``--ragcost-prometheus=pushgateway:URL`` pushes it, replacing the group of the last run.
+The grouping key is ``job="ragcost"`` plus any ``?label=value`` query parameters of the
+URL (e.g. ``?branch=main``). The git sha never goes in it, because a Pushgateway keeps
+every group it was ever sent: it is a label of ``ragcost_run_info`` instead.
+
+Every family has the ``ragcost_`` prefix and a base unit (seconds, joules, dollars); the
+labels are bounded by the test suite (scenario, stage, token type, metric, endpoint,
+energy source), never per request. Histograms are snapshots of one run's requests, so
+``histogram_quantile`` works on them directly, without ``rate()``.
+
+Needs ``prometheus-client`` (``pip install 'pytest-ragcost[prometheus]'``); imported only
+then.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import time
+import urllib.parse
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
+from prometheus_client.exposition import push_to_gateway
+from prometheus_client.utils import floatToGoString
+
+from ..models import Outcome, RequestRecord
+
+#: GenAI semantic conventions' ``gen_ai.client.operation.duration`` buckets, with three
+#: finer ones below for in-process stages
+DURATION_BUCKETS_S = (
+    0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64,
+    1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+)
+#: ``gen_ai.client.token.usage`` buckets (powers of 4)
+TOKEN_BUCKETS = (
+    1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304,
+    16777216, 67108864,
+)
+#: ``gen_ai.client.operation.time_to_first_chunk`` buckets
+TTFT_BUCKETS_S = (
+    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0,
+    7.5, 10.0,
+)
+RATE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
+ENERGY_BUCKETS_J = (0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000)
+COST_BUCKETS_USD = (
+    1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0,
+)
+ITEM_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
+
+#: the families written, for the docs and the dashboard test
+FAMILIES = (
+    "ragcost_request_duration_seconds",
+    "ragcost_stage_duration_seconds",
+    "ragcost_request_cpu_seconds",
+    "ragcost_stage_cpu_seconds",
+    "ragcost_request_gpu_seconds",
+    "ragcost_request_energy_joules",
+    "ragcost_stage_energy_joules",
+    "ragcost_stage_tokens",
+    "ragcost_answer_cost_dollars",
+    "ragcost_time_to_first_token_seconds",
+    "ragcost_output_tokens_per_second",
+    "ragcost_stage_items",
+    "ragcost_quality_score",
+    "ragcost_requests_total",
+    "ragcost_errors_total",
+    "ragcost_verdicts",
+    "ragcost_run_info",
+    "ragcost_last_run_timestamp_seconds",
+)
+_FORBIDDEN_GROUPING = frozenset({"git_sha", "sha", "commit", "revision", "trace_id"})
+_LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+class PrometheusTargetError(ValueError):
+    """``--ragcost-prometheus`` has a value we cannot use."""
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: Literal["textfile", "pushgateway"]
+    where: str
+    grouping: tuple[tuple[str, str], ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.where}"
+
+
+def parse_target(text: str, where: str = "--ragcost-prometheus") -> Target:
+    """``textfile:PATH`` or ``pushgateway:URL[?label=value...]``."""
+    kind, sep, rest = text.partition(":")
+    usage = (
+        f"{where} takes textfile:PATH (a .prom file for node_exporter's textfile "
+        "collector) or pushgateway:URL (e.g. pushgateway:http://127.0.0.1:9091)"
+    )
+    if not sep or not rest.strip() or kind not in ("textfile", "pushgateway"):
+        raise PrometheusTargetError(f"{usage} (got {text!r})")
+    rest = rest.strip()
+    if kind == "textfile":
+        return Target("textfile", rest)
+    url = urllib.parse.urlsplit(rest)
+    if url.scheme not in ("http", "https") or not url.netloc:
+        raise PrometheusTargetError(f"{usage}; the URL needs http:// or https:// (got {rest!r})")
+    grouping: list[tuple[str, str]] = []
+    for key, value in urllib.parse.parse_qsl(url.query, keep_blank_values=True):
+        if key in _FORBIDDEN_GROUPING:
+            msg = (
+                f"{where}: {key!r} cannot be in the Pushgateway grouping key: the gateway "
+                "never forgets a group, so every commit would leave its series behind "
+                "(the git sha is already a label of ragcost_run_info)"
+            )
+            raise PrometheusTargetError(msg)
+        if not _LABEL_RE.match(key) or key == "job" or not value:
+            msg = (
+                f"{where}: grouping label {key!r}={value!r} must be a label name and a "
+                "non-empty value (job is always 'ragcost')"
+            )
+            raise PrometheusTargetError(msg)
+        grouping.append((key, value))
+    base = urllib.parse.urlunsplit((url.scheme, url.netloc, url.path, "", ""))
+    return Target("pushgateway", base, tuple(grouping))
+
+
+def _histogram(
+    name: str, doc: str, labels: Sequence[str], bounds: Sequence[float],
+    series: Mapping[tuple[str, ...], list[float]],
+) -> HistogramMetricFamily:
+    family = HistogramMetricFamily(name, doc, labels=list(labels))
+    for key in sorted(series):
+        values = [v for v in series[key] if math.isfinite(v)]
+        buckets = [
+            (floatToGoString(bound), float(sum(1 for v in values if v <= bound)))
+            for bound in bounds
+        ]
+        buckets.append(("+Inf", float(len(values))))
+        family.add_metric(list(key), buckets, sum(values))
+    return family
+
+
+class RunCollector:
+    """A collector over a run's outcomes (no process-wide metric state is touched)."""
+
+    def __init__(self, outcomes: Sequence[Outcome], info: Mapping[str, str],
+                 timestamp_s: float | None = None) -> None:
+        self.outcomes = [o for o in outcomes if o.run.requests or o.verdicts]
+        self.info = dict(info)
+        self.timestamp_s = time.time() if timestamp_s is None else timestamp_s
+
+    def collect(self) -> Iterator[Metric]:
+        series: dict[str, dict[tuple[str, ...], list[float]]] = {}
+
+        def add(family: str, key: tuple[str, ...], value: float | None) -> None:
+            if value is None or not math.isfinite(value):
+                return
+            series.setdefault(family, {}).setdefault(key, []).append(value)
+
+        requests: dict[tuple[str, ...], float] = {}
+        errors: dict[tuple[str, ...], float] = {}
+        for outcome in self.outcomes:
+            scenario = outcome.run.scenario
+            requests[(scenario,)] = float(len(outcome.run.requests))
+            for req in outcome.run.requests:
+                self._request(scenario, req, add, errors)
+        yield _histogram(
+            "ragcost_request_duration_seconds", "Wall time of a whole request.",
+            ["scenario"], DURATION_BUCKETS_S, series.get("req_wall", {}))
+        yield _histogram(
+            "ragcost_stage_duration_seconds",
+            "Wall time of a stage within a request (all its calls in that request).",
+            ["scenario", "stage"], DURATION_BUCKETS_S, series.get("stage_wall", {}))
+        yield _histogram(
+            "ragcost_request_cpu_seconds", "Process CPU time of a whole request.",
+            ["scenario"], DURATION_BUCKETS_S, series.get("req_cpu", {}))
+        yield _histogram(
+            "ragcost_stage_cpu_seconds", "Process CPU time of a stage within a request.",
+            ["scenario", "stage"], DURATION_BUCKETS_S, series.get("stage_cpu", {}))
+        yield _histogram(
+            "ragcost_request_gpu_seconds", "GPU busy time of a whole request.",
+            ["scenario"], DURATION_BUCKETS_S, series.get("req_gpu", {}))
+        yield _histogram(
+            "ragcost_request_energy_joules",
+            "Energy of a whole request; source says measured, attributed or estimated.",
+            ["scenario", "source"], ENERGY_BUCKETS_J, series.get("req_energy", {}))
+        yield _histogram(
+            "ragcost_stage_energy_joules",
+            "Energy of a stage within a request; source says measured, attributed or "
+            "estimated.",
+            ["scenario", "stage", "source"], ENERGY_BUCKETS_J, series.get("stage_energy", {}))
+        yield _histogram(
+            "ragcost_stage_tokens",
+            "Tokens of a stage within a request, per token type (prompt, context, "
+            "completion, rerank_in, cached_prompt or a custom kind).",
+            ["scenario", "stage", "token_type"], TOKEN_BUCKETS, series.get("tokens", {}))
+        yield _histogram(
+            "ragcost_answer_cost_dollars",
+            "Price of one answer (a request) from its tokens and the pinned price table.",
+            ["scenario"], COST_BUCKETS_USD, series.get("cost", {}))
+        yield _histogram(
+            "ragcost_time_to_first_token_seconds",
+            "Time from a streaming stage's start to its first token.",
+            ["scenario", "stage"], TTFT_BUCKETS_S, series.get("ttft", {}))
+        yield _histogram(
+            "ragcost_output_tokens_per_second",
+            "Completion tokens per second of a stage after its first token.",
+            ["scenario", "stage"], RATE_BUCKETS, series.get("rate", {}))
+        yield _histogram(
+            "ragcost_stage_items",
+            "Named counts a stage recorded per request (st.count(): candidates, chunks, "
+            "top_k ...): the retrieval knobs in effect.",
+            ["scenario", "stage", "item"], ITEM_BUCKETS, series.get("items", {}))
+
+        quality = GaugeMetricFamily(
+            "ragcost_quality_score", "Mean quality score of a scenario's samples.",
+            labels=["scenario", "metric"])
+        for outcome in self.outcomes:
+            for metric, data in sorted(outcome.quality.items()):
+                mean = _mean_score(data)
+                if mean is not None:
+                    quality.add_metric([outcome.run.scenario, metric], mean)
+        yield quality
+
+        req_total = CounterMetricFamily(
+            "ragcost_requests", "Requests a scenario recorded in this run.",
+            labels=["scenario"])
+        for key, value in sorted(requests.items()):
+            req_total.add_metric(list(key), value)
+        yield req_total
+        err_total = CounterMetricFamily(
+            "ragcost_errors",
+            "Errors in this run by stage and the endpoint its calls went to "
+            "(stage 'request' when the request failed outside any stage).",
+            labels=["scenario", "stage", "endpoint"])
+        for key, value in sorted(errors.items()):
+            err_total.add_metric(list(key), value)
+        yield err_total
+
+        verdicts = GaugeMetricFamily(
+            "ragcost_verdicts", "Gate verdicts of a scenario by status.",
+            labels=["scenario", "status"])
+        for outcome in self.outcomes:
+            counts: dict[str, int] = {}
+            for verdict in outcome.verdicts:
+                counts[verdict.status] = counts.get(verdict.status, 0) + 1
+            for status, count in sorted(counts.items()):
+                verdicts.add_metric([outcome.run.scenario, status], float(count))
+        yield verdicts
+
+        info = InfoMetricFamily("ragcost_run", "The run these figures came from.")
+        info.add_metric([], self.info)
+        yield info
+        yield GaugeMetricFamily(
+            "ragcost_last_run_timestamp_seconds", "When this run's figures were exported.",
+            value=self.timestamp_s)
+
+    @staticmethod
+    def _request(scenario: str, req: RequestRecord, add: Any,
+                 errors: dict[tuple[str, ...], float]) -> None:
+        m = req.metrics
+        add("req_wall", (scenario,), _s(m.get("wall_ms")))
+        add("req_cpu", (scenario,), _s(m.get("cpu_ms")))
+        add("req_gpu", (scenario,), _s(m.get("gpu_ms")))
+        if "energy_j" in m:
+            add("req_energy", (scenario, req.sources.get("energy_j", "unknown")), m["energy_j"])
+        add("cost", (scenario,), m.get("cost_usd"))
+        flat = req.flat()
+        flat_sources = req.flat_sources()
+        stages: dict[str, None] = {}
+        for st in req.stages:
+            stages.setdefault(st.name, None)
+            endpoint = getattr(st, "endpoint", None) or "none"
+            key = (scenario, st.name, endpoint)
+            errors[key] = errors.get(key, 0.0) + (1.0 if st.error else 0.0)
+        if req.error and not any(st.error for st in req.stages):
+            key = (scenario, "request", "none")
+            errors[key] = errors.get(key, 0.0) + 1.0
+        for stage in stages:
+            def get(metric: str, stage: str = stage) -> float | None:
+                return flat.get(f"{stage}.{metric}")
+
+            add("stage_wall", (scenario, stage), _s(get("wall_ms")))
+            add("stage_cpu", (scenario, stage), _s(get("cpu_ms")))
+            energy = get("energy_j")
+            if energy is not None:
+                source = flat_sources.get(f"{stage}.energy_j", "unknown")
+                add("stage_energy", (scenario, stage, source), energy)
+            for key, value in flat.items():
+                prefix = f"{stage}.tokens_"
+                if key.startswith(prefix) and key != f"{prefix}total":
+                    add("tokens", (scenario, stage, key[len(prefix):]), value)
+                prefix = f"{stage}.count_"
+                if key.startswith(prefix):
+                    add("items", (scenario, stage, key[len(prefix):]), value)
+            ttft_ms = get("ttft_ms")
+            add("ttft", (scenario, stage), _s(ttft_ms))
+            completion = get("tokens_completion")
+            wall_ms = get("wall_ms")
+            if completion and wall_ms:
+                streaming_ms = wall_ms - (ttft_ms or 0.0)
+                if streaming_ms > 0:
+                    add("rate", (scenario, stage), completion / (streaming_ms / 1000.0))
+
+
+def _s(ms: float | None) -> float | None:
+    return None if ms is None else ms / 1000.0
+
+
+def _mean_score(data: Mapping[str, Any]) -> float | None:
+    values = [
+        float(s["value"]) for s in data.get("samples", ())
+        if isinstance(s, Mapping) and isinstance(s.get("value"), int | float)
+    ]
+    return sum(values) / len(values) if values else None
+
+
+def run_info(environment: Mapping[str, Any], version: str) -> dict[str, str]:
+    """The labels of ``ragcost_run_info``: the commit, the plugin and the machine."""
+    git = environment.get("git") or {}
+    return {
+        "git_sha": str(git.get("commit") or "unknown"),
+        "git_dirty": str(bool(git.get("dirty"))).lower(),
+        "version": version,
+        "python": str(environment.get("python", "")),
+        "environment": str(environment.get("id", "")),
+    }
+
+
+def registry(outcomes: Sequence[Outcome], info: Mapping[str, str],
+             timestamp_s: float | None = None) -> CollectorRegistry:
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(RunCollector(outcomes, info, timestamp_s))
+    return reg
+
+
+def exposition(outcomes: Sequence[Outcome], info: Mapping[str, str],
+               timestamp_s: float | None = None) -> str:
+    """The text exposition of a run (what the textfile holds and the gateway receives)."""
+    return generate_latest(registry(outcomes, info, timestamp_s)).decode("utf-8")
+
+
+def write_textfile(path: Path, text: str) -> None:
+    """Write atomically (the collector must never read half a file), through a symlink to
+    its target, keeping an existing file's mode."""
+    target = path.resolve() if path.is_symlink() else path
+    if target.exists() and not target.is_file():
+        msg = f"{target} exists and is not a regular file"
+        raise OSError(msg)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    mode = target.stat().st_mode & 0o7777 if target.exists() else None
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.ragcost-tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def export(target: Target, outcomes: Sequence[Outcome], info: Mapping[str, str],
+           timeout_s: float = 10.0) -> str:
+    """Write or push the run's metrics; returns a line saying where they went.
+
+    Raises ``OSError`` (unwritable file, unreachable gateway) for the caller to report."""
+    if target.kind == "textfile":
+        write_textfile(Path(target.where), exposition(outcomes, info))
+        return f"Prometheus metrics written to {target.where}"
+    reg = registry(outcomes, info)
+    try:
+        push_to_gateway(target.where, job="ragcost", registry=reg,
+                        grouping_key=dict(target.grouping), timeout=timeout_s)
+    except OSError:
+        raise
+    except Exception as exc:  # urllib raises HTTPError/URLError (OSErrors); be sure
+        raise OSError(f"{type(exc).__name__}: {exc}") from exc
+    group = ", ".join(f"{k}={v}" for k, v in (("job", "ragcost"), *target.grouping))
+    return f"Prometheus metrics pushed to {target.where} (group {group})"
+
+
+def families(text: str) -> Iterable[str]:
+    """The metric family names in an exposition (for checks and tests)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        yield family.name
