@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .models import UPDATE_MODES, JudgeMode, UpdateMode
 
@@ -20,6 +20,8 @@ METER_NAMES = ("auto", "rapl", "nvml", "process", "estimate", "none")
 #: your CPU's TDP divided by its threads per package for a closer estimate.
 DEFAULT_WATTS_PER_THREAD = 4.0
 
+OtelMode = Literal["auto", "on", "off"]
+OTEL_MODES: tuple[OtelMode, ...] = ("auto", "on", "off")
 
 
 class SettingsError(ValueError):
@@ -41,6 +43,9 @@ class Settings:
     judge_mode: JudgeMode = "replay"
     #: the run history: a SQLite file path or a postgresql:// URL; None when turned off
     history: str | None = None
+    #: ``textfile:PATH`` or ``pushgateway:URL`` (checked by export.target.parse_target)
+    prometheus: str | None = None
+    otel: OtelMode = "auto"
 
 
 # (flag, ini key) pairs, written once for help texts and error messages
@@ -57,6 +62,8 @@ FLAGS: dict[str, tuple[str, str | None]] = {
     "record_judge": ("--ragcost-record-judge", None),
     "judge_live": ("--ragcost-judge-live", None),
     "history": ("--ragcost-history", "ragcost_history"),
+    "prometheus": ("--ragcost-prometheus", "ragcost_prometheus"),
+    "otel": ("--ragcost-otel", "ragcost_otel"),
 }
 
 
@@ -177,6 +184,33 @@ def resolve(
     watts_raw, watts_cli = pick("watts_per_thread")
     record_judge, _ = pick("record_judge")
     judge_live, _ = pick("judge_live")
+    prom_raw, prom_cli = pick("prometheus")
+    otel_raw, otel_cli = pick("otel")
+    prometheus: str | None = None
+    if prom_raw is not None:
+        from .export.target import PrometheusTargetError, parse_target
+
+        where = _where("prometheus", prom_cli)
+        try:
+            target = parse_target(str(prom_raw).strip(), where)
+        except PrometheusTargetError as exc:
+            raise SettingsError(str(exc)) from None
+        if target.kind == "textfile":
+            path = Path(target.where)
+            prometheus = f"textfile:{path if path.is_absolute() else rootpath / path}"
+        else:
+            prometheus = str(prom_raw).strip()
+    otel: OtelMode = "auto"
+    if otel_raw is not None:
+        text = str(otel_raw).strip().lower()
+        if text not in OTEL_MODES:
+            msg = (
+                f"{_where('otel', otel_cli)} takes auto, on or off (got {otel_raw!r}): auto "
+                "captures the app's OpenTelemetry spans when opentelemetry-sdk is installed, "
+                "on requires it, off leaves OpenTelemetry alone"
+            )
+            raise SettingsError(msg)
+        otel = "on" if text == "on" else ("off" if text == "off" else "auto")
     if record_judge and judge_live:
         msg = (
             "--ragcost-record-judge and --ragcost-judge-live cannot be combined: record asks "
@@ -228,4 +262,6 @@ def resolve(
             "default" if watts_raw is None else _where("watts_per_thread", watts_cli)
         ),
         judge_mode=judge_mode,
+        prometheus=prometheus,
+        otel=otel,
     )

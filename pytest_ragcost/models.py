@@ -136,6 +136,8 @@ class StageRecord:
     model: str | None = None
     #: when the stage opened, in ms after its request opened (draws a true waterfall)
     start_ms: float | None = None
+    #: ``host:port`` its calls went to, when captured OpenTelemetry spans said
+    endpoint: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -149,6 +151,8 @@ class StageRecord:
             out["model"] = self.model
         if self.start_ms is not None:
             out["start_ms"] = self.start_ms
+        if self.endpoint is not None:
+            out["endpoint"] = self.endpoint
         return out
 
     @classmethod
@@ -160,6 +164,7 @@ class StageRecord:
             error=data.get("error"),
             model=data.get("model"),
             start_ms=None if data.get("start_ms") is None else float(data["start_ms"]),
+            endpoint=data.get("endpoint"),
         )
 
 

@@ -105,6 +105,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "on the same machine give noisy metrics their between-run noise. "
         "[ini: ragcost_history]",
     )
+    group.addoption(
+        "--ragcost-prometheus",
+        metavar="TARGET",
+        default=None,
+        help="Export the run's metrics for Prometheus: textfile:PATH (node_exporter's "
+        "textfile collector) or pushgateway:URL[?label=value] (needs "
+        "pytest-ragcost[prometheus]). [ini: ragcost_prometheus]",
+    )
+    group.addoption(
+        "--ragcost-otel",
+        metavar="auto|on|off",
+        default=None,
+        help="Capture the app's OpenTelemetry spans (GenAI, OpenInference, OpenLLMetry) as "
+        "stages and provider tokens, and export ragcost's spans to the exporter the "
+        "OTEL_* variables name: auto (default) when opentelemetry-sdk is installed, on to "
+        "require it, off. [ini: ragcost_otel]",
+    )
     parser.addini("ragcost", "Turn pytest-ragcost on (like --ragcost).", type="bool", default=None)
     for key, text in (
         ("ragcost_json", "Path for the JSON output (like --ragcost-json)."),
@@ -114,6 +131,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         ("ragcost_config", "Path of ragcost.yaml (like --ragcost-config)."),
         ("ragcost_watts_per_thread", "Watts per hardware thread for estimated CPU energy."),
         ("ragcost_history", "The run history: a SQLite path, postgresql://..., or none."),
+        ("ragcost_prometheus", "Prometheus export target (like --ragcost-prometheus)."),
+        ("ragcost_otel", "OpenTelemetry capture and export: auto, on or off."),
     ):
         parser.addini(key, text, default=None)
     parser.addini("ragcost_strict", "Like --ragcost-strict.", type="bool", default=None)
@@ -132,6 +151,8 @@ _OPTION_DEST = {
     "record_judge": "ragcost_record_judge",
     "judge_live": "ragcost_judge_live",
     "history": "ragcost_history",
+    "prometheus": "ragcost_prometheus",
+    "otel": "ragcost_otel",
 }
 
 

@@ -65,6 +65,8 @@ class RagcostSession:
         #: scenario -> metric key -> stat -> earlier runs' summaries (stats.RunSummary)
         self.history_runs: dict[str, Any] = {}
         self.history_lines: list[str] = []  # said in the summary (never fails the run)
+        self.spans: Any = None  # export.opentelemetry.SpanBridge, when capturing spans
+        self.notes: list[str] = []  # export lines shown in the summary; never fail the run
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
@@ -99,6 +101,25 @@ class RagcostSession:
                 "serially; run it without -n"
             )
             raise pytest.UsageError(msg)
+        self._start_exports()
+
+    def _start_exports(self) -> None:
+        import importlib.util
+
+        from .export import ExtraMissingError, require
+
+        try:
+            if self.settings.prometheus is not None:
+                require("prometheus_client", "prometheus", "--ragcost-prometheus")
+            if self.settings.otel == "on":
+                require("opentelemetry.sdk", "otel", "--ragcost-otel=on")
+        except ExtraMissingError as exc:
+            self.close()
+            raise pytest.UsageError(f"pytest-ragcost: {exc}") from None
+        if self.settings.otel != "off" and importlib.util.find_spec("opentelemetry.sdk"):
+            from .export.opentelemetry import SpanBridge
+
+            self.spans = SpanBridge()
 
     def _open_history(self) -> None:
         """Open the history and read earlier runs on this machine; a failing store is said
@@ -166,12 +187,15 @@ class RagcostSession:
             marker_requests=spec.requests,
             warmup=spec.warmup,
             marker_load=spec.load,
+            spans=self.spans,
         )
 
     # -- the header ----------------------------------------------------------------------
     def header_lines(self) -> list[str]:
         assert self.meters is not None
         lines = [f"ragcost: {__version__}, energy: {self.meters.energy_label()}"]
+        if self.spans is not None:
+            lines.append(f"ragcost: {self.spans.describe()}")
         for missing in self.meters.unavailable:
             lines.append(f"ragcost: {missing.name} unavailable: {missing.reason}")
         if self.gate is not None:
@@ -200,6 +224,8 @@ class RagcostSession:
         output = getattr(node, "workeroutput", {}) or {}
         for data in output.get("ragcost_outcomes", []):
             self._keep(Outcome.from_dict(data))
+        for note in output.get("ragcost_notes", []):
+            self._note(note)
         for problem in output.get("ragcost_problems", []):
             if problem not in self.problems:
                 self.problems.append(problem)
@@ -238,9 +264,19 @@ class RagcostSession:
         outcome = evaluate(run, self.gate, quality=scored, stored=self._stored(),
                            test_passed=report.passed,
                            history=self.history_runs.get(run.scenario, {}))
+        if self.spans is not None:
+            try:
+                # priced by evaluate(): the stage spans carry cost_usd
+                self.spans.emit(outcome.run)
+            except Exception as exc:  # spans out are a copy; the run goes on without them
+                self._note(f"OpenTelemetry: could not emit spans: {type(exc).__name__}: {exc}")
         self._keep(outcome)
         self._apply(item, report, outcome)
         return report
+
+    def _note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
 
     def _score(self, run: ScenarioRun) -> QualityScores | None:
         from .compare.evaluate import QUALITY_LAYER, QualityScores
@@ -345,7 +381,11 @@ class RagcostSession:
         if self._finished:
             return
         self._finished = True
+        if self.spans is not None:
+            for note in self.spans.shutdown():
+                self._note(note)
         if _is_worker(self.config):
+            self.config.workeroutput["ragcost_notes"] = list(self.notes)  # type: ignore[attr-defined]
             self.config.workeroutput["ragcost_outcomes"] = [  # type: ignore[attr-defined]
                 o.to_dict() for o in self.outcomes.values()
             ]
@@ -427,6 +467,8 @@ class RagcostSession:
             md_text = markdown(outcomes, self.environment)
         if self.settings.markdown_path is not None and md_text is not None:
             self._write(self.settings.markdown_path, md_text, session)
+        if self.settings.prometheus is not None:
+            self._export_prometheus(outcomes)
         summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary_path and md_text is not None:
             try:
@@ -434,6 +476,22 @@ class RagcostSession:
                     fh.write(md_text)
             except OSError as exc:
                 self.problems.append(f"could not append to GITHUB_STEP_SUMMARY: {exc}")
+
+    def _export_prometheus(self, outcomes: list[Outcome]) -> None:
+        """Write or push the metrics; a failure is reported, never fails the run (the
+        results themselves are in the JSON, the history and the summary)."""
+        from .export.prometheus import export, run_info
+        from .export.target import parse_target
+
+        assert self.settings.prometheus is not None
+        target = parse_target(self.settings.prometheus)
+        try:
+            self._note(export(target, outcomes, run_info(self.environment, __version__)))
+        except OSError as exc:
+            self._note(
+                f"warning: could not export Prometheus metrics to {target}: "
+                f"{exc.strerror or exc}; the run's results are unaffected"
+            )
 
     def _write(self, path: Path, text: str, session: pytest.Session) -> None:
         from .files import write_text_atomic
@@ -458,6 +516,7 @@ class RagcostSession:
         except Exception as exc:
             lines = [f"ragcost: could not render the summary: {type(exc).__name__}: {exc}"]
         lines.extend(f"ragcost warning: {line}" for line in self.history_lines)
+        lines.extend(f"ragcost: {note}" for note in self.notes)
         if self.quality_written:
             lines.append(
                 f"ragcost: stored per-sample baseline scores of {len(self.quality_written)} "

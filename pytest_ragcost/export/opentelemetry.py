@@ -48,7 +48,7 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-from . import require
+from . import ExtraMissingError, require
 from .spans_in import CapturedSpan, Merged, merge, stage_of
 
 if TYPE_CHECKING:
@@ -238,6 +238,7 @@ class SpanBridge:
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         self._env = dict(os.environ if env is None else env)
+        self.notes: list[str] = []
         self._lock = threading.Lock()
         self._slot: tuple[str, int | None] | None = None
         self._current: str | None = None
@@ -248,17 +249,29 @@ class SpanBridge:
         self._processor = _Processor(self)
         self._hooked: set[int] = set()
         self._installed_provider: TracerProvider | None = None
-        self.notes: list[str] = []
         self.duplicates = 0
         self.captured = 0
-        names = exporter_names(self._env)
-        self._exporters = [_CountingExporter(build_exporter(n, self._env), n) for n in names]
+        self._exporters = self._build_exporters()
         self._out_provider: TracerProvider | None = None
         self._ids = _RequestIds()
         if self._exporters:
             self._out_provider = self._provider(self._exporters, self._ids)
 
     # -- providers ----------------------------------------------------------------------
+    def _build_exporters(self) -> list[_CountingExporter]:
+        """The exporters the env names; a bad name or a missing package is reported and
+        exports nothing (metering goes on)."""
+        try:
+            return [
+                _CountingExporter(build_exporter(n, self._env), n)
+                for n in exporter_names(self._env)
+            ]
+        except (ValueError, ExtraMissingError) as exc:
+            note = f"OpenTelemetry: no span export: {exc}"
+            if note not in self.notes:
+                self.notes.append(note)
+            return []
+
     def _provider(
         self, exporters: Sequence[_CountingExporter], ids: IdGenerator | None = None
     ) -> TracerProvider:
@@ -280,10 +293,7 @@ class SpanBridge:
             self._hooked.add(id(provider))
             return
         if type(provider).__name__ == "ProxyTracerProvider":
-            app_exporters = [
-                _CountingExporter(build_exporter(n, self._env), n)
-                for n in exporter_names(self._env)
-            ]
+            app_exporters = self._build_exporters()
             ours = self._provider(app_exporters)
             ours.add_span_processor(self._processor)
             trace.set_tracer_provider(ours)
@@ -443,7 +453,7 @@ class SpanBridge:
         return count
 
     def shutdown(self, timeout_s: float = 10.0) -> list[str]:
-        """Flush and stop ragcost's exporters; the problems to report (never raises)."""
+        """Flush and stop ragcost's exporters; the lines to report (never raises)."""
         problems: list[str] = list(self.notes)
         for provider in (self._out_provider, self._installed_provider):
             if provider is None:
@@ -458,19 +468,35 @@ class SpanBridge:
             except Exception as exc:
                 problems.append(f"OpenTelemetry: stopping the exporter failed: {exc}")
             self._out_provider = None
+        if self.captured:
+            dropped = f", {self.duplicates} duplicate(s) dropped" if self.duplicates else ""
+            problems.append(
+                f"OpenTelemetry: {self.captured} app span(s) folded into stages{dropped}"
+            )
         for exporter in self._exporters:
+            if exporter.exported and not exporter.failed:
+                problems.append(
+                    f"OpenTelemetry: {exporter.exported} span(s) sent via {exporter.name}"
+                )
             if exporter.failed:
                 detail = f" ({exporter.last_error})" if exporter.last_error else ""
                 problems.append(
-                    f"OpenTelemetry: the {exporter.name} exporter failed to send "
+                    f"warning: OpenTelemetry: the {exporter.name} exporter failed to send "
                     f"{exporter.failed} span(s){detail}; the run's results are unaffected"
                 )
         return problems
 
-    def summary(self) -> str:
+    def describe(self) -> str:
+        """The header line: what is captured and where ragcost's spans go."""
+        from opentelemetry.sdk.version import __version__ as sdk_version
+
         names = sorted({e.name for e in self._exporters})
-        out = f"spans exported via {', '.join(names)}" if names else "no span exporter set"
-        return f"OpenTelemetry: {self.captured} app span(s) captured, {out}"
+        out = (
+            f"ragcost spans exported via {', '.join(names)}"
+            if names
+            else "no span exporter named by OTEL_TRACES_EXPORTER / OTEL_EXPORTER_OTLP_ENDPOINT"
+        )
+        return f"OpenTelemetry: capturing app spans (opentelemetry-sdk {sdk_version}); {out}"
 
 
 def attributes_of(metrics: Mapping[str, float], sources: Mapping[str, str]) -> dict[str, Any]:

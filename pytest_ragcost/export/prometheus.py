@@ -20,13 +20,10 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import time
-import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -40,6 +37,7 @@ from prometheus_client.exposition import push_to_gateway
 from prometheus_client.utils import floatToGoString
 
 from ..models import Outcome, RequestRecord
+from .target import Target
 
 #: GenAI semantic conventions' ``gen_ai.client.operation.duration`` buckets, with three
 #: finer ones below for in-process stages
@@ -85,59 +83,6 @@ FAMILIES = (
     "ragcost_run_info",
     "ragcost_last_run_timestamp_seconds",
 )
-_FORBIDDEN_GROUPING = frozenset({"git_sha", "sha", "commit", "revision", "trace_id"})
-_LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-
-
-class PrometheusTargetError(ValueError):
-    """``--ragcost-prometheus`` has a value we cannot use."""
-
-
-@dataclass(frozen=True)
-class Target:
-    kind: Literal["textfile", "pushgateway"]
-    where: str
-    grouping: tuple[tuple[str, str], ...] = ()
-
-    def __str__(self) -> str:
-        return f"{self.kind}:{self.where}"
-
-
-def parse_target(text: str, where: str = "--ragcost-prometheus") -> Target:
-    """``textfile:PATH`` or ``pushgateway:URL[?label=value...]``."""
-    kind, sep, rest = text.partition(":")
-    usage = (
-        f"{where} takes textfile:PATH (a .prom file for node_exporter's textfile "
-        "collector) or pushgateway:URL (e.g. pushgateway:http://127.0.0.1:9091)"
-    )
-    if not sep or not rest.strip() or kind not in ("textfile", "pushgateway"):
-        raise PrometheusTargetError(f"{usage} (got {text!r})")
-    rest = rest.strip()
-    if kind == "textfile":
-        return Target("textfile", rest)
-    url = urllib.parse.urlsplit(rest)
-    if url.scheme not in ("http", "https") or not url.netloc:
-        raise PrometheusTargetError(f"{usage}; the URL needs http:// or https:// (got {rest!r})")
-    grouping: list[tuple[str, str]] = []
-    for key, value in urllib.parse.parse_qsl(url.query, keep_blank_values=True):
-        if key in _FORBIDDEN_GROUPING:
-            msg = (
-                f"{where}: {key!r} cannot be in the Pushgateway grouping key: the gateway "
-                "never forgets a group, so every commit would leave its series behind "
-                "(the git sha is already a label of ragcost_run_info)"
-            )
-            raise PrometheusTargetError(msg)
-        if not _LABEL_RE.match(key) or key == "job" or not value:
-            msg = (
-                f"{where}: grouping label {key!r}={value!r} must be a label name and a "
-                "non-empty value (job is always 'ragcost')"
-            )
-            raise PrometheusTargetError(msg)
-        grouping.append((key, value))
-    base = urllib.parse.urlunsplit((url.scheme, url.netloc, url.path, "", ""))
-    return Target("pushgateway", base, tuple(grouping))
-
-
 def _histogram(
     name: str, doc: str, labels: Sequence[str], bounds: Sequence[float],
     series: Mapping[tuple[str, ...], list[float]],
@@ -146,7 +91,7 @@ def _histogram(
     for key in sorted(series):
         values = [v for v in series[key] if math.isfinite(v)]
         buckets = [
-            (floatToGoString(bound), float(sum(1 for v in values if v <= bound)))
+            (_le(bound), float(sum(1 for v in values if v <= bound)))
             for bound in bounds
         ]
         buckets.append(("+Inf", float(len(values))))
@@ -284,12 +229,11 @@ class RunCollector:
         stages: dict[str, None] = {}
         for st in req.stages:
             stages.setdefault(st.name, None)
-            endpoint = getattr(st, "endpoint", None) or "none"
-            key = (scenario, st.name, endpoint)
-            errors[key] = errors.get(key, 0.0) + (1.0 if st.error else 0.0)
+            where = (scenario, st.name, st.endpoint or "none")
+            errors[where] = errors.get(where, 0.0) + (1.0 if st.error else 0.0)
         if req.error and not any(st.error for st in req.stages):
-            key = (scenario, "request", "none")
-            errors[key] = errors.get(key, 0.0) + 1.0
+            where = (scenario, "request", "none")
+            errors[where] = errors.get(where, 0.0) + 1.0
         for stage in stages:
             def get(metric: str, stage: str = stage) -> float | None:
                 return flat.get(f"{stage}.{metric}")
@@ -315,6 +259,11 @@ class RunCollector:
                 streaming_ms = wall_ms - (ttft_ms or 0.0)
                 if streaming_ms > 0:
                     add("rate", (scenario, stage), completion / (streaming_ms / 1000.0))
+
+
+def _le(bound: float) -> str:
+    text: str = floatToGoString(bound)  # type: ignore[no-untyped-call]
+    return text
 
 
 def _s(ms: float | None) -> float | None:

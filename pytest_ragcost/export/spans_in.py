@@ -389,6 +389,9 @@ def merge(
         stage = _with_usage(stage, usage, _source(conventions))
         if model != stage.model:
             stage = replace(stage, model=model)
+        called = endpoints([s for s in spans if s.owner == index])
+        if called and stage.endpoint is None:
+            stage = replace(stage, endpoint=called[0])
         if ttft is not None:
             first_token = ttft if first_token is None else min(first_token, ttft)
             if "ttft_ms" not in stage.metrics and index < len(stage_starts_ns):
@@ -441,7 +444,12 @@ def merge(
         count = sum(1 for s in members if s.span_id in leaves or kind not in MODEL_STAGES)
         metrics["count_calls"] = float(count)
         sources["count_calls"] = "derived"
-        stage = StageRecord(kind, metrics, sources, errors[0] if errors else None, model)
+        # duplicates too: the span kept may be the one without the server's address
+        called = endpoints(
+            [s for s in spans if s.owner is None and stage_of(s.attributes) == kind]
+        )
+        stage = StageRecord(kind, metrics, sources, errors[0] if errors else None, model,
+                            endpoint=called[0] if called else None)
         out.append(_with_usage(stage, usage, _source(conventions)))
         derived_times[index] = (start, max(s.end_ns for s in members))
     return Merged(tuple(out), first_token, links, derived_times, duplicates)

@@ -19,6 +19,7 @@ from ..meters import process
 from ..models import NAME_RE, TOKEN_KINDS, RequestRecord, Sample, ScenarioRun, StageRecord
 
 if TYPE_CHECKING:
+    from ..export.opentelemetry import SpanBridge
     from ..load.queue import TrackedExecutor, TrackedSemaphore
     from ..load.runner import LoadReport
     from ..meters.registry import MeterSet
@@ -223,6 +224,7 @@ class Recorder:
         marker_requests: int | None = None,
         warmup: int = 0,
         marker_load: Mapping[str, Any] | None = None,
+        spans: SpanBridge | None = None,
     ) -> None:
         self.scenario = scenario
         self.nodeid = nodeid
@@ -232,6 +234,8 @@ class Recorder:
         self._cap = requests_cap
         self._marker_requests = marker_requests
         self._warmup = warmup
+        # captured OpenTelemetry spans of the app (only with --ragcost and the SDK)
+        self._spans = spans if metering else None
         self._records: list[RequestRecord] = []
         self._samples: list[Sample] = []
         self._stage: Stage | None = None
@@ -324,6 +328,8 @@ class Recorder:
         self._req_ttft_ns = None
         self._own_ns = 0
         self._own_cpu_ns = 0
+        if self._spans is not None and self._recording:
+            self._spans.open_request(self._req_trace)
         if self.metering:
             meters = self.meters
             self._req_energy0 = meters.snap() if meters is not None and meters.energy else []
@@ -348,6 +354,11 @@ class Recorder:
         sources: dict[str, str] = {}
         meters = self.meters
         cpu_ms: float | None = None
+        span_ttft_ms: float | None = None
+        if self._spans is not None:
+            # the app's own spans: provider tokens and stages it ran outside ragcost.stage()
+            stages, span_ttft_ms = self._spans.close_request(self._req_stages)
+            self._req_stages = list(stages)
         if self._req_t0 is not None and meters is not None and meters.process:
             figures = process.full_delta(self._req_t0, process.full())
             figures["wall_ms"] -= self._own_ns / 1e6
@@ -367,6 +378,9 @@ class Recorder:
             start_ns = self._req_t0.wall_ns if self._req_t0 is not None else self._req_wall0
             metrics["ttft_ms"] = (self._req_ttft_ns - start_ns) / 1e6
             sources["ttft_ms"] = "timer"
+        elif span_ttft_ms is not None:
+            metrics["ttft_ms"] = span_ttft_ms
+            sources["ttft_ms"] = "span"
         # request totals of what stages counted: tokens and counts add up over stages
         for st in self._req_stages:
             for name, value in st.metrics.items():
@@ -419,9 +433,13 @@ class Recorder:
             )
             raise RagcostUsageError(msg)
         self._stage = stage
+        if self._spans is not None and self._recording:
+            self._spans.enter_stage()
 
     def _exit_stage(self, stage: Stage) -> None:
         self._stage = None
+        if self._spans is not None and self._recording:
+            self._spans.exit_stage()
         if self.metering and self._recording:
             self._req_stages.append(stage._record())
 
