@@ -24,9 +24,9 @@ import pytest
 
 pytest.importorskip("prometheus_client")
 
-from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
+from prometheus_client.parser import text_string_to_metric_families
 
-from pytest_ragcost.export.target import PrometheusTargetError, parse_target  # noqa: E402
+from pytest_ragcost.export.target import PrometheusTargetError, parse_target
 
 ROOT = Path(__file__).parent.parent
 DASHBOARD = ROOT / "examples" / "grafana" / "dashboards" / "ragcost.json"
@@ -151,7 +151,8 @@ def test_promtool_accepts_the_exposition(exposition: str) -> None:
     proc = subprocess.run([PROMTOOL, "check", "metrics"], input=exposition,
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.strip() == "" and proc.stderr.strip() == ""
+    assert proc.stdout.strip() == ""
+    assert proc.stderr.strip() == ""
 
 
 # -- the dashboard ------------------------------------------------------------------------
@@ -285,7 +286,8 @@ def test_the_example_run_lands_in_a_real_pushgateway(
                         "scenario": "quickstart-qa"}, 6.0)]
     # the commit is a label of the info metric only, never of the group
     info = series["ragcost_run_info"]
-    assert len(info) == 1 and "git_sha" in info[0][0]
+    assert len(info) == 1
+    assert "git_sha" in info[0][0]
     with urllib.request.urlopen(f"{pushgateway}/api/v1/metrics", timeout=10) as resp:
         groups = json.loads(resp.read())["data"]
     assert [g["labels"] for g in groups] == [{"branch": "main", "job": "ragcost"}]
