@@ -19,7 +19,6 @@ then.
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -36,6 +35,7 @@ from prometheus_client.core import (
 from prometheus_client.exposition import push_to_gateway
 from prometheus_client.utils import floatToGoString
 
+from ..files import write_text_atomic
 from ..models import Outcome, RequestRecord
 from .target import Target
 
@@ -303,33 +303,16 @@ def exposition(outcomes: Sequence[Outcome], info: Mapping[str, str],
     return generate_latest(registry(outcomes, info, timestamp_s)).decode("utf-8")
 
 
-def write_textfile(path: Path, text: str) -> None:
-    """Write atomically (the collector must never read half a file), through a symlink to
-    its target, keeping an existing file's mode."""
-    target = path.resolve() if path.is_symlink() else path
-    if target.exists() and not target.is_file():
-        msg = f"{target} exists and is not a regular file"
-        raise OSError(msg)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    mode = target.stat().st_mode & 0o7777 if target.exists() else None
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.ragcost-tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def export(target: Target, outcomes: Sequence[Outcome], info: Mapping[str, str],
            timeout_s: float = 10.0) -> str:
     """Write or push the run's metrics; returns a line saying where they went.
 
     Raises ``OSError`` (unwritable file, unreachable gateway) for the caller to report."""
     if target.kind == "textfile":
-        write_textfile(Path(target.where), exposition(outcomes, info))
+        path = Path(target.where)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # whole or not at all: the collector must never read half a file
+        write_text_atomic(path, exposition(outcomes, info))
         return f"Prometheus metrics written to {target.where}"
     reg = registry(outcomes, info)
     try:
