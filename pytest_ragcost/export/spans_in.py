@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from ..models import StageRecord
@@ -103,6 +104,19 @@ class CapturedSpan:
     @property
     def duration_ns(self) -> int:
         return max(0, self.end_ns - self.start_ns)
+
+    # read once per span: merge() looks at each of them many times
+    @cached_property
+    def kind(self) -> str | None:
+        return stage_of(self.attributes)
+
+    @cached_property
+    def usage(self) -> dict[str, float]:
+        return usage_of(self.attributes)
+
+    @cached_property
+    def model(self) -> str | None:
+        return model_of(self.attributes)
 
 
 def stage_of(attributes: Mapping[str, Any]) -> str | None:
@@ -242,32 +256,41 @@ def _overlap(a: CapturedSpan, b: CapturedSpan) -> float:
 class _Tree:
     def __init__(self, spans: Sequence[CapturedSpan]) -> None:
         self.by_id = {s.span_id: s for s in spans}
+        self._up: dict[int, tuple[int, ...]] = {}
 
-    def ancestors(self, span: CapturedSpan) -> Iterable[CapturedSpan]:
-        seen: set[int] = set()
+    def ancestor_ids(self, span: CapturedSpan) -> tuple[int, ...]:
+        """Ids of the span's captured ancestors, nearest first (memoised)."""
+        known = self._up.get(span.span_id)
+        if known is not None:
+            return known
+        chain: list[int] = []
+        seen = {span.span_id}
         parent = span.parent_id
         while parent is not None and parent in self.by_id and parent not in seen:
+            if parent in self._up:
+                chain.extend((parent, *self._up[parent]))
+                break
             seen.add(parent)
-            node = self.by_id[parent]
-            yield node
-            parent = node.parent_id
+            chain.append(parent)
+            parent = self.by_id[parent].parent_id
+        self._up[span.span_id] = tuple(chain)
+        return self._up[span.span_id]
+
+    def ancestors(self, span: CapturedSpan) -> Iterable[CapturedSpan]:
+        return (self.by_id[i] for i in self.ancestor_ids(span))
+
+    def is_ancestor(self, maybe: CapturedSpan, of: CapturedSpan) -> bool:
+        return maybe.span_id in self.ancestor_ids(of)
 
 
 def _same_call(a: CapturedSpan, b: CapturedSpan, tree: _Tree) -> bool:
-    if stage_of(a.attributes) != stage_of(b.attributes):
+    if a.kind != b.kind or _overlap(a, b) < DUPLICATE_OVERLAP:
         return False
-    related = (
-        a.parent_id == b.parent_id
-        or any(x is b for x in tree.ancestors(a))
-        or any(x is a for x in tree.ancestors(b))
-    )
-    if not related or _overlap(a, b) < DUPLICATE_OVERLAP:
+    if a.model and b.model and a.model != b.model:
         return False
-    model_a, model_b = model_of(a.attributes), model_of(b.attributes)
-    if model_a and model_b and model_a != model_b:
+    if a.usage and b.usage and a.usage != b.usage:
         return False
-    usage_a, usage_b = usage_of(a.attributes), usage_of(b.attributes)
-    return not (usage_a and usage_b and usage_a != usage_b)
+    return a.parent_id == b.parent_id or tree.is_ancestor(b, a) or tree.is_ancestor(a, b)
 
 
 def drop_duplicates(spans: Sequence[CapturedSpan]) -> tuple[list[CapturedSpan], int]:
@@ -275,17 +298,19 @@ def drop_duplicates(spans: Sequence[CapturedSpan]) -> tuple[list[CapturedSpan], 
 
     Of a duplicate pair the one reporting usage is kept (the inner one on a tie)."""
     tree = _Tree(spans)
-    models = [s for s in spans if stage_of(s.attributes) in MODEL_STAGES]
+    models = sorted((s for s in spans if s.kind in MODEL_STAGES), key=lambda s: s.start_ns)
     dropped: set[int] = set()
     for i, a in enumerate(models):
         if a.span_id in dropped:
             continue
         for b in models[i + 1:]:
+            if b.start_ns > a.end_ns:
+                break  # sorted by start: no later span overlaps ``a``
             if b.span_id in dropped or not _same_call(a, b, tree):
                 continue
-            a_inner = any(x is b for x in tree.ancestors(a))
-            keep_a = bool(usage_of(a.attributes)) > bool(usage_of(b.attributes)) or (
-                bool(usage_of(a.attributes)) == bool(usage_of(b.attributes)) and a_inner
+            a_inner = tree.is_ancestor(b, a)
+            keep_a = bool(a.usage) > bool(b.usage) or (
+                bool(a.usage) == bool(b.usage) and a_inner
             )
             dropped.add(b.span_id if keep_a else a.span_id)
             if not keep_a:
@@ -300,16 +325,12 @@ def leaf_model_spans(spans: Sequence[CapturedSpan]) -> list[CapturedSpan]:
     tree = _Tree(spans)
     inner: set[int] = set()
     for span in spans:
-        kind = stage_of(span.attributes)
-        if kind not in MODEL_STAGES:
+        if span.kind not in MODEL_STAGES:
             continue
         for ancestor in tree.ancestors(span):
-            if stage_of(ancestor.attributes) == kind:
+            if ancestor.kind == span.kind:
                 inner.add(ancestor.span_id)
-    return [
-        s for s in spans
-        if stage_of(s.attributes) in MODEL_STAGES and s.span_id not in inner
-    ]
+    return [s for s in spans if s.kind in MODEL_STAGES and s.span_id not in inner]
 
 
 @dataclass
@@ -367,6 +388,10 @@ def merge(
 
     # 1. spans inside an explicit stage add attributes only
     owned: dict[int, list[CapturedSpan]] = {}
+    every_owned: dict[int, list[CapturedSpan]] = {}
+    for span in spans:
+        if span.owner is not None:
+            every_owned.setdefault(span.owner, []).append(span)
     for span in kept:
         if span.owner is not None and 0 <= span.owner < len(out):
             owned.setdefault(span.owner, []).append(span)
@@ -380,16 +405,16 @@ def merge(
             if span.span_id not in leaves:
                 continue
             links.setdefault(index, []).append((span.trace_id, span.span_id))
-            _add_usage(usage, usage_of(span.attributes))
+            _add_usage(usage, span.usage)
             conventions.add(convention_of(span.attributes))
-            model = model or model_of(span.attributes)
-            first = first_token_ns(span) if stage_of(span.attributes) == "generate" else None
+            model = model or span.model
+            first = first_token_ns(span) if span.kind == "generate" else None
             if first is not None and ttft is None:
                 ttft = first
         stage = _with_usage(stage, usage, _source(conventions))
         if model != stage.model:
             stage = replace(stage, model=model)
-        called = endpoints([s for s in spans if s.owner == index])
+        called = endpoints(every_owned.get(index, []))
         if called and stage.endpoint is None:
             stage = replace(stage, endpoint=called[0])
         if ttft is not None:
@@ -404,18 +429,17 @@ def merge(
         out[index] = stage
 
     # 2. spans outside every explicit stage form stages of their own kind
-    loose = [s for s in kept if s.owner is None and stage_of(s.attributes) is not None]
+    loose = [s for s in kept if s.owner is None and s.kind is not None]
     derived_times: dict[int, tuple[int, int]] = {}
     for kind in SPAN_STAGES:
-        members = [s for s in loose if stage_of(s.attributes) == kind]
+        members = [s for s in loose if s.kind == kind]
         if not members:
             continue
         own = union_ns((s.start_ns, s.end_ns) for s in members)
         nested_other = union_ns(
             (s.start_ns, s.end_ns)
             for s in loose
-            if stage_of(s.attributes) != kind
-            and any(stage_of(a.attributes) == kind for a in tree.ancestors(s))
+            if s.kind != kind and any(a.kind == kind for a in tree.ancestors(s))
         )
         wall_ns = length_ns(subtract_ns(own, nested_other))
         metrics: dict[str, float] = {"wall_ms": wall_ns / 1e6}
@@ -430,9 +454,9 @@ def merge(
             if span.span_id not in leaves:
                 continue
             links.setdefault(index, []).append((span.trace_id, span.span_id))
-            _add_usage(usage, usage_of(span.attributes))
+            _add_usage(usage, span.usage)
             conventions.add(convention_of(span.attributes))
-            model = model or model_of(span.attributes)
+            model = model or span.model
             first = first_token_ns(span) if kind == "generate" else None
             if first is not None and ttft is None:
                 ttft = first
@@ -446,7 +470,7 @@ def merge(
         sources["count_calls"] = "derived"
         # duplicates too: the span kept may be the one without the server's address
         called = endpoints(
-            [s for s in spans if s.owner is None and stage_of(s.attributes) == kind]
+            [s for s in spans if s.owner is None and s.kind == kind]
         )
         stage = StageRecord(kind, metrics, sources, errors[0] if errors else None, model,
                             endpoint=called[0] if called else None)
