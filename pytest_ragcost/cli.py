@@ -4,6 +4,7 @@
     ragcost report RUN.json [--markdown]         the tables of a saved --ragcost-json run
     ragcost compare RUN.json [--config FILE] [--strict]
                                                  verdicts of a saved run against a budget file
+    ragcost ab REF [--rounds N] [-- PYTEST ARGS] head against a git ref, same job, alternating
 
 ``compare`` reaches the same verdicts as the plugin, from the same library code
 (:func:`pytest_ragcost.compare.evaluate.evaluate`), pricing the saved tokens with the
@@ -156,7 +157,35 @@ def _compare(args: argparse.Namespace) -> int:
     return exit_code(outcomes, strict=args.strict)
 
 
+def _ab(args: argparse.Namespace) -> int:
+    from .ab import ABError, run_ab, summary_lines, write_outputs
+
+    try:
+        result = run_ab(
+            args.ref,
+            rounds=args.rounds,
+            pytest_args=args.pytest_args,
+            config=Path(args.config),
+            log=lambda line: print(line, flush=True),
+        )
+    except ABError as exc:
+        print(f"ragcost ab: {exc}", file=sys.stderr)
+        return 2
+    write_outputs(
+        result,
+        Path(args.json) if args.json else None,
+        Path(args.markdown) if args.markdown else None,
+    )
+    print("\n".join(summary_lines(result)))
+    return result.exit_code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pytest_args: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, pytest_args = argv[:cut], argv[cut + 1 :]
     parser = argparse.ArgumentParser(prog="ragcost", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"pytest-ragcost {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -174,7 +203,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="fail on INCOMPARABLE, INCONCLUSIVE, NEW and STALE too "
                    "(like --ragcost-strict)")
     p.set_defaults(func=_compare)
+    p = sub.add_parser(
+        "ab",
+        help="same-job A/B: head against a git ref in alternating rounds (pytest args after --)",
+    )
+    p.add_argument("ref", help="the base: a branch, tag or commit, e.g. origin/main")
+    p.add_argument("--rounds", type=int, default=6, help="alternating rounds (default 6)")
+    p.add_argument("--config", default="ragcost.yaml",
+                   help="head's ragcost.yaml: which keys, tolerances and severities")
+    p.add_argument("--json", metavar="PATH", help="write the A/B runs and verdicts as JSON")
+    p.add_argument("--markdown", metavar="PATH", help="write the verdicts as Markdown")
+    p.set_defaults(func=_ab)
     args = parser.parse_args(argv)
+    args.pytest_args = pytest_args
     try:
         return int(args.func(args))
     except CliError as exc:

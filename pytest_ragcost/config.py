@@ -46,6 +46,9 @@ class Settings:
     #: ``textfile:PATH`` or ``pushgateway:URL`` (checked by export.target.parse_target)
     prometheus: str | None = None
     otel: OtelMode = "auto"
+    #: same-job A/B against this git ref (``--ragcost-ab``), in this many rounds
+    ab_ref: str | None = None
+    ab_rounds: int = 6
 
 
 # (flag, ini key) pairs, written once for help texts and error messages
@@ -64,6 +67,8 @@ FLAGS: dict[str, tuple[str, str | None]] = {
     "history": ("--ragcost-history", "ragcost_history"),
     "prometheus": ("--ragcost-prometheus", "ragcost_prometheus"),
     "otel": ("--ragcost-otel", "ragcost_otel"),
+    "ab_ref": ("--ragcost-ab", None),
+    "ab_rounds": ("--ragcost-ab-rounds", "ragcost_ab_rounds"),
 }
 
 
@@ -105,13 +110,13 @@ def parse_meters(value: str, where: str) -> tuple[str, ...]:
     return names
 
 
-def _positive_int(value: Any, where: str) -> int:
+def _positive_int(value: Any, where: str, what: str = "requests") -> int:
     try:
         number = int(str(value).strip())
     except ValueError:
         number = 0
     if number < 1:
-        msg = f"{where} must be a whole number of requests >= 1 (got {value!r})"
+        msg = f"{where} must be a whole number of {what} >= 1 (got {value!r})"
         raise SettingsError(msg)
     return number
 
@@ -218,6 +223,23 @@ def resolve(
         )
         raise SettingsError(msg)
     judge_mode: JudgeMode = "record" if record_judge else ("live" if judge_live else "replay")
+    ab_raw, _ = pick("ab_ref")
+    rounds_raw, rounds_cli = pick("ab_rounds")
+    ab_rounds = 6
+    if rounds_raw is not None:
+        ab_rounds = _positive_int(rounds_raw, _where("ab_rounds", rounds_cli), "rounds")
+        if ab_rounds < 2:
+            msg = (
+                f"{_where('ab_rounds', rounds_cli)} must be at least 2 (got {rounds_raw!r}): "
+                "the spread of the rounds is the noise"
+            )
+            raise SettingsError(msg)
+    if ab_raw is not None and update_raw is not None:
+        msg = (
+            "--ragcost-ab and --ragcost-update cannot be combined: an A/B run compares head "
+            "with a git ref and writes no baselines"
+        )
+        raise SettingsError(msg)
 
     def path_of(raw: Any) -> Path | None:
         if raw is None:
@@ -264,4 +286,6 @@ def resolve(
         judge_mode=judge_mode,
         prometheus=prometheus,
         otel=otel,
+        ab_ref=str(ab_raw) if ab_raw is not None else None,
+        ab_rounds=ab_rounds,
     )

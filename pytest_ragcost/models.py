@@ -178,6 +178,11 @@ class RequestRecord:
     sources: Mapping[str, str]
     stages: tuple[StageRecord, ...] = ()
     error: str | None = None
+    #: which item this request was about (``ragcost.requests(items, id=...)`` or a content
+    #: hash of the item); per-item baselines pair requests on it
+    item_id: str | None = None
+    #: a short readable name of the item, for messages
+    item_label: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -189,6 +194,9 @@ class RequestRecord:
         }
         if self.error is not None:
             out["error"] = self.error
+        if self.item_id is not None:
+            out["item_id"] = self.item_id
+            out["item_label"] = self.item_label
         return out
 
     @classmethod
@@ -200,6 +208,8 @@ class RequestRecord:
             sources=dict(data["sources"]),
             stages=tuple(StageRecord.from_dict(s) for s in data["stages"]),
             error=data.get("error"),
+            item_id=data.get("item_id"),
+            item_label=data.get("item_label"),
         )
 
     def flat(self) -> dict[str, float]:
@@ -223,6 +233,17 @@ class RequestRecord:
             for name, src in st.sources.items():
                 out.setdefault(f"{st.name}.{name}", src)
         return out
+
+
+@dataclass(frozen=True)
+class ItemValues:
+    """One metric key's value per item id, with a readable label per id."""
+
+    values: Mapping[str, float]
+    labels: Mapping[str, str]
+
+    def __len__(self) -> int:
+        return len(self.values)
 
 
 @dataclass(frozen=True)

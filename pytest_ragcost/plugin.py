@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from .config import DEFAULT_WATTS_PER_THREAD, METER_NAMES, SettingsError, resolve
+from .config import DEFAULT_WATTS_PER_THREAD, METER_NAMES, Settings, SettingsError, resolve
 from .fixtures import ragcost  # noqa: F401 - the fixture, registered by import
 from .keys import SESSION_KEY, SETTINGS_KEY
 from .marker import MARKER_HELP
@@ -122,6 +122,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "OTEL_* variables name: auto (default) when opentelemetry-sdk is installed, on to "
         "require it, off. [ini: ragcost_otel]",
     )
+    group.addoption(
+        "--ragcost-ab",
+        metavar="REF",
+        default=None,
+        help="Same-job A/B: check the git ref REF out in a temporary worktree and run it "
+        "(base) and this tree (head) in alternating rounds, then compare them paired by "
+        "round and by item. Runs instead of the tests; exit code 1 when a cost rose.",
+    )
+    group.addoption(
+        "--ragcost-ab-rounds",
+        metavar="N",
+        default=None,
+        help="Alternating rounds of --ragcost-ab (default 6: an even count lets each side "
+        "go first equally often). [ini: ragcost_ab_rounds]",
+    )
     parser.addini("ragcost", "Turn pytest-ragcost on (like --ragcost).", type="bool", default=None)
     for key, text in (
         ("ragcost_json", "Path for the JSON output (like --ragcost-json)."),
@@ -133,6 +148,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         ("ragcost_history", "The run history: a SQLite path, postgresql://..., or none."),
         ("ragcost_prometheus", "Prometheus export target (like --ragcost-prometheus)."),
         ("ragcost_otel", "OpenTelemetry capture and export: auto, on or off."),
+        ("ragcost_ab_rounds", "Alternating rounds of --ragcost-ab (like --ragcost-ab-rounds)."),
     ):
         parser.addini(key, text, default=None)
     parser.addini("ragcost_strict", "Like --ragcost-strict.", type="bool", default=None)
@@ -153,19 +169,50 @@ _OPTION_DEST = {
     "history": "ragcost_history",
     "prometheus": "ragcost_prometheus",
     "otel": "ragcost_otel",
+    "ab_ref": "ragcost_ab",
+    "ab_rounds": "ragcost_ab_rounds",
 }
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", MARKER_HELP)
+def _settings(config: pytest.Config) -> Settings:
     try:
-        settings = resolve(
+        return resolve(
             lambda field: config.getoption(_OPTION_DEST[field], None),
             config.getini,
             config.rootpath,
         )
     except SettingsError as exc:
         raise pytest.UsageError(f"pytest-ragcost: {exc}") from None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    """``--ragcost-ab=REF`` runs the A/B (two sides, in subprocesses) instead of the tests."""
+    if config.getoption("ragcost_ab", None) is None:
+        return None
+    settings = _settings(config)
+    from .ab import ABError, run_ab, summary_lines, write_outputs
+
+    assert settings.ab_ref is not None
+    try:
+        result = run_ab(
+            settings.ab_ref,
+            rounds=settings.ab_rounds,
+            pytest_args=config.invocation_params.args,
+            cwd=config.invocation_params.dir,
+            config=settings.config_path,
+            log=lambda line: print(line, flush=True),
+        )
+    except ABError as exc:
+        raise pytest.UsageError(f"pytest-ragcost: {exc}") from None
+    write_outputs(result, settings.json_path, settings.markdown_path)
+    print("\n".join(summary_lines(result)), flush=True)
+    return result.exit_code
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_HELP)
+    settings = _settings(config)
     config.stash[SETTINGS_KEY] = settings
     if not settings.enabled:
         return

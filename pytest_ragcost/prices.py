@@ -18,9 +18,10 @@ package version plus a short hash of the rates actually applied to that model) o
 ``"override #..."`` (a hash of the override's rates). A price update therefore always
 changes the version, also a dated price change inside one genai-prices release (prices
 are looked up at the time of the run unless ``PriceTable(at=...)`` pins it). The gate
-should store the version next to a ``cost_usd`` baseline and compare ``cost_usd`` only
-when the current version is the same; when it differs the verdict is INCOMPARABLE
-("price table changed: re-bless with --ragcost-update"), never FAIL. Token counts, which
+stores the version next to a ``cost_usd`` baseline (its ``source``) and compares
+``cost_usd`` only while the rates hashes are the same (:func:`rates_hash`; a genai-prices
+release that leaves the model's rates alone keeps them): when they differ the verdict is
+INCOMPARABLE ("re-bless with --ragcost-update"), never FAIL. Token counts, which
 do not depend on prices, stay gated as usual, so a price change never hides a real
 regression in usage.
 
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -116,6 +118,20 @@ def as_usage(usage_or_tokens: object) -> TokenUsage:
         return TokenUsage(whole_tokens(u[0], "input"), whole_tokens(u[1], "output"))
     usage = normalize_usage(u)
     return TokenUsage(usage.prompt, usage.completion, usage.cached_prompt)
+
+
+def rates_hash(source: str | None) -> str | None:
+    """What makes two ``cost_usd`` figures comparable: the hashes of the rates applied.
+
+    A ``cost_usd`` source reads like ``"genai-prices 0.2.3 #1a2b3c4d"`` (several models:
+    ``"...; override #..."``). A new genai-prices release with the same rates for the
+    models used keeps the hashes, so the dollars are still comparable; the package version
+    is left out. A source without a hash is returned as it is.
+    """
+    if source is None:
+        return None
+    hashes = sorted(set(re.findall(r"#[0-9a-f]+", source)))
+    return "rates " + ";".join(hashes) if hashes else source
 
 
 def _rates_hash(*parts: object) -> str:

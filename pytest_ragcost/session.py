@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 GATE_PROPERTY = "ragcost.gate"
 #: statuses shown as a warning on the test when they do not fail it
-WARNED = ("WARN", "INCONCLUSIVE", "STALE")
+WARNED = ("WARN", "INCONCLUSIVE", "INCOMPARABLE", "STALE")
 class RagcostWarning(UserWarning):
     """A gate finding that does not fail the test: WARN or INCONCLUSIVE (or, without
     --ragcost-strict, INCOMPARABLE)."""
@@ -67,6 +67,7 @@ class RagcostSession:
         self.history_lines: list[str] = []  # said in the summary (never fails the run)
         self.spans: Any = None  # export.opentelemetry.SpanBridge, when capturing spans
         self.notes: list[str] = []  # export lines shown in the summary; never fail the run
+        self.items_written: list[str] = []
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
@@ -126,6 +127,8 @@ class RagcostSession:
         (a warning) and the run goes on without it, gated on the prior."""
         if self.settings.history is None:
             return
+        if os.environ.get("RAGCOST_AB_SIDE"):
+            return  # a side of a same-job A/B (ab.py): its runs are not this tree's history
         from .history import open_store
 
         try:
@@ -451,6 +454,7 @@ class RagcostSession:
             return
         self.update_result = result.update
         self.quality_written = list(result.quality_written)
+        self.items_written = list(result.items_written)
 
     def _write_outputs(self, session: pytest.Session) -> None:
         from .report.jsonout import document
@@ -517,6 +521,13 @@ class RagcostSession:
             lines = [f"ragcost: could not render the summary: {type(exc).__name__}: {exc}"]
         lines.extend(f"ragcost warning: {line}" for line in self.history_lines)
         lines.extend(f"ragcost: {note}" for note in self.notes)
+        if self.items_written and self.gate is not None:
+            from .budget.items import items_path
+
+            lines.append(
+                f"ragcost: stored per-item baselines beside the config in "
+                f"{items_path(self.gate.path).name}: " + ", ".join(self.items_written)
+            )
         if self.quality_written:
             lines.append(
                 f"ragcost: stored per-sample baseline scores of {len(self.quality_written)} "

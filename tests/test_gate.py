@@ -215,3 +215,35 @@ def test_an_exact_baseline_from_another_request_count_is_incomparable(tmp_path: 
     assert "--ragcost-requests=100" in verdicts["tokens_context"].message
     # a budget is a cap on any number of requests
     assert verdicts["errors"].status == "PASS"
+
+
+def _with_cost_source(run: ScenarioRun, source: str) -> ScenarioRun:
+    from dataclasses import replace
+
+    return replace(run, requests=tuple(
+        replace(r, metrics={**r.metrics, "cost_usd": 0.001}, sources={**r.sources,
+                                                                     "cost_usd": source})
+        for r in run.requests
+    ))
+
+
+@pytest.mark.parametrize(
+    ("now", "status"),
+    [
+        ("genai-prices 0.2.3 #b502582e", "FAIL"),  # a release with the same rates: compared
+        ("genai-prices 0.2.2 #b502582e", "FAIL"),
+        ("genai-prices 0.2.3 #0badc0de", "INCOMPARABLE"),  # the rates changed
+    ],
+)
+def test_cost_is_compared_while_the_price_rates_hash_is_the_same(
+    tmp_path: Path, now: str, status: str
+) -> None:
+    text = (
+        "version: 1\nscenarios:\n  qa:\n"
+        '    cost_usd: {baseline: 0.0005, n: 4, source: "genai-prices 0.2.2 #b502582e"}\n'
+    )
+    verdict = by_key(
+        evaluate(_with_cost_source(make_run(), now), gate_for(tmp_path, text)).verdicts
+    )["cost_usd"]
+    assert verdict.status == status
+    assert verdict.source == now

@@ -143,3 +143,15 @@ def test_cost_per_success() -> None:
     with pytest.raises(ValueError, match="successes >= 0"):
         cost_per_success(0.5, -1)
     assert count_successes([0.9, 0.7, None, 0.8], 0.8) == 2
+
+
+def test_rates_hash_keeps_the_rates_and_drops_the_package_version() -> None:
+    from pytest_ragcost.prices import rates_hash
+
+    assert rates_hash("genai-prices 0.2.2 #1a2b3c4d") == rates_hash("genai-prices 0.2.3 #1a2b3c4d")
+    assert rates_hash("genai-prices 0.2.3 #1a2b3c4d; override #00ff00ff") == (
+        "rates #00ff00ff;#1a2b3c4d"
+    )
+    assert rates_hash("genai-prices 0.2.3 #1a2b3c4d") != rates_hash("genai-prices 0.2.3 #99999999")
+    assert rates_hash(None) is None
+    assert rates_hash("given") == "given"

@@ -3,7 +3,8 @@
 :func:`bless` picks, for every scenario whose test passed, the figures to write (the
 entries the file already has, or the default keys of a new scenario) with their
 evidence, and hands them to :func:`pytest_ragcost.budget.update`, which writes them byte
-for byte in place. Per-sample quality scores go to the score store beside the file.
+for byte in place. Per-sample quality scores go to the score store beside the file, and
+each item's value of every blessed cost key to ``ragcost.items.json`` beside it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .. import budget as budget_mod
-from ..models import Outcome, ScenarioRun, Stat, metric_class, split_key
+from ..models import ItemValues, Outcome, ScenarioRun, Stat, metric_class, split_key
 from . import stats
 from .evaluate import THROUGHPUT, QualityScores, default_keys
 
@@ -27,10 +28,12 @@ __all__ = ["BlessResult", "bless", "default_stat", "measured_of"]
 @dataclass(frozen=True)
 class BlessResult:
     """What a bless wrote: the budget file's changes and the quality metrics whose
-    per-sample baselines were stored (``scenario.metric``)."""
+    per-sample baselines were stored (``scenario.metric``), and the scenarios whose
+    per-item baselines were stored (``"scenario (n items)"``)."""
 
     update: budget_mod.UpdateResult
     quality_written: tuple[str, ...] = ()
+    items_written: tuple[str, ...] = ()
 
 
 def default_stat(key: str) -> Stat:
@@ -123,8 +126,44 @@ def bless(
     environment = {"id": gate.environment.get("id"),
                    **dict(gate.environment.get("comparable", {}))}
     result = budget_mod.update(gate.path, measured, mode=mode, environment=environment)
+    items_written = _bless_items(gate, [o.run for o in kept], measured, result)
     written = _bless_quality(gate, scores, mode) if scores else ()
-    return BlessResult(result, written)
+    return BlessResult(result, written, items_written)
+
+
+def _bless_items(
+    gate: Gate,
+    runs: Sequence[ScenarioRun],
+    measured: Mapping[str, Mapping[str, budget_mod.Measured]],
+    result: budget_mod.UpdateResult,
+) -> tuple[str, ...]:
+    """Keep each item's value of every key whose baseline the bless wrote."""
+    from ..budget.items import ItemStore, items_path, save_items, with_keys
+    from . import items as ic
+
+    skipped = {(s.scenario, s.key) for s in result.skipped}
+    store = gate.items if gate.items is not None else ItemStore()
+    written: list[str] = []
+    for run in runs:
+        if run.scenario not in measured or not ic.has_items(run.requests):
+            continue
+        keyed = []
+        for key in measured[run.scenario]:
+            if (run.scenario, key) in skipped or metric_class(split_key(key)[1]) not in (
+                "exact", "noisy", "derived"
+            ):
+                continue
+            got = ic.item_values(run.requests, key)
+            rounded = {i: float(f"{v:.6g}") for i, v in got.values.items()}
+            keyed.append((key, ItemValues(rounded, got.labels)))
+        if keyed:
+            store = with_keys(store, run.scenario, keyed)
+            n = len({i for _, v in keyed for i in v.values})
+            written.append(f"{run.scenario} ({n} items)")
+    if written:
+        save_items(items_path(gate.path), store)
+        gate.items = store
+    return tuple(written)
 
 
 def _bless_quality(

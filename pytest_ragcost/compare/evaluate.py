@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..models import (
     TOKEN_METRICS,
+    MetricClass,
     Outcome,
     ScenarioRun,
     Status,
@@ -31,6 +32,7 @@ from .costing import add_costs
 
 if TYPE_CHECKING:
     from ..budget import Budget, Entry
+    from ..budget.items import ItemStore
     from ..quality.results import MetricScores
     from ..quality.store import ScoreStore
     from .gate import Gate
@@ -63,6 +65,8 @@ __all__ = [
     "FAILURE_WORDS",
     "QUALITY_LAYER",
     "QualityScores",
+    "comparable_source",
+    "default_keys",
     "evaluate",
     "exit_code",
     "fails",
@@ -123,7 +127,9 @@ def evaluate(
         return outcome
     if gate is None or budget is None or not test_passed:
         return outcome
-    verdicts = _cost_verdicts(priced, budget, gate.environment_matches(), notes, history)
+    verdicts = _cost_verdicts(
+        priced, budget, gate.environment_matches(), notes, history, gate.items
+    )
     if quality is not None and priced.samples:
         verdicts += _quality_verdicts(priced.scenario, quality, budget, stored)
         outcome.per_success = per_success(priced, budget, quality.scores)
@@ -219,6 +225,7 @@ def _cost_verdicts(
     same_env: bool,
     price_notes: Mapping[str, str],
     history: Mapping[str, Mapping[str, Sequence[stats.RunSummary]]] | None = None,
+    items: ItemStore | None = None,
 ) -> list[Verdict]:
     scenario = budget.scenarios.get(run.scenario)
     series = run.series()
@@ -247,6 +254,11 @@ def _cost_verdicts(
         if not values:
             verdicts.append(_vanished(run.scenario, key, entry))
             continue
+        paired = _by_item(run, key, kind, entry, values, same_env, items,
+                          _between(history, key, entry.stat) if kind == "noisy" else None)
+        if paired is not None:
+            verdicts.append(paired)
+            continue
         current = stats.summarize(values, entry.stat)
         baseline = entry.baseline
         if (
@@ -269,30 +281,99 @@ def _cost_verdicts(
                 )
                 continue
             baseline = None  # the budget still holds whatever the request count
-        verdicts.extend(
-            stats.judge(
-                scenario=run.scenario,
-                key=key,
-                metric_class=kind,
-                current=current,
-                baseline=baseline,
-                baseline_n=entry.n,
-                baseline_se=entry.se,
-                tolerance=entry.tolerance or DEFAULT_TOLERANCE,
-                budget=entry.budget,
-                severity=entry.severity,
-                current_source=sources.get(key),
-                baseline_source=entry.source,
-                environment_matches=same_env,
-                stat=entry.stat,
-                between=(
-                    _between(history, key, entry.stat)
-                    if kind in ("noisy", "unknown")
-                    else None
-                ),
-            )
+        found = stats.judge(
+            scenario=run.scenario,
+            key=key,
+            metric_class=kind,
+            current=current,
+            baseline=baseline,
+            baseline_n=entry.n,
+            baseline_se=entry.se,
+            tolerance=entry.tolerance or DEFAULT_TOLERANCE,
+            budget=entry.budget,
+            severity=entry.severity,
+            current_source=comparable_source(metric, sources.get(key)),
+            baseline_source=comparable_source(metric, entry.source),
+            environment_matches=same_env,
+            stat=entry.stat,
+            between=_between(history, key, entry.stat) if kind in ("noisy", "unknown") else None,
         )
+        verdicts.extend(replace(v, source=sources.get(key)) for v in found)
     return verdicts
+
+
+def comparable_source(metric: str, source: str | None) -> str | None:
+    """The part of a source label that decides whether two figures compare: for
+    ``cost_usd`` the hashes of the price rates used, not the price package's version."""
+    if metric != "cost_usd":
+        return source
+    from ..prices import rates_hash
+
+    return rates_hash(source)
+
+
+def _by_item(
+    run: ScenarioRun,
+    key: str,
+    kind: MetricClass,
+    entry: Entry,
+    values: list[float],
+    same_env: bool,
+    items: ItemStore | None,
+    between: stats.BetweenRun | None = None,
+) -> Verdict | None:
+    """The verdict on the items this run shares with the per-item baseline, or None
+    when there is no usable per-item baseline for ``key`` (then the whole-run rule)."""
+    from . import items as ic
+
+    if entry.baseline is None or not values or kind not in ("exact", "derived", "noisy"):
+        return None
+    stored = items.get(run.scenario) if items is not None else None
+    if stored is None or not ic.has_items(run.requests):
+        return None
+    base = stored.values(key)
+    if not base.values:
+        return None
+    # the per-item file must be what the reviewed baseline was computed from (a hand
+    # edit or a partial bless of ragcost.yaml makes it stale: then the whole-run rule)
+    full = stats.stat_value(list(base.values.values()), entry.stat)
+    if abs(full - entry.baseline) > 1e-3 * abs(entry.baseline) + 1e-12:
+        return None
+    _, metric = split_key(key)
+    cur = ic.item_values(run.requests, key)
+    sources = run.sources()
+    tolerance = entry.tolerance or DEFAULT_TOLERANCE
+    common: dict[str, Any] = {
+        "scenario": run.scenario,
+        "key": key,
+        "base": base,
+        "cur": cur,
+        "stat": entry.stat,
+        "tolerance": tolerance,
+        "severity": entry.severity,
+        "current_source": comparable_source(metric, sources.get(key)),
+        "baseline_source": comparable_source(metric, entry.source),
+    }
+    if kind == "noisy":
+        # item difficulty cancels in the pairs, the run's own drift does not
+        verdict = ic.paired_verdict(**common, environment_matches=same_env, between=between)
+    else:
+        verdict = ic.exact_verdict(kind=kind, **common)
+    verdict = replace(verdict, source=sources.get(key), budget=entry.budget)
+    if entry.budget is None:
+        return verdict
+    # the budget caps this run's statistic, whichever items it ran
+    capped = stats.judge(
+        scenario=run.scenario, key=key, metric_class=kind,
+        current=stats.summarize(values, entry.stat), baseline=None, baseline_n=None,
+        baseline_se=None, tolerance=tolerance, budget=entry.budget, severity=entry.severity,
+        current_source=sources.get(key), baseline_source=None, environment_matches=same_env,
+        stat=entry.stat,
+    )[0]
+    if stats.rank(capped.status) < stats.rank(verdict.status):
+        return replace(capped, baseline=verdict.baseline,
+                       message=f"{capped.message}; {verdict.message}")
+    return verdict
 
 
 def _throughput(run: ScenarioRun, key: str, entry: Entry | None, same_env: bool) -> Verdict:

@@ -16,6 +16,7 @@ from .. import budget as budget_mod
 
 if TYPE_CHECKING:
     from ..budget import Budget
+    from ..budget.items import ItemStore
     from ..config import Settings
 
 class GateError(ValueError):
@@ -32,6 +33,8 @@ class Gate:
     exists: bool
     budget: Budget
     environment: Mapping[str, Any]
+    #: the per-item baselines beside the file (``ragcost.items.json``), if any
+    items: ItemStore | None = None
 
     # -- the header --------------------------------------------------------------------
     def header(self) -> str:
@@ -80,7 +83,13 @@ def load_gate(
         raise GateError(str(exc)) from None
     except OSError as exc:
         raise GateError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return Gate(path, text, exists, loaded, environment)
+    from ..budget.items import ItemStoreError, items_path, load_items
+
+    try:
+        items = load_items(items_path(path))
+    except ItemStoreError as exc:
+        raise GateError(str(exc)) from None
+    return Gate(path, text, exists, loaded, environment, items)
 
 
 __all__ = ["Gate", "GateError", "load_gate"]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..meters import process
 from ..models import NAME_RE, TOKEN_KINDS, RequestRecord, Sample, ScenarioRun, StageRecord
+from .item_id import ItemIdError, ItemIds
 
 if TYPE_CHECKING:
     from ..export.opentelemetry import SpanBridge
@@ -246,6 +247,7 @@ class Recorder:
         self._req_energy0: list[Any] = []
         self._req_ttft_ns: int | None = None
         self._req_trace = ""
+        self._req_item: tuple[str, str] | None = None
         self._recording = True  # False during warm-up
         self._index = 0
         self.token_notes: dict[str, str] = {}
@@ -258,17 +260,34 @@ class Recorder:
         self._threads = threading.local()
 
     # -- requests --------------------------------------------------------------------------
-    def requests(self, items: Iterable[T], n: int | None = None) -> Iterator[T]:
+    def requests(
+        self,
+        items: Iterable[T],
+        n: int | None = None,
+        id: Callable[[T], object] | None = None,
+    ) -> Iterator[T]:
         """Iterate over ``items``; each iteration is one metered request with its own trace id.
 
         ``n`` (else the marker's ``requests``) caps how many items are used, and
         ``--ragcost-requests`` lowers that cap further (also when metering is off, so a
         quick run stays quick). Warm-up requests (the marker's
         ``warmup``) run first, on the first items, and are not counted.
+
+        Each request is keyed by its item, so a run over some of the items is compared
+        with the baseline of those items: ``id`` is a function giving an item's stable id
+        (e.g. ``id=lambda q: q.slug``); without it the id is a content hash of the item
+        (strings, bytes, numbers, dicts, lists, dataclasses, named tuples; see
+        ``pytest_ragcost.record.item_id``).
         """
         __tracebackhide__ = True
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
             msg = f"ragcost.requests(n=...) must be a whole number >= 1 (got {n!r})"
+            raise RagcostUsageError(msg)
+        if id is not None and not callable(id):
+            msg = (
+                f"ragcost.requests(id=...) takes a function of the item giving its id "
+                f"(got {type(id).__name__}), e.g. id=lambda item: item.slug"
+            )
             raise RagcostUsageError(msg)
         if self._iterating:
             msg = "ragcost.requests() cannot be nested inside another ragcost.requests() loop"
@@ -282,9 +301,9 @@ class Recorder:
         limit = n if n is not None else self._marker_requests
         if self._cap is not None:
             limit = self._cap if limit is None else min(limit, self._cap)
-        return self._iterate(items, limit)
+        return self._iterate(items, limit, ItemIds(id))
 
-    def _iterate(self, items: Iterable[T], limit: int | None) -> Iterator[T]:
+    def _iterate(self, items: Iterable[T], limit: int | None, ids: ItemIds) -> Iterator[T]:
         self._iterating = True
         try:
             warmup = self._warmup if self.metering else 0
@@ -308,6 +327,11 @@ class Recorder:
                 measured = items
             source = measured if limit is None else itertools.islice(measured, limit)
             for item in source:
+                if self.metering:
+                    try:
+                        self._req_item = ids.next(item)
+                    except ItemIdError as exc:
+                        raise RagcostUsageError(str(exc)) from None
                 self._open_request()
                 try:
                     yield item
@@ -400,6 +424,8 @@ class Recorder:
                 sources=sources,
                 stages=tuple(self._req_stages),
                 error=error,
+                item_id=self._req_item[0] if self._req_item else None,
+                item_label=self._req_item[1] if self._req_item else None,
             )
         )
         self._index += 1

@@ -42,8 +42,11 @@ def markdown(outcomes: Sequence[Outcome], environment: dict[str, Any]) -> str:
     failed = sum(1 for v in verdicts if v.status == "FAIL")
     lines = ["## ragcost", ""]
     if verdicts:
+        incomparable = sum(1 for v in verdicts if v.status == "INCOMPARABLE")
+        # an incomparable verdict gates nothing: say so where a reviewer looks first
+        also = f", **{incomparable} incomparable** (not gated)" if incomparable else ""
         lines.append(
-            f"**{failed} failing** of {len(verdicts)} gated metrics in "
+            f"**{failed} failing**{also} of {len(verdicts)} gated metrics in "
             f"{len({v.scenario for v in verdicts})} scenarios."
         )
         lines += ["", "| scenario | metric | baseline | current | change | tolerance | verdict |",

@@ -1,0 +1,485 @@
+"""Same-job A/B: the code at a git ref (base) against the working tree (head), measured in
+alternating rounds on the same machine under the same load.
+
+Why: on a shared machine a whole run can be 20% slower than the run before it (load,
+clock frequency, caches), which no comparison with a stored baseline can tell from a
+regression. Running base and head back to back, many times, in alternating order
+(base-head, head-base, ...) exposes both to the same conditions; the change is then
+measured *within* each round, and the spread of the rounds is the honest noise.
+
+How:
+
+1. ``git worktree add --detach`` checks REF out into a temporary directory (removed
+   afterwards). Base runs there, head runs in the current directory; both with the same
+   Python and the same pytest arguments, as ``python -m pytest --ragcost
+   --ragcost-json=...`` subprocesses. Each gets ``RAGCOST_AB_SIDE`` (``base``/``head``)
+   and ``RAGCOST_AB_ROUND`` in its environment. A project installed into the environment
+   (``pip install -e .`` of a ``src/`` layout) is imported from head on both sides:
+   ``RAGCOST_AB_ROOT`` names the checkout a conftest can put first on ``sys.path``.
+2. Rounds alternate the order, so warming up favours neither side.
+3. Per scenario and metric key (the scenario's ragcost.yaml entries, else the default
+   keys), requests are paired by item id:
+
+   - noisy metrics: in each round, the mean over the shared items of
+     ``log(head / base)``; across rounds, the mean and its standard error give the interval
+     of the ratio (Student t, rounds - 1 degrees of freedom). The gate's own rule decides
+     (:func:`pytest_ragcost.compare.stats.judge`): FAIL only when the interval lies above the
+     tolerance;
+   - exact metrics: item by item on the last round (they do not vary), naming the items
+     that moved.
+
+   Tolerances come from head's ragcost.yaml. A noisy entry's ``severity: warn`` is not
+   applied here: it says a stored baseline from another run cannot be trusted on a shared
+   machine, and both sides of an A/B share one.
+
+No pytest import: the ``ragcost ab`` command and ``pytest --ragcost-ab=REF`` both call
+:func:`run_ab`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from .compare import items as ic
+from .compare import stats
+from .models import (
+    Outcome,
+    RequestRecord,
+    ScenarioRun,
+    Stat,
+    Tolerance,
+    Verdict,
+    metric_class,
+    split_key,
+)
+
+#: even, so each side goes first equally often
+DEFAULT_ROUNDS = 6
+#: pytest exit codes a side may end with and still have measured: passed, and "tests
+#: failed" (its own gate against its own ragcost.yaml is not what A/B decides)
+_USABLE_EXIT = (0, 1)
+#: options of the outer command that must not reach the runs of each side
+_OUTER_OPTIONS = (
+    "--ragcost-ab",
+    "--ragcost-ab-rounds",
+    "--ragcost-json",
+    "--ragcost-markdown",
+)
+
+
+class ABError(Exception):
+    """The A/B run cannot go on; ``str()`` says what, where and how to fix it."""
+
+
+@dataclass(frozen=True)
+class SideRun:
+    """One pytest run of one side in one round: scenario name -> its requests."""
+
+    side: str
+    round: int
+    seconds: float
+    scenarios: Mapping[str, tuple[RequestRecord, ...]]
+    environment: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ABResult:
+    """What an A/B run found: verdicts per scenario, and the runs behind them."""
+
+    ref: str
+    sha: str
+    rounds: int
+    runs: list[SideRun] = field(default_factory=list)
+    verdicts: dict[str, list[Verdict]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(v.status == "FAIL" for vs in self.verdicts.values() for v in vs)
+
+    @property
+    def exit_code(self) -> int:
+        """pytest's convention: 1 when a verdict fails, 0 otherwise."""
+        return 1 if self.failed or self.problems else 0
+
+    def outcomes(self) -> list[Outcome]:
+        """One Outcome per scenario (head's last run and the A/B verdicts), for reports."""
+        last_head = next((r for r in reversed(self.runs) if r.side == "head"), None)
+        out = []
+        for scenario, verdicts in sorted(self.verdicts.items()):
+            requests = last_head.scenarios.get(scenario, ()) if last_head else ()
+            out.append(Outcome(run=ScenarioRun(scenario, "", tuple(requests)),
+                               verdicts=list(verdicts)))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": 1,
+            "kind": "ab",
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "ref": self.ref,
+            "sha": self.sha,
+            "rounds": self.rounds,
+            "runs": [
+                {"side": r.side, "round": r.round, "seconds": round(r.seconds, 3),
+                 "scenarios": {sc: [q.to_dict() for q in reqs]
+                               for sc, reqs in r.scenarios.items()}}
+                for r in self.runs
+            ],
+            "verdicts": {sc: [v.to_dict() for v in vs] for sc, vs in self.verdicts.items()},
+            "problems": list(self.problems),
+        }
+
+
+# --------------------------------------------------------------------------- git
+
+
+def _git(args: Sequence[str], cwd: Path) -> str:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, check=False
+        )
+    except FileNotFoundError:
+        msg = "git is not installed; same-job A/B checks the base ref out with git"
+        raise ABError(msg) from None
+    if done.returncode != 0:
+        raise ABError(f"git {' '.join(args)} (in {cwd}) failed: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def resolve_ref(ref: str, cwd: Path) -> tuple[Path, str]:
+    """The repository's top directory and the commit ``ref`` names; ABError if none."""
+    try:
+        top = Path(_git(["rev-parse", "--show-toplevel"], cwd))
+    except ABError:
+        raise ABError(f"{cwd} is not inside a git repository; same-job A/B needs one") from None
+    try:
+        sha = _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd)
+    except ABError:
+        sha = ""
+    if not sha:
+        msg = (
+            f"--ragcost-ab: {ref!r} is not a commit in {top} (expected a branch, tag or sha, "
+            "e.g. origin/main; in CI fetch it first: git fetch origin main)"
+        )
+        raise ABError(msg)
+    return top, sha
+
+
+@contextlib.contextmanager
+def base_checkout(top: Path, sha: str) -> Any:
+    """A detached worktree of ``sha`` in a temporary directory, removed afterwards."""
+    tmp = Path(tempfile.mkdtemp(prefix="ragcost-ab-"))
+    tree = tmp / "base"
+    try:
+        _git(["worktree", "add", "--detach", "--quiet", str(tree), sha], top)
+        yield tree
+    finally:
+        with contextlib.suppress(ABError):
+            _git(["worktree", "remove", "--force", str(tree)], top)
+        shutil.rmtree(tmp, ignore_errors=True)
+        with contextlib.suppress(ABError):
+            _git(["worktree", "prune"], top)
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def strip_outer_options(args: Sequence[str]) -> list[str]:
+    """``args`` without the options that belong to the outer A/B command."""
+    out: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+            continue
+        name = arg.split("=", 1)[0]
+        if name in _OUTER_OPTIONS:
+            skip = "=" not in arg
+            continue
+        if arg == "--ragcost":
+            continue
+        out.append(arg)
+    return out
+
+
+def load_side(path: Path, side: str, rnd: int, seconds: float = 0.0) -> SideRun:
+    """One side's run from its ``--ragcost-json`` file (for re-using measured runs with
+    :func:`compare`)."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        scenarios = {
+            sc["scenario"]: tuple(RequestRecord.from_dict(r) for r in sc["requests"])
+            for sc in doc["scenarios"]
+            if sc.get("requests")
+        }
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ABError(f"the {side} run of round {rnd} wrote no usable JSON ({exc})") from None
+    return SideRun(side, rnd, seconds, scenarios, doc.get("environment", {}))
+
+
+def run_side(
+    side: str,
+    rnd: int,
+    cwd: Path,
+    checkout: Path,
+    pytest_args: Sequence[str],
+    workdir: Path,
+    python: str = sys.executable,
+) -> SideRun:
+    """One metered pytest run of one side; its requests per scenario."""
+    out = workdir / f"{side}-{rnd}.json"
+    cmd = [python, "-m", "pytest", "--ragcost", f"--ragcost-json={out}", *pytest_args]
+    env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
+    env.update(RAGCOST_AB_SIDE=side, RAGCOST_AB_ROUND=str(rnd), RAGCOST_AB_ROOT=str(checkout))
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - t0
+    if done.returncode not in _USABLE_EXIT or not out.exists():
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
+        msg = (
+            f"the {side} run of round {rnd} (in {cwd}) ended with exit code "
+            f"{done.returncode}:\n{tail}"
+        )
+        raise ABError(msg)
+    return load_side(out, side, rnd, seconds)
+
+
+def run_ab(
+    ref: str,
+    *,
+    rounds: int = DEFAULT_ROUNDS,
+    pytest_args: Sequence[str] = (),
+    cwd: Path | None = None,
+    config: Path | None = None,
+    python: str = sys.executable,
+    log: Callable[[str], None] = lambda line: None,
+) -> ABResult:
+    """Run base (``ref``) and head (``cwd``) in ``rounds`` alternating rounds and compare.
+
+    ``config`` is head's ragcost.yaml (tolerances, severities and which keys are gated;
+    default ``ragcost.yaml`` in ``cwd``). Raises :class:`ABError` for a bad ref or a side
+    that could not run.
+    """
+    if rounds < 2:
+        msg = (
+            f"--ragcost-ab-rounds must be at least 2 (got {rounds}): the spread of the "
+            "rounds is the noise"
+        )
+        raise ABError(msg)
+    here = (cwd or Path.cwd()).resolve()
+    top, sha = resolve_ref(ref, here)
+    rel = here.relative_to(top.resolve())
+    args = strip_outer_options(pytest_args)
+    result = ABResult(ref=ref, sha=sha, rounds=rounds)
+    with base_checkout(top, sha) as tree, tempfile.TemporaryDirectory(prefix="ragcost-ab-") as w:
+        base_cwd = tree / rel
+        if not base_cwd.is_dir():
+            raise ABError(f"{ref} ({sha[:12]}) has no directory {rel}; nothing to run there")
+        for rnd in range(1, rounds + 1):
+            order = [("base", base_cwd, tree), ("head", here, top)]
+            if rnd % 2 == 0:
+                order.reverse()
+            took = []
+            for side, where, checkout in order:
+                run = run_side(side, rnd, where, checkout, args, Path(w), python)
+                result.runs.append(run)
+                took.append(f"{side} {run.seconds:.1f}s")
+            log(f"ragcost ab: round {rnd}/{rounds}: {', '.join(took)}")
+    result.verdicts = compare(result.runs, _load_budget(config or here / "ragcost.yaml"))
+    return result
+
+
+# --------------------------------------------------------------------------- comparison
+
+
+def _load_budget(path: Path) -> Any:
+    from .budget import BudgetError, load
+
+    if not path.exists():
+        return None
+    try:
+        return load(path)
+    except BudgetError as exc:
+        raise ABError(str(exc)) from None
+
+
+def _keys(scenario: str, budget: Any, head: Sequence[RequestRecord]) -> list[tuple[str, Any]]:
+    """(key, entry or None) pairs to compare: the scenario's cost entries, else defaults."""
+    entries = budget.scenarios.get(scenario) if budget is not None else None
+    if entries is not None:
+        return [
+            (key, entry)
+            for key, entry in entries.entries.items()
+            if metric_class(split_key(key)[1]) in ("exact", "noisy", "derived")
+        ]
+    from .compare.evaluate import default_keys
+
+    return [(key, None) for key in default_keys(ScenarioRun(scenario, "", tuple(head)))]
+
+
+def _source(requests: Sequence[RequestRecord], key: str) -> str | None:
+    for req in requests:
+        src = req.flat_sources().get(key)
+        if src is not None:
+            return src
+    return None
+
+
+def compare(runs: Sequence[SideRun], budget: Any = None) -> dict[str, list[Verdict]]:
+    """Verdicts per scenario from alternating runs: noisy metrics paired by round and item,
+    exact metrics item by item (see the module doc)."""
+    from .compare.evaluate import DEFAULT_TOLERANCE, comparable_source
+
+    by_round: dict[int, dict[str, SideRun]] = {}
+    for run in runs:
+        by_round.setdefault(run.round, {})[run.side] = run
+    complete = [r for r in sorted(by_round) if {"base", "head"} <= set(by_round[r])]
+    if not complete:
+        return {}
+    last = by_round[complete[-1]]
+    scenarios = sorted(set(last["head"].scenarios) & set(last["base"].scenarios))
+    default_tol = getattr(getattr(budget, "defaults", None), "tolerance", None) or DEFAULT_TOLERANCE
+    out: dict[str, list[Verdict]] = {}
+    for scenario in scenarios:
+        head_last = last["head"].scenarios[scenario]
+        base_last = last["base"].scenarios[scenario]
+        verdicts: list[Verdict] = []
+        for key, entry in _keys(scenario, budget, head_last):
+            kind = metric_class(split_key(key)[1])
+            tolerance: Tolerance = (entry.tolerance if entry is not None else None) or default_tol
+            severity: Literal["fail", "warn"] = entry.severity if entry is not None else "fail"
+            stat: Stat = entry.stat if entry is not None else "mean"
+            cur_src, base_src = _source(head_last, key), _source(base_last, key)
+            if not ic.has_items(head_last) or not ic.has_items(base_last):
+                verdicts.append(Verdict(scenario, key, "INCOMPARABLE",
+                                        f"{key}: requests carry no item ids on one side (an "
+                                        "older pytest-ragcost); nothing to pair"))
+                continue
+            if kind in ("exact", "derived"):
+                verdicts.append(ic.exact_verdict(
+                    scenario=scenario, key=key, kind=kind,
+                    base=ic.item_values(base_last, key), cur=ic.item_values(head_last, key),
+                    stat=stat, tolerance=tolerance, severity=severity,
+                    current_source=comparable_source(split_key(key)[1], cur_src),
+                    baseline_source=comparable_source(split_key(key)[1], base_src),
+                    what="base",
+                ))
+                continue
+            # `severity: warn` on a time or energy entry says a stored baseline from another
+            # run cannot be trusted on a shared machine; here both sides share the machine
+            verdicts.append(_noisy(scenario, key, by_round, complete, stat, tolerance,
+                                   "fail", cur_src, base_src))
+        if verdicts:
+            out[scenario] = stats.worst(verdicts)
+    return out
+
+
+def _noisy(
+    scenario: str,
+    key: str,
+    by_round: Mapping[int, Mapping[str, SideRun]],
+    complete: Sequence[int],
+    stat: Any,
+    tolerance: Tolerance,
+    severity: Any,
+    cur_src: str | None,
+    base_src: str | None,
+) -> Verdict:
+    round_logs: list[float] = []
+    items = 0
+    base_stats: list[float] = []
+    for rnd in complete:
+        head = by_round[rnd]["head"].scenarios.get(scenario, ())
+        base = by_round[rnd]["base"].scenarios.get(scenario, ())
+        hv, bv = ic.item_values(head, key), ic.item_values(base, key)
+        change = ic.paired_change((bv.values[i], hv.values[i]) for i in hv.values if i in bv.values)
+        if change is None:
+            continue
+        round_logs.append(change.log_ratio)
+        items = max(items, change.n)
+        shared = [bv.values[i] for i in hv.values if i in bv.values]
+        base_stats.append(stats.stat_value(shared, stat))
+    if not round_logs or not base_stats or min(base_stats) <= 0:
+        return Verdict(scenario, key, "INCOMPARABLE",
+                       f"{key}: no item has a positive value on both sides in any round; "
+                       "nothing to pair")
+    n = len(round_logs)
+    mean = math.fsum(round_logs) / n
+    se = None
+    if n >= 2:
+        se = math.sqrt(math.fsum((x - mean) ** 2 for x in round_logs) / (n - 1) / n)
+    baseline = math.exp(math.fsum(math.log(b) for b in base_stats) / len(base_stats))
+    verdict = ic.change_verdict(
+        scenario=scenario, key=key, change=ic.PairedChange(mean, se, n), baseline=baseline,
+        tolerance=tolerance, severity=severity, current_source=cur_src,
+        baseline_source=base_src, counts=f"{n} rounds x {items} items, paired",
+    )
+    message = verdict.message.replace("more requests narrow", "more rounds narrow").replace(
+        "run more requests", "run more rounds (--ragcost-ab-rounds)"
+    )
+    return replace(verdict, stat=stat, message=message)
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def summary_lines(result: ABResult) -> list[str]:
+    """The terminal report: one verdict table per scenario."""
+    from .report.terminal import verdict_table
+
+    lines = [f"ragcost ab: head against {result.ref} ({result.sha[:12]}), "
+             f"{result.rounds} alternating rounds"]
+    for scenario, verdicts in sorted(result.verdicts.items()):
+        lines += ["", f"scenario {scenario}", verdict_table(verdicts)]
+        for v in verdicts:
+            if v.status != "PASS":
+                lines.append(f"  {v.status}: {v.message}")
+    if not result.verdicts:
+        lines.append("no scenario was measured on both sides")
+    lines += [f"ragcost ab: {p}" for p in result.problems]
+    return lines
+
+
+def write_outputs(result: ABResult, json_path: Path | None, markdown_path: Path | None) -> None:
+    """The A/B document as JSON and the verdict tables as Markdown (also appended to
+    ``$GITHUB_STEP_SUMMARY`` when set). A failed write is recorded in ``problems``."""
+    from .files import write_text_atomic
+    from .report.markdown import markdown
+
+    md = None
+    if markdown_path is not None or os.environ.get("GITHUB_STEP_SUMMARY"):
+        md = markdown(result.outcomes(), {}).replace(
+            "## ragcost", f"## ragcost A/B against {result.ref} ({result.sha[:12]})", 1
+        )
+    targets: list[tuple[Path, str]] = []
+    if json_path is not None:
+        targets.append((json_path, json.dumps(result.to_dict(), indent=2) + "\n"))
+    if markdown_path is not None and md is not None:
+        targets.append((markdown_path, md))
+    for path, text in targets:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(path, text)
+        except OSError as exc:
+            result.problems.append(f"could not write {path}: {exc.strerror or exc}")
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary and md is not None:
+        try:
+            with open(summary, "a", encoding="utf-8") as fh:
+                fh.write(md)
+        except OSError as exc:
+            result.problems.append(f"could not append to GITHUB_STEP_SUMMARY: {exc}")
