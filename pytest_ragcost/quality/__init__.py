@@ -26,6 +26,7 @@ from pytest_ragcost.quality.evaluate import (
     stored_from,
     tier_of,
 )
+from pytest_ragcost.quality.identity import content_hash, output_hash, sample_key, sample_keys
 from pytest_ragcost.quality.judge import (
     JudgeConfigError,
     JudgeRecord,
@@ -35,14 +36,10 @@ from pytest_ragcost.quality.judge import (
 )
 from pytest_ragcost.quality.paired import (
     PairedStats,
-    content_hash,
     detectable_drop,
-    output_hash,
     paired_stats,
     paired_verdict,
     power_warning,
-    sample_key,
-    sample_keys,
 )
 from pytest_ragcost.quality.results import (
     TIERS,

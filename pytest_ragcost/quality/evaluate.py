@@ -21,15 +21,9 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from pytest_ragcost.models import JudgeMode, Sample, Tolerance, Verdict
+from pytest_ragcost.quality.identity import content_hash, output_hash, sample_keys
 from pytest_ragcost.quality.judge import JudgeRecord, JudgeSettings
-from pytest_ragcost.quality.paired import (
-    content_hash,
-    output_hash,
-    paired_stats,
-    paired_verdict,
-    power_warning,
-    sample_keys,
-)
+from pytest_ragcost.quality.paired import paired_stats, paired_verdict, power_warning
 from pytest_ragcost.quality.results import MetricScores, OnJudgeMiss, SampleScore, Tier
 from pytest_ragcost.quality.retrieval import (
     RETRIEVAL_METRICS,
