@@ -1,6 +1,6 @@
 """``ragcost``: the gate without pytest.
 
-    ragcost check [ragcost.yaml]                 validate the file; exit 2 with its problems
+    ragcost check [ragcost.yaml]                 validate the file
     ragcost report RUN.json [--markdown]         the tables of a saved --ragcost-json run
     ragcost compare RUN.json [--config FILE] [--strict]
                                                  verdicts of a saved run against a budget file
@@ -9,120 +9,88 @@
 ``compare`` reaches the same verdicts as the plugin, from the same library code
 (:func:`pytest_ragcost.compare.evaluate.evaluate`), pricing the saved tokens with the
 file's prices and comparing the saved quality scores with the per-sample baselines beside
-it; its exit code is 1 when a verdict fails (0 otherwise), 2 for bad input.
+it.
+
+Exit codes: 0 all good; 1 a gate failed (``compare`` only; with ``--strict`` also an
+INCOMPARABLE, INCONCLUSIVE, NEW or STALE verdict); 2 a usage or input error (a bad
+argument, a file that is missing, unreadable or malformed, output that cannot be
+written). A CI step can tell "over budget" (1) from "the job is broken" (2).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import io
+import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from . import __version__
 from .models import Outcome, ScenarioRun
+from .runfile import SavedRun
+
+EXIT_OK = 0
+EXIT_GATE_FAILED = 1
+EXIT_USAGE = 2
+
+_EPILOG = """\
+exit codes:
+  0  success (compare: no verdict failed)
+  1  compare: a gate failed (a FAIL verdict; with --strict also INCOMPARABLE,
+     INCONCLUSIVE, NEW or STALE)
+  2  usage or input error: bad arguments; a missing, unreadable or malformed file
+     (ragcost.yaml or the run JSON); output that cannot be written
+"""
 
 
 class CliError(Exception):
-    pass
-
-
-@dataclass(frozen=True)
-class SavedRun:
-    """A ``--ragcost-json`` document read back: its environment, whether the whole suite
-    ran (so a scenario missing from it is STALE), and each scenario's outcome."""
-
-    environment: dict[str, Any]
-    complete: bool
-    outcomes: list[Outcome]
+    """A usage or input error; ``str()`` is the message (exit code 2)."""
 
 
 def _load_run(path: Path) -> SavedRun:
-    from .models import RequestRecord, Sample, ScenarioRun
+    from .runfile import RunFileError, read
 
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CliError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise CliError(f"{path}:{exc.lineno}: not JSON: {exc.msg}") from None
-    if not isinstance(doc, dict) or doc.get("schema_version") != 1:
-        raise CliError(
-            f"{path}: not a pytest-ragcost run (expected schema_version 1, written by "
-            "pytest --ragcost --ragcost-json=PATH)"
-        )
-    outcomes = []
-    try:
-        for sc in doc["scenarios"]:
-            if not sc["nodeid"]:
-                continue  # a STALE placeholder: no test produced the scenario
-            run = ScenarioRun(
-                scenario=sc["scenario"],
-                nodeid=sc["nodeid"],
-                warmup=int(sc.get("warmup", 0)),
-                requests=tuple(RequestRecord.from_dict(r) for r in sc["requests"]),
-                samples=tuple(Sample.from_dict(s) for s in sc.get("samples", [])),
-                token_notes={str(k): str(v) for k, v in sc.get("token_notes", {}).items()},
-            )
-            outcomes.append(
-                Outcome(
-                    run=run,
-                    test_passed=bool(sc.get("test_passed", True)),
-                    quality=dict(sc.get("quality") or {}),
-                    quality_errors={
-                        str(k): str(v) for k, v in (sc.get("quality_errors") or {}).items()
-                    },
-                )
-            )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise CliError(f"{path}: malformed run record ({type(exc).__name__}: {exc})") from None
-    environment = doc.get("environment", {})
-    return SavedRun(
-        environment if isinstance(environment, dict) else {},
-        bool(doc.get("complete", False)),
-        outcomes,
-    )
+        return read(path)
+    except RunFileError as exc:
+        raise CliError(str(exc)) from None
 
 
-def _check(args: argparse.Namespace) -> int:
+def _check(args: argparse.Namespace, out: io.StringIO) -> int:
     from .budget import BudgetError, load
 
     path = Path(args.path)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         raise CliError(f"{path}: no such file")
     try:
         budget = load(path)
     except BudgetError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+        raise CliError(str(exc)) from None
     n = sum(len(s.entries) for s in budget.scenarios.values())
-    print(f"{path}: ok ({len(budget.scenarios)} scenarios, {n} entries)")
-    return 0
+    out.write(f"{path}: ok ({len(budget.scenarios)} scenarios, {n} entries)\n")
+    return EXIT_OK
 
 
-def _report(args: argparse.Namespace) -> int:
+def _report(args: argparse.Namespace, out: io.StringIO) -> int:
     from .report.markdown import markdown
     from .report.terminal import metrics_table, waterfall_text
 
     saved = _load_run(Path(args.run))
     if args.markdown:
-        sys.stdout.write(markdown(saved.outcomes, saved.environment))
-        return 0
+        out.write(markdown(saved.outcomes, saved.environment))
+        return EXIT_OK
     for outcome in saved.outcomes:
         run = outcome.run
-        print(f"scenario {run.scenario} ({run.nodeid}): {len(run.requests)} requests")
+        out.write(f"scenario {run.scenario} ({run.nodeid}): {len(run.requests)} requests\n")
         if run.requests:
-            print(metrics_table(run))
-            print()
-            print(waterfall_text(run))
-        print()
-    return 0
+            out.write(metrics_table(run) + "\n\n")
+            out.write(waterfall_text(run) + "\n")
+        out.write("\n")
+    return EXIT_OK
 
 
-def _compare(args: argparse.Namespace) -> int:
+def _compare(args: argparse.Namespace, out: io.StringIO) -> int:
     from .compare.evaluate import QualityScores, evaluate, exit_code, stale
     from .compare.gate import GateError, load_gate
     from .config import Settings
@@ -131,14 +99,22 @@ def _compare(args: argparse.Namespace) -> int:
     from .report.terminal import verdict_table
 
     saved = _load_run(Path(args.run))
-    settings = Settings(enabled=True, config_path=Path(args.config))
+    explicit = args.config is not None
+    config = Path(args.config if explicit else "ragcost.yaml")
+    if explicit and not config.exists() and not config.is_symlink():
+        raise CliError(
+            f"{config}: no such file (named by --config); give the path of an existing "
+            "ragcost.yaml, or leave --config out to use ./ragcost.yaml when there is one"
+        )
+    settings = Settings(enabled=True, config_path=config)
     try:
         gate = load_gate(settings, saved.environment)
         assert gate is not None
         store = load_scores(scores_path(gate.path))
     except (GateError, ScoreStoreError) as exc:
-        print(exc, file=sys.stderr)
-        return 2
+        raise CliError(str(exc)) from None
+    if not gate.exists:
+        out.write(f"note: {config} not found: every scenario is NEW\n\n")
     outcomes = [
         evaluate(o.run, gate, quality=QualityScores.from_outcome(o) if o.quality or
                  o.quality_errors else None, stored=store, test_passed=o.test_passed)
@@ -151,13 +127,12 @@ def _compare(args: argparse.Namespace) -> int:
     for outcome in outcomes:
         if not outcome.verdicts:
             continue
-        print(f"scenario {outcome.run.scenario}")
-        print(verdict_table(outcome.verdicts))
-        print()
+        out.write(f"scenario {outcome.run.scenario}\n")
+        out.write(verdict_table(outcome.verdicts) + "\n\n")
     return exit_code(outcomes, strict=args.strict)
 
 
-def _ab(args: argparse.Namespace) -> int:
+def _ab(args: argparse.Namespace, out: io.StringIO) -> int:
     from .ab import ABError, run_ab, summary_lines, write_outputs
 
     try:
@@ -176,29 +151,64 @@ def _ab(args: argparse.Namespace) -> int:
         Path(args.json) if args.json else None,
         Path(args.markdown) if args.markdown else None,
     )
-    print("\n".join(summary_lines(result)))
+    out.write("\n".join(summary_lines(result)) + "\n")
     return result.exit_code
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    pytest_args: list[str] = []
-    if "--" in argv:
-        cut = argv.index("--")
-        argv, pytest_args = argv[:cut], argv[cut + 1 :]
-    parser = argparse.ArgumentParser(prog="ragcost", description=__doc__.splitlines()[0])
+def _emit(text: str) -> str | None:
+    """Write ``text`` to stdout; the reason when it cannot be written (a closed pipe is
+    not an error: the reader, e.g. ``head``, had what it wanted)."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    except OSError as exc:
+        _silence_stdout()
+        return exc.strerror or str(exc)
+    return None
+
+
+def _silence_stdout() -> None:
+    # The interpreter flushes stdout again at exit; point it at /dev/null so that flush
+    # cannot print a second error.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ragcost",
+        description=(__doc__ or "").splitlines()[0],
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"pytest-ragcost {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("check", help="validate ragcost.yaml")
+    p = sub.add_parser("check", help="validate ragcost.yaml (exit 2 with its problems)")
     p.add_argument("path", nargs="?", default="ragcost.yaml")
     p.set_defaults(func=_check)
     p = sub.add_parser("report", help="tables of a saved --ragcost-json run")
     p.add_argument("run")
     p.add_argument("--markdown", action="store_true", help="Markdown instead of text")
     p.set_defaults(func=_report)
-    p = sub.add_parser("compare", help="verdicts of a saved run against ragcost.yaml")
+    p = sub.add_parser(
+        "compare",
+        help="verdicts of a saved run against ragcost.yaml (exit 1 when one fails)",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("run")
-    p.add_argument("--config", default="ragcost.yaml")
+    p.add_argument(
+        "--config",
+        default=None,
+        help="the budget file (default: ./ragcost.yaml; without it every scenario is NEW; "
+        "a named file that does not exist is an error)",
+    )
     p.add_argument("--strict", action="store_true",
                    help="fail on INCOMPARABLE, INCONCLUSIVE, NEW and STALE too "
                    "(like --ragcost-strict)")
@@ -214,13 +224,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--json", metavar="PATH", help="write the A/B runs and verdicts as JSON")
     p.add_argument("--markdown", metavar="PATH", help="write the verdicts as Markdown")
     p.set_defaults(func=_ab)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pytest_args: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, pytest_args = argv[:cut], argv[cut + 1 :]
+    args = _parser().parse_args(argv)  # exits 2 on a usage error, as argparse does
     args.pytest_args = pytest_args
+    out = io.StringIO()
     try:
-        return int(args.func(args))
+        code = int(args.func(args, out))
     except CliError as exc:
+        _emit(out.getvalue())
         print(f"ragcost: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except (RecursionError, MemoryError) as exc:
+        print(f"ragcost: the input is too large or too deep to handle ({type(exc).__name__})",
+              file=sys.stderr)
+        return EXIT_USAGE
+    problem = _emit(out.getvalue())
+    if problem is not None:
+        print(f"ragcost: cannot write the output: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,282 @@
+"""Reading a saved ``--ragcost-json`` run back, for the ``ragcost`` command line.
+
+The file may come from anywhere (an artifact of another job, a hand edit, a truncated
+download), so every field is checked before it reaches the library: a problem is a
+:class:`RunFileError` naming the file, the field's path (``scenarios[0].requests[2].
+metrics.wall_ms``), what was expected and what was found. Nothing here raises anything
+else for any input.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .models import Outcome, RequestRecord, Sample, ScenarioRun, StageRecord
+
+#: a run file is written by the plugin; anything deeper than this is not one of them
+MAX_DEPTH = 64
+
+
+class RunFileError(ValueError):
+    """A saved run cannot be used; ``str()`` is the message for the user."""
+
+
+@dataclass(frozen=True)
+class SavedRun:
+    """A ``--ragcost-json`` document read back: its environment, whether the whole suite
+    ran (so a scenario missing from it is STALE), and each scenario's outcome."""
+
+    environment: dict[str, Any]
+    complete: bool
+    outcomes: list[Outcome]
+
+
+def _decode(path: Path, data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise RunFileError(
+            f"{path}: is UTF-16 text; a run file is the UTF-8 JSON that "
+            "pytest --ragcost --ragcost-json=PATH writes (re-save it as UTF-8)"
+        )
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise RunFileError(
+            f"{path}:{line}: is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+            f"{exc.start}); a run file is the JSON that pytest --ragcost "
+            "--ragcost-json=PATH writes"
+        ) from None
+
+
+def _depth_ok(text: str) -> bool:
+    """False when brackets nest deeper than :data:`MAX_DEPTH` (checked before parsing, so a
+    hostile file never reaches the parser's recursion)."""
+    depth = 0
+    in_string = False
+    escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return False
+        elif ch in "]}":
+            depth -= 1
+    return True
+
+
+def read(path: Path) -> SavedRun:
+    """Read and check a saved run; raises :class:`RunFileError` with the reason."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RunFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a NUL byte in the path
+        raise RunFileError(f"{path!r}: cannot read: {exc}") from None
+    text = _decode(path, data)
+    if not _depth_ok(text):
+        raise RunFileError(
+            f"{path}: nests deeper than {MAX_DEPTH} levels; not a run file written by "
+            "pytest --ragcost --ragcost-json=PATH"
+        )
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RunFileError(f"{path}:{exc.lineno}: not JSON: {exc.msg}") from None
+    except (RecursionError, ValueError) as exc:  # e.g. a huge integer literal
+        raise RunFileError(f"{path}: not usable JSON: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("schema_version") != 1:
+        raise RunFileError(
+            f"{path}: not a pytest-ragcost run (expected a JSON object with "
+            '"schema_version": 1, written by pytest --ragcost --ragcost-json=PATH)'
+        )
+    return _Checker(path).run(doc)
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"the string {shown!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+class _Checker:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, where: str, expected: str, value: object) -> RunFileError:
+        return RunFileError(f"{self.path}: {where} must be {expected} (found {_kind(value)})")
+
+    def obj(self, value: object, where: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(where, "an object", value)
+        return value
+
+    def items(self, value: object, where: str) -> list[Any]:
+        if not isinstance(value, list):
+            raise self.fail(where, "a list", value)
+        return value
+
+    def text(self, value: object, where: str, *, optional: bool = False) -> str | None:
+        if value is None and optional:
+            return None
+        if not isinstance(value, str):
+            raise self.fail(where, "a string" + (" or null" if optional else ""), value)
+        return value
+
+    def integer(self, value: object, where: str, minimum: int = 0) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not (
+            minimum <= value <= 2**53
+        ):
+            raise self.fail(where, f"a whole number from {minimum} to 2**53", value)
+        return value
+
+    def number(self, value: object, where: str) -> float:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (isinstance(value, float) and not math.isfinite(value))
+            or (isinstance(value, int) and abs(value) > 1e300)
+        ):
+            raise self.fail(where, "a finite number", value)
+        return float(value)
+
+    def numbers(self, value: object, where: str) -> dict[str, float]:
+        return {
+            str(k): self.number(v, f"{where}.{k}") for k, v in self.obj(value, where).items()
+        }
+
+    def texts(self, value: object, where: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for k, v in self.obj(value, where).items():
+            out[str(k)] = self.text(v, f"{where}.{k}") or ""
+        return out
+
+    def strings(self, value: object, where: str) -> tuple[str, ...]:
+        return tuple(
+            self.text(v, f"{where}[{i}]") or "" for i, v in enumerate(self.items(value, where))
+        )
+
+    def run(self, doc: dict[str, Any]) -> SavedRun:
+        environment = doc.get("environment", {})
+        if environment is None:
+            environment = {}
+        environment = self.obj(environment, "environment")
+        complete = self.flag(doc.get("complete", False), "complete")
+        outcomes = []
+        for i, sc in enumerate(self.items(doc.get("scenarios"), "scenarios")):
+            where = f"scenarios[{i}]"
+            sc = self.obj(sc, where)
+            if sc.get("nodeid") == "":
+                continue  # a STALE placeholder: no test produced the scenario
+            outcomes.append(
+                Outcome(
+                    run=self.scenario(sc, where),
+                    test_passed=self.flag(sc.get("test_passed", True), f"{where}.test_passed"),
+                    quality=self.quality(sc.get("quality") or {}, f"{where}.quality"),
+                    quality_errors=self.texts(
+                        sc.get("quality_errors") or {}, f"{where}.quality_errors"
+                    ),
+                )
+            )
+        return SavedRun(environment, complete, outcomes)
+
+    def flag(self, value: object, where: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(where, "true or false", value)
+        return value
+
+    def quality(self, value: object, where: str) -> dict[str, Any]:
+        from .quality.results import MetricScores
+
+        out: dict[str, Any] = {}
+        for metric, scores in self.obj(value, where).items():
+            at = f"{where}.{metric}"
+            data = self.obj(scores, at)
+            for j, sample in enumerate(self.items(data.get("samples"), f"{at}.samples")):
+                sample = self.obj(sample, f"{at}.samples[{j}]")
+                if sample.get("value") is not None:
+                    self.number(sample.get("value"), f"{at}.samples[{j}].value")
+            try:
+                MetricScores.from_dict(data)
+            except (KeyError, TypeError, ValueError, OverflowError) as exc:
+                detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+                raise RunFileError(
+                    f"{self.path}: {at} is not a metric's scores ({detail})"
+                ) from None
+            out[str(metric)] = data
+        return out
+
+    def scenario(self, value: object, where: str) -> ScenarioRun:
+        sc = self.obj(value, where)
+        notes = sc.get("token_notes") or {}
+        return ScenarioRun(
+            scenario=self.text(sc.get("scenario"), f"{where}.scenario") or "",
+            nodeid=self.text(sc.get("nodeid"), f"{where}.nodeid") or "",
+            warmup=self.integer(sc.get("warmup", 0), f"{where}.warmup"),
+            requests=tuple(
+                self.request(r, f"{where}.requests[{j}]")
+                for j, r in enumerate(self.items(sc.get("requests"), f"{where}.requests"))
+            ),
+            samples=tuple(
+                self.sample(s, f"{where}.samples[{j}]")
+                for j, s in enumerate(self.items(sc.get("samples", []), f"{where}.samples"))
+            ),
+            token_notes=self.texts(notes, f"{where}.token_notes"),
+        )
+
+    def request(self, value: object, where: str) -> RequestRecord:
+        r = self.obj(value, where)
+        return RequestRecord(
+            trace_id=self.text(r.get("trace_id"), f"{where}.trace_id") or "",
+            index=self.integer(r.get("index"), f"{where}.index"),
+            metrics=self.numbers(r.get("metrics"), f"{where}.metrics"),
+            sources=self.texts(r.get("sources", {}), f"{where}.sources"),
+            stages=tuple(
+                self.stage(s, f"{where}.stages[{k}]")
+                for k, s in enumerate(self.items(r.get("stages", []), f"{where}.stages"))
+            ),
+            error=self.text(r.get("error"), f"{where}.error", optional=True),
+        )
+
+    def stage(self, value: object, where: str) -> StageRecord:
+        s = self.obj(value, where)
+        return StageRecord(
+            name=self.text(s.get("name"), f"{where}.name") or "",
+            metrics=self.numbers(s.get("metrics"), f"{where}.metrics"),
+            sources=self.texts(s.get("sources", {}), f"{where}.sources"),
+            error=self.text(s.get("error"), f"{where}.error", optional=True),
+            model=self.text(s.get("model"), f"{where}.model", optional=True),
+        )
+
+    def sample(self, value: object, where: str) -> Sample:
+        s = self.obj(value, where)
+        for key in ("question", "answer", "reference", "trace_id"):
+            self.text(s.get(key), f"{where}.{key}", optional=True)
+        for key in ("contexts", "reference_contexts", "context_ids", "reference_ids"):
+            self.strings(s.get(key, []), f"{where}.{key}")
+        self.obj(s.get("extra", {}), f"{where}.extra")
+        return Sample.from_dict(s)
