@@ -389,8 +389,10 @@ class RagcostSession:
                 self._note(note)
         if _is_worker(self.config):
             self.config.workeroutput["ragcost_notes"] = list(self.notes)  # type: ignore[attr-defined]
+            # workeroutput crosses a process boundary; a value it cannot carry would lose
+            # every result of this worker, so anything odd travels as its repr
             self.config.workeroutput["ragcost_outcomes"] = [  # type: ignore[attr-defined]
-                o.to_dict() for o in self.outcomes.values()
+                _transportable(o.to_dict(), self.problems) for o in self.outcomes.values()
             ]
             self.config.workeroutput["ragcost_problems"] = list(  # type: ignore[attr-defined]
                 self.problems
@@ -464,8 +466,7 @@ class RagcostSession:
         if self.settings.json_path is not None:
             doc = document(outcomes, self.environment, self.settings, self.gate,
                            complete=_ran_everything(session))
-            self._write(self.settings.json_path, json.dumps(doc, indent=2, sort_keys=False) + "\n",
-                        session)
+            self._write(self.settings.json_path, _json_text(doc), session)
         md_text: str | None = None
         if self.settings.markdown_path is not None or os.environ.get("GITHUB_STEP_SUMMARY"):
             md_text = markdown(outcomes, self.environment)
@@ -573,6 +574,30 @@ def _runs_from_json(text: str) -> dict[str, Any]:
         }
         for scenario, keys in data.items()
     }
+
+
+def _json_text(doc: dict[str, Any]) -> str:
+    """The run as JSON; a value JSON cannot hold is written as its repr, never an error."""
+    return json.dumps(doc, indent=2, sort_keys=False, default=repr) + "\n"
+
+
+def _transportable(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    try:
+        json.dumps(data)
+        return data
+    except (TypeError, ValueError, OverflowError, RecursionError):
+        pass
+    try:
+        plain: dict[str, Any] = json.loads(json.dumps(data, default=repr))
+        return plain
+    except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+        problems.append(
+            f"scenario {data.get('run', {}).get('scenario')!r}: its samples could not be sent "
+            f"from the worker ({type(exc).__name__}); its other figures are kept"
+        )
+        run = dict(data.get("run", {}))
+        run["samples"] = []
+        return {**data, "run": run}
 
 
 def _ran_everything(session: pytest.Session) -> bool:

@@ -35,6 +35,47 @@ class RagcostUsageError(ValueError):
     """The fixture was used in a way that cannot be measured; the message says how to fix it."""
 
 
+class RagcostValueWarning(UserWarning):
+    """A recorded value could not be stored as it was; its ``repr`` was stored instead."""
+
+
+#: the largest count a float holds exactly; a larger token or item count is a mistake
+MAX_COUNT = 2**53
+
+
+def _digits(value: float) -> str:
+    text = repr(value)
+    return text if len(text) <= 30 else f"a {len(text)}-digit number"
+
+
+def _type_name(value: object) -> str:
+    return type(value).__name__
+
+
+def _storable(value: object, call: str, name: str) -> object:
+    """``value`` when JSON can hold it, else its ``repr`` (with a warning): one odd value
+    must not cost the run its other results, in a serial run or under xdist."""
+    import json
+    import warnings
+
+    try:
+        json.dumps(value, allow_nan=True)
+    except (TypeError, ValueError, OverflowError, RecursionError):
+        text = repr(value)
+        if len(text) > 200:
+            text = text[:197] + "..."
+        warnings.warn(
+            RagcostValueWarning(
+                f"{call}({name}=...): a {_type_name(value)} cannot be stored in the run's "
+                f"JSON; stored its repr {text!r} instead (pass strings, numbers, lists or "
+                "dicts of them)"
+            ),
+            stacklevel=3,
+        )
+        return text
+    return value
+
+
 def _trace_id() -> str:
     # W3C trace-context sized (16 random bytes), so it can be joined with OTel traces
     return os.urandom(16).hex()
@@ -117,6 +158,12 @@ class Stage:
         __tracebackhide__ = True
         for kind in kinds:
             _check_name(kind, "token kind")
+        if model is not None and not isinstance(model, str):
+            msg = (
+                f"stage {self.name!r}: st.tokens(model=...) takes a model name string such as "
+                f"'gpt-4o-mini' (got {model!r} of type {_type_name(model)})"
+            )
+            raise RagcostUsageError(msg)
         if not self._rec.metering:
             return
         if model is not None:
@@ -165,9 +212,17 @@ class Stage:
             if isinstance(value, bool) or not isinstance(value, int | float) or (
                 isinstance(value, float) and not math.isfinite(value)
             ):
+                shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
                 msg = (
-                    f"stage {self.name!r}: st.count({name}=...) needs a number "
-                    f"(got {value!r} of type {type(value).__name__})"
+                    f"stage {self.name!r}: st.count({name}=...) needs a finite number "
+                    f"(got {shown} of type {_type_name(value)})"
+                )
+                raise RagcostUsageError(msg)
+            if not 0 <= value <= MAX_COUNT:
+                shown = repr(value) if len(repr(value)) <= 60 else _digits(value)
+                msg = (
+                    f"stage {self.name!r}: st.count({name}=...) must be from 0 to 2**53 "
+                    f"(got {shown})"
                 )
                 raise RagcostUsageError(msg)
             if not self._rec.metering:
@@ -477,8 +532,12 @@ class Recorder:
         if isinstance(value, bool):
             value = None  # falls into the error below
         if isinstance(value, int):
-            if value < 0:
-                msg = f"stage {stage!r}: st.tokens({kind}={value}) must not be negative"
+            if not 0 <= value <= MAX_COUNT:
+                shown = _digits(value)
+                msg = (
+                    f"stage {stage!r}: st.tokens({kind}=...) as a count must be from 0 to "
+                    f"2**53 (got {shown})"
+                )
                 raise RagcostUsageError(msg)
             return value, "given"
         if isinstance(value, str) or (
@@ -520,12 +579,36 @@ class Recorder:
                 reference_ids=reference_ids, **extra,
             )
             return
+        for name, text in (("question", question), ("answer", answer), ("reference", reference)):
+            if text is not None and not isinstance(text, str):
+                msg = (
+                    f"ragcost.sample({name}=...) takes a string or None "
+                    f"(got {_type_name(text)})"
+                )
+                raise RagcostUsageError(msg)
         for name, value in (("contexts", contexts), ("reference_contexts", reference_contexts)):
-            if isinstance(value, str) or not all(isinstance(v, str) for v in value):
-                msg = f"ragcost.sample({name}=...) takes a list of strings"
+            if (
+                isinstance(value, str | bytes | Mapping)
+                or not isinstance(value, Sequence)
+                or not all(isinstance(v, str) for v in value)
+            ):
+                found = _type_name(value)
+                if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+                    odd = next(v for v in value if not isinstance(v, str))
+                    found = f"a {found} holding a {_type_name(odd)}"
+                msg = f"ragcost.sample({name}=...) takes a list of strings (got {found})"
+                raise RagcostUsageError(msg)
+        for name, ids in (("context_ids", context_ids), ("reference_ids", reference_ids)):
+            if isinstance(ids, str | bytes | Mapping) or not isinstance(ids, Sequence):
+                msg = (
+                    f"ragcost.sample({name}=...) takes a list of ids (strings or numbers; "
+                    f"got {_type_name(ids)})"
+                )
                 raise RagcostUsageError(msg)
         if not (self.metering and self._recording):
             return
+        for key in list(extra):
+            extra[key] = _storable(extra[key], "ragcost.sample", key)
         self._samples.append(
             Sample(
                 question=question,

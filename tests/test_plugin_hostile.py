@@ -1,0 +1,126 @@
+"""Careless and hostile use of the plugin, met as a user meets it: each gives a clear
+message or a correct result, never an INTERNALERROR, a traceback or a lost file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import read_json, scenario_source
+
+BAD_CALLS = {
+    "tokens-model-int": (
+        'st.tokens(prompt="x", model=123)',
+        "st.tokens(model=...) takes a model name string such as 'gpt-4o-mini' "
+        "(got 123 of type int)",
+    ),
+    "tokens-huge-count": (
+        "st.tokens(prompt=10**400)",
+        "st.tokens(prompt=...) as a count must be from 0 to 2**53 (got a 401-digit number)",
+    ),
+    "tokens-negative": ("st.tokens(prompt=-1)", "as a count must be from 0 to 2**53 (got -1)"),
+    "count-huge": (
+        "st.count(x=10**400)",
+        "st.count(x=...) must be from 0 to 2**53 (got a 401-digit number)",
+    ),
+    "count-nan": ('st.count(x=float("nan"))', "st.count(x=...) needs a finite number (got nan"),
+    "count-string": ('st.count(x="3")', "st.count(x=...) needs a finite number (got '3' of "),
+    "sample-contexts-none": (
+        "ragcost.sample(contexts=None)",
+        "ragcost.sample(contexts=...) takes a list of strings (got NoneType)",
+    ),
+    "sample-contexts-ints": (
+        "ragcost.sample(contexts=[1, 2])",
+        "ragcost.sample(contexts=...) takes a list of strings (got a list holding a int)",
+    ),
+    "sample-question-bytes": (
+        'ragcost.sample(question=b"q")',
+        "ragcost.sample(question=...) takes a string or None (got bytes)",
+    ),
+    "sample-ids-none": (
+        "ragcost.sample(context_ids=None)",
+        "ragcost.sample(context_ids=...) takes a list of ids",
+    ),
+}
+
+
+def _calling(call: str) -> str:
+    return f'''
+import pytest
+
+@pytest.mark.ragcost(scenario="bad-call", requests=1)
+def test_bad(ragcost):
+    for q in ragcost.requests(["a"]):
+        with ragcost.stage("s") as st:
+            {call}
+'''
+
+
+@pytest.mark.parametrize("name", sorted(BAD_CALLS))
+def test_bad_api_arguments_fail_the_test_naming_the_call(
+    rag_project: pytest.Pytester, name: str
+) -> None:
+    call, message = BAD_CALLS[name]
+    rag_project.makepyfile(test_bad=_calling(call))
+    result = rag_project.runpytest("--ragcost")
+    result.assert_outcomes(failed=1)
+    assert message in result.stdout.str()
+    assert "INTERNALERROR" not in result.stdout.str()
+    assert "AttributeError" not in result.stdout.str()
+    assert "OverflowError" not in result.stdout.str()
+
+
+UNSERIALISABLE = '''
+import pytest
+
+@pytest.mark.ragcost(scenario="odd-sample", requests=2)
+def test_odd(ragcost):
+    for q in ragcost.requests(["a", "b"]):
+        with ragcost.stage("s") as st:
+            st.tokens(prompt=q, model="gpt-4o-mini")
+        ragcost.sample(question=q, answer="x", contexts=["c"],
+                       raw=b"bytes", tags={"a"}, thing=object())
+
+
+@pytest.mark.ragcost(scenario="healthy", requests=2)
+def test_healthy(ragcost):
+    for q in ragcost.requests(["a", "b"]):
+        with ragcost.stage("s") as st:
+            st.tokens(prompt=q, model="gpt-4o-mini")
+'''
+
+
+@pytest.mark.parametrize("xdist", [False, True], ids=["serial", "xdist"])
+def test_an_unserialisable_sample_value_is_stored_as_repr_and_nothing_is_lost(
+    rag_project: pytest.Pytester, xdist: bool
+) -> None:
+    rag_project.makepyfile(test_odd=UNSERIALISABLE)
+    args = ["--ragcost", "--ragcost-update", "--ragcost-json=run.json",
+            "--ragcost-markdown=run.md", "-W", "default"]
+    if xdist:
+        args += ["-n", "2"]
+    result = rag_project.runpytest(*args)
+    result.assert_outcomes(passed=2, warnings=3)
+    assert result.ret == 0
+    out = result.stdout.str()
+    assert "INTERNALERROR" not in out
+    assert "ragcost.sample(raw=...): a bytes cannot be stored in the run's JSON; stored its " \
+           "repr \"b'bytes'\" instead" in out
+    doc = read_json(rag_project.path / "run.json")
+    names = sorted(s["scenario"] for s in doc["scenarios"])
+    assert names == ["healthy", "odd-sample"]
+    extra = next(s for s in doc["scenarios"] if s["scenario"] == "odd-sample")["samples"][0]
+    assert extra["extra"]["raw"] == "b'bytes'"
+    assert extra["extra"]["tags"] == "{'a'}"
+    assert (rag_project.path / "run.md").read_text()
+    blessed = (rag_project.path / "ragcost.yaml").read_text()
+    assert "  healthy:" in blessed
+    assert "  odd-sample:" in blessed
+
+
+def test_rerunning_a_good_project_still_works(rag_project: pytest.Pytester) -> None:
+    rag_project.makepyfile(test_qa=scenario_source())
+    result = rag_project.runpytest("--ragcost", "--ragcost-json=run.json")
+    result.assert_outcomes(passed=1)
+    assert json.loads(Path(rag_project.path / "run.json").read_text())["scenarios"]
