@@ -44,8 +44,10 @@ MAX_COUNT = 2**53
 
 
 def _digits(value: float) -> str:
-    text = repr(value)
-    return text if len(text) <= 30 else f"a {len(text)}-digit number"
+    if isinstance(value, int) and abs(value) >= 10**30:
+        # not repr(): Python refuses to print an int of more than 4300 digits
+        return f"a {int(abs(value).bit_length() * math.log10(2)) + 1}-digit number"
+    return repr(value)
 
 
 def _type_name(value: object) -> str:
