@@ -19,6 +19,8 @@ METER_NAMES = ("auto", "rapl", "nvml", "process", "estimate", "none")
 #: hardware thread when nothing better is known. Set ``ragcost_watts_per_thread`` to
 #: your CPU's TDP divided by its threads per package for a closer estimate.
 DEFAULT_WATTS_PER_THREAD = 4.0
+#: no hardware thread draws more; a larger figure is a typo (and would overflow energy sums)
+MAX_WATTS_PER_THREAD = 1000.0
 
 OtelMode = Literal["auto", "on", "off"]
 OTEL_MODES: tuple[OtelMode, ...] = ("auto", "on", "off")
@@ -126,8 +128,12 @@ def _watts(value: Any, where: str) -> float:
         number = float(str(value).strip())
     except ValueError:
         number = math.nan
-    if not math.isfinite(number) or number <= 0:
-        msg = f"{where} must be a positive number of watts per hardware thread (got {value!r})"
+    if not math.isfinite(number) or not 0 < number <= MAX_WATTS_PER_THREAD:
+        msg = (
+            f"{where} must be a number of watts per hardware thread above 0 and at most "
+            f"{MAX_WATTS_PER_THREAD:g} (got {value!r}); TDP / threads per package is a good "
+            "figure"
+        )
         raise SettingsError(msg)
     return number
 

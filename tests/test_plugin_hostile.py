@@ -124,3 +124,55 @@ def test_rerunning_a_good_project_still_works(rag_project: pytest.Pytester) -> N
     result = rag_project.runpytest("--ragcost", "--ragcost-json=run.json")
     result.assert_outcomes(passed=1)
     assert json.loads(Path(rag_project.path / "run.json").read_text())["scenarios"]
+
+
+def test_a_huge_se_gives_a_verdict_not_an_internal_error(rag_project: pytest.Pytester) -> None:
+    rag_project.makepyfile(test_qa=scenario_source())
+    rag_project.makefile(".yaml", ragcost=(
+        "version: 1\nscenarios:\n  qa-tiny:\n"
+        "    wall_ms: {baseline: 1.0e-6, n: 3, se: 1.0e10}\n"
+        "    tokens_total: {baseline: 1.0e14}\n"
+    ))
+    result = rag_project.runpytest("--ragcost", "--ragcost-json=run.json")
+    assert "INTERNALERROR" not in result.stdout.str()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*wall_ms*INCOMPARABLE*"])
+    doc = read_json(rag_project.path / "run.json")
+    verdict = next(v for v in doc["scenarios"][0]["verdicts"] if v["key"] == "wall_ms")
+    assert "cannot be compared: the numbers are too far apart" in verdict["message"]
+    # the saved run gives the same verdict from the command line, without a traceback
+    from pytest_ragcost.cli import main
+
+    assert main(["compare", str(rag_project.path / "run.json"), "--config",
+                 str(rag_project.path / "ragcost.yaml")]) in (0, 1)
+
+
+@pytest.mark.parametrize(("line", "found"), [
+    ("    wall_ms: {baseline: 1.0e-320}", "must be 0 or between 1e-12 and 1e+15 (got 1.0e-320)"),
+    ("    wall_ms: {baseline: 1.0e300}", "must be 0 or between 1e-12 and 1e+15 (got 1.0e300)"),
+    ("    wall_ms: {baseline: 1, n: " + "9" * 400 + "}",
+     "must be from 0 to 2**53 (got 99999999999999999999...(400 characters))"),
+    ("    wall_ms: {baseline: 1, tolerance: 1e200}", "must be at most 1e+15"),
+])
+def test_out_of_range_numbers_in_ragcost_yaml_are_located_errors(
+    rag_project: pytest.Pytester, line: str, found: str
+) -> None:
+    rag_project.makepyfile(test_qa=scenario_source())
+    rag_project.makefile(".yaml", ragcost="version: 1\nscenarios:\n  qa-tiny:\n" + line + "\n")
+    result = rag_project.runpytest("--ragcost")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "ragcost.yaml:4: scenarios.qa-tiny.wall_ms." in result.stderr.str()
+    assert found in result.stderr.str()
+    from pytest_ragcost.cli import main
+
+    assert main(["check", str(rag_project.path / "ragcost.yaml")]) == 2
+
+
+def test_absurd_watts_per_thread_is_a_usage_error(rag_project: pytest.Pytester) -> None:
+    rag_project.makepyfile(test_qa=scenario_source())
+    result = rag_project.runpytest("--ragcost", "--ragcost-watts-per-thread=1e308")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([
+        "*--ragcost-watts-per-thread must be a number of watts per hardware thread above 0 "
+        "and at most 1000 (got '1e308')*"
+    ])

@@ -30,7 +30,16 @@ from pytest_ragcost.models import (
 
 from ..files import write_text_atomic
 from .load import Located, check_text, key_problem, key_segment, read_source, scalar_value
-from .schema import MAX_ENV_DEPTH, Budget, BudgetError, Problem, double_quoted
+from .schema import (
+    MAX_COUNT,
+    MAX_ENV_DEPTH,
+    MAX_NUMBER,
+    MIN_NUMBER,
+    Budget,
+    BudgetError,
+    Problem,
+    double_quoted,
+)
 
 # --------------------------------------------------------------------------- update
 
@@ -95,6 +104,8 @@ def format_baseline(key: str, value: float) -> tuple[str, float]:
     exactly; noisy metrics and scores keep 4 significant digits, dollars 6, so a bless
     does not churn the diff with digits below the noise.
     """
+    if 0 < abs(value) < MIN_NUMBER:
+        return "0", 0.0  # below what ragcost.yaml holds: a cost this small is nothing
     cls = metric_class(split_key(key)[1])
     if cls == "exact":
         if float(value).is_integer() and abs(value) < 2**53:
@@ -105,6 +116,8 @@ def format_baseline(key: str, value: float) -> tuple[str, float]:
 
 
 def _se_text(se: float) -> str:
+    if se < MIN_NUMBER:
+        return "0.0"
     return _float_text(float(f"{se:.3g}"))
 
 
@@ -218,11 +231,13 @@ def _check_measured(measured: Mapping[str, Mapping[str, Measured]], display: str
                                         type(m).__name__, ""))
                 continue
             bad = []
-            if not _non_negative(m.value):
+            if not _non_negative(m.value) or m.value > MAX_NUMBER:
                 bad.append(("value", repr(m.value)))
-            if m.n is not None and (isinstance(m.n, bool) or not isinstance(m.n, int) or m.n < 0):
+            if m.n is not None and (
+                isinstance(m.n, bool) or not isinstance(m.n, int) or not 0 <= m.n <= MAX_COUNT
+            ):
                 bad.append(("n", repr(m.n)))
-            if m.se is not None and not _non_negative(m.se):
+            if m.se is not None and (not _non_negative(m.se) or m.se > MAX_NUMBER):
                 bad.append(("se", repr(m.se)))
             priced = isinstance(key, str) and key.rsplit(".", 1)[-1] == "cost_usd"
             if m.source is not None and not (
@@ -234,7 +249,8 @@ def _check_measured(measured: Mapping[str, Mapping[str, Measured]], display: str
                 bad.append(("stat", repr(m.stat)))
             problems.extend(
                 Problem(display, None, f"{kpath}.{name}", "is not a value ragcost.yaml can hold",
-                        found, "measured values are finite and non-negative, with known labels")
+                        found, f"measured values are finite, from 0 to {MAX_NUMBER:g}, with "
+                        "known labels")
                 for name, found in bad
             )
     return problems

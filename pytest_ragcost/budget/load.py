@@ -56,7 +56,10 @@ from .schema import (
     JUDGE_KEYS,
     JUDGE_MISSES,
     KNOWN_METRICS,
+    MAX_COUNT,
     MAX_ENV_DEPTH,
+    MAX_NUMBER,
+    MIN_NUMBER,
     NUMBER_RE,
     PRICE_KEYS,
     SEVERITIES,
@@ -73,6 +76,7 @@ from .schema import (
     double_quoted,
     finite,
     parse_tolerance,
+    short_text,
 )
 
 _ENV_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -293,6 +297,12 @@ class _Checker:
             self.add(keynode, path, expected, str(node.value),
                      "costs, scores and their tolerances are never negative")
             return None
+        if out > MAX_NUMBER or 0 < out < MIN_NUMBER:
+            self.add(keynode, path, f"must be 0 or between {MIN_NUMBER:g} and {MAX_NUMBER:g}",
+                     short_text(str(node.value)),
+                     "a value this far out cannot be compared; re-bless it with "
+                     "--ragcost-update or write a real figure")
+            return None
         return out
 
     def integer(self, keynode: Node, node: Node, path: str, minimum: int) -> int | None:
@@ -303,6 +313,10 @@ class _Checker:
             return None
         if value < minimum:
             self.add(keynode, path, f"must be at least {minimum}", str(value), "")
+            return None
+        if value > MAX_COUNT:
+            self.add(keynode, path, f"must be from {minimum} to 2**53",
+                     short_text(str(node.value)), "")
             return None
         return value
 
@@ -341,6 +355,8 @@ class _Checker:
                     f" in {unit}" if unit else "")
             elif "negative" in reason:
                 hint = "a tolerance is a distance from the baseline; drop the minus sign"
+            elif "at most 1e+15" in reason:
+                hint = "a tolerance this large cannot be compared; write a real one"
             elif "at most" in reason:
                 hint = "a score cannot drop by more than all of it"
             else:

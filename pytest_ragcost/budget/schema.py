@@ -218,6 +218,8 @@ def parse_tolerance(value: object, *, max_relative: float | None = None) -> Tole
         amount = finite(value)
         if amount < 0:
             raise ValueError("must not be negative")
+        if amount > MAX_NUMBER:
+            raise ValueError(f"must be at most {MAX_NUMBER:g}")
         return Tolerance(amount, relative=False)
     if isinstance(value, str):
         m = _PERCENT_RE.match(value)
@@ -229,10 +231,24 @@ def parse_tolerance(value: object, *, max_relative: float | None = None) -> Tole
         pct = finite(float(num))
         if pct < 0:
             raise ValueError("must not be negative")
+        if pct > MAX_NUMBER:
+            raise ValueError(f"must be at most {MAX_NUMBER:g}%")
         if max_relative is not None and pct / 100.0 > max_relative:
             raise ValueError(f"must be at most {max_relative * 100:g}%")
         return Tolerance(pct / 100.0, relative=True)
     raise ValueError('must be a number or a percentage like "10%"')
+
+
+#: the range of a number in ragcost.yaml: beyond it no cost of an answer lies, and the
+#: arithmetic of a comparison would overflow or divide by (almost) zero
+MAX_NUMBER = 1e15
+MIN_NUMBER = 1e-12
+MAX_COUNT = 2**53
+
+
+def short_text(text: str) -> str:
+    """A scalar as an error message shows it: long ones cut, with their length."""
+    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
 
 
 def finite(value: float) -> float:

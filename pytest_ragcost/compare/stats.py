@@ -149,8 +149,21 @@ def quantile(values: Iterable[float], q: float) -> float:
     return _quantile_sorted(sorted(_clean(values, "quantile")), q)
 
 
+def _fsum(xs: Iterable[float]) -> float:
+    """``math.fsum``, but a sum past the float range is infinity, not an OverflowError."""
+    xs = list(xs)
+    try:
+        return math.fsum(xs)
+    except OverflowError:
+        return math.copysign(math.inf, sum(math.copysign(1.0, x) for x in xs))
+
+
 def _mean(xs: Sequence[float]) -> float:
-    return math.fsum(xs) / len(xs)
+    n = len(xs)
+    total = _fsum(xs)
+    if math.isfinite(total):
+        return total / n
+    return _fsum(x / n for x in xs)  # huge values: divide first, so the mean stays finite
 
 
 def _stdev(xs: Sequence[float]) -> float:
@@ -163,7 +176,10 @@ def _stdev(xs: Sequence[float]) -> float:
     if n < 2:
         return 0.0
     m = _mean(xs)
-    return math.sqrt(math.fsum((x - m) ** 2 for x in xs) / (n - 1))
+    try:
+        return math.sqrt(_fsum((x - m) ** 2 for x in xs) / (n - 1))
+    except OverflowError:
+        return math.inf
 
 
 def stat_value(values: Iterable[float], stat: Stat) -> float:
@@ -177,7 +193,7 @@ def stat_value(values: Iterable[float], stat: Stat) -> float:
     if stat == "mean":
         return _mean(xs)
     if stat == "total":
-        return math.fsum(xs)
+        return _fsum(xs)
     return _quantile_sorted(sorted(xs), _QUANTILE_OF_STAT[stat])
 
 
@@ -407,8 +423,12 @@ def welch_df(se_a: float, n_a: int, se_b: float | None, n_b: int | None) -> floa
 
 
 def _num(x: float) -> str:
-    """A number as a person reads it: 3414, 412.5, 3.41, 0.0023."""
-    if x == int(x) and abs(x) < 1e15:
+    """A number as a person reads it: 3414, 412.5, 3.41, 0.0023 (1.5e+300 when huge)."""
+    if not math.isfinite(x):
+        return str(x)
+    if abs(x) >= 1e15:
+        return f"{x:.4g}"
+    if x == int(x):
         return str(int(x))
     if abs(x) >= 100:
         return f"{x:.1f}"
@@ -421,9 +441,15 @@ def _signed(x: float) -> str:
 
 
 def _pct(change: float, base: float) -> str:
-    if base == 0:
+    try:
+        pct = change / abs(base) * 100
+    except (ZeroDivisionError, OverflowError):
         return "n/a%"
-    return f"{change / abs(base) * 100:+.1f}%"
+    if not math.isfinite(pct):
+        return "n/a%"
+    if abs(pct) >= 1e6:
+        return f"{pct:+.3g}%"
+    return f"{pct:+.1f}%"
 
 
 def _ci_text(confidence: float, interval: tuple[float, float]) -> str:
@@ -966,11 +992,86 @@ def judge(
         )
         return [Verdict(status="NEW", message=text, **common)]
 
-    findings: list[_Finding] = []
     head = f"{label}: {_num(current.value)}"
     if baseline is not None:
         change = current.value - baseline
         head += f" vs baseline {_num(baseline)} ({_signed(change)}, {_pct(change, baseline)})"
+    odd = _out_of_range(current, baseline, baseline_se, budget)
+    if odd is not None:
+        text = f"{head} cannot be compared: {odd} {counts}"
+        return [Verdict(status="INCOMPARABLE", message=text, **common)]
+    try:
+        findings = _findings(
+            current, baseline, baseline_n, baseline_se, budget, tolerance, noisy,
+            environment_matches, current_source, baseline_source, ev, between,
+        )
+    except (OverflowError, ValueError, ZeroDivisionError) as exc:
+        # a value the range check let through can still overflow in the arithmetic: the
+        # verdict says so instead of ending the run
+        text = (
+            f"{head} cannot be compared: the numbers are too far apart to compute an "
+            f"interval ({exc}); re-bless the baseline with --ragcost-update {counts}"
+        )
+        return [Verdict(status="INCOMPARABLE", message=text, **common)]
+    status = min((f.status for f in findings), key=rank)
+    if status == "FAIL" and severity == "warn":
+        status = "WARN"
+    improved = any(f.improved for f in findings)
+    interval = next((f.interval for f in findings if f.interval is not None), None)
+    hints = [f.hint for f in findings if f.hint is not None and (f.status != "PASS" or f.improved)]
+    message = f"{head} {'; '.join(f.clause for f in findings)} {counts}"
+    if hints:
+        message += ": " + "; ".join(dict.fromkeys(hints))
+    if status == "WARN":
+        message += " [severity: warn]"
+    return [Verdict(status=status, message=message, interval=interval, improved=improved, **common)]
+
+
+#: values beyond this magnitude are not costs of an answer but mistakes; they are
+#: INCOMPARABLE rather than fed to arithmetic that would overflow
+MAX_MAGNITUDE = 1e15
+#: a baseline closer to zero than this (but not zero) makes every relative change infinite
+MIN_BASELINE = 1e-12
+
+
+def _out_of_range(
+    current: Summary, baseline: float | None, baseline_se: float | None, budget: float | None
+) -> str | None:
+    """Why these numbers cannot be compared, or None when they can."""
+    named = [("the current value", current.value), ("its standard error", current.se),
+             ("the baseline", baseline), ("the baseline's se", baseline_se),
+             ("the budget", budget)]
+    for name, value in named:
+        if value is None:
+            continue
+        if not math.isfinite(value):
+            return f"{name} is {value} (not a finite number)"
+        if abs(value) > MAX_MAGNITUDE:
+            return f"{name} ({_num(value)}) is beyond {MAX_MAGNITUDE:g}"
+    if baseline is not None and 0 < abs(baseline) < MIN_BASELINE:
+        return (
+            f"the baseline ({_num(baseline)}) is too close to zero for a change to be "
+            f"measured against it (write 0 or at least {MIN_BASELINE:g})"
+        )
+    return None
+
+
+def _findings(
+    current: Summary,
+    baseline: float | None,
+    baseline_n: int | None,
+    baseline_se: float | None,
+    budget: float | None,
+    tolerance: Tolerance,
+    noisy: bool,
+    environment_matches: bool,
+    current_source: str | None,
+    baseline_source: str | None,
+    ev: _Evidence,
+    between: BetweenRun | None,
+) -> list[_Finding]:
+    findings: list[_Finding] = []
+    if baseline is not None:
         reason = _incomparable_reason(noisy, environment_matches, current_source, baseline_source)
         if reason is not None:
             findings.append(
@@ -987,19 +1088,7 @@ def judge(
             findings.append(_exact_vs_baseline(current.value, baseline, tolerance))
     if budget is not None:
         findings.append(_budget(current, budget, noisy, ev, between if noisy else None))
-
-    status = min((f.status for f in findings), key=rank)
-    if status == "FAIL" and severity == "warn":
-        status = "WARN"
-    improved = any(f.improved for f in findings)
-    interval = next((f.interval for f in findings if f.interval is not None), None)
-    hints = [f.hint for f in findings if f.hint is not None and (f.status != "PASS" or f.improved)]
-    message = f"{head} {'; '.join(f.clause for f in findings)} {counts}"
-    if hints:
-        message += ": " + "; ".join(dict.fromkeys(hints))
-    if status == "WARN":
-        message += " [severity: warn]"
-    return [Verdict(status=status, message=message, interval=interval, improved=improved, **common)]
+    return findings
 
 
 # --------------------------------------------------------------------------- ordering
