@@ -1,20 +1,35 @@
-"""Writing the files a run produces: whole or not at all.
+"""Writing the files a run produces: whole or not at all, and never someone else's.
 
 Every file pytest-ragcost writes (ragcost.yaml on a bless, the score and judge records
-beside it, the JSON and Markdown outputs, a seeded tokenizer cache) goes through here, so
-a reader sees the old file or the new one, never half of either. A leaf module: it
-imports nothing from the package.
+beside it, the JSON and Markdown outputs, a seeded tokenizer cache) goes through here.
+The rules, because these are files users own:
+
+* a regular file is replaced atomically (a temporary file in the same directory, flushed,
+  renamed over it), so a reader sees the old file or the new one, never half of either;
+  it keeps its mode (and, when we run as root, its owner);
+* a symlink is written through: its target is replaced, the link stays a link;
+* a character device or a pipe (``/dev/null``, ``/dev/stdout``, a FIFO) is written into,
+  never replaced; a device that cannot take the data (``/dev/full``) raises the ``OSError``;
+* anything else that is not a regular file (a directory, a socket, a block device) is
+  refused with an ``OSError`` saying what it is;
+* :func:`locked` serialises read-modify-write cycles (two blesses at once) so the second
+  waits, then reads what the first wrote.
+
+A leaf module: it imports nothing from the package.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["write_bytes_atomic", "write_text_atomic"]
+__all__ = ["locked", "real_path", "write_bytes_atomic", "write_text_atomic"]
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
@@ -22,16 +37,60 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically: a temporary file in the same directory,
-    flushed to disk, then renamed over the target. An existing file keeps its mode; a new
-    one gets the mode the umask allows. On failure the target is unchanged, the temporary
-    file is removed and the ``OSError`` is raised."""
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    return "not a regular file"
+
+
+def real_path(path: str | os.PathLike[str]) -> Path:
+    """The file a write to ``path`` lands in: symlinks followed to their final target
+    (which may not exist yet). A symlink loop raises ``OSError(ELOOP)``."""
     target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
     try:
-        mode = stat.S_IMODE(target.stat().st_mode)
+        os.stat(target)
     except FileNotFoundError:
+        pass  # a new file, or a dangling link whose target we create
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, "is a symlink loop (a link that leads back to itself)",
+                          str(target)) from None
+        raise
+    if target.is_symlink():
+        return Path(os.path.realpath(target))
+    return target
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` by the rules in the module docstring. On failure the
+    target is unchanged, a temporary file is removed and the ``OSError`` is raised."""
+    given = Path(path)
+    try:
+        info: os.stat_result | None = os.stat(given)
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, "is a symlink loop (a link that leads back to itself)",
+                          str(given)) from None
+        raise
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        if stat.S_ISCHR(info.st_mode) or stat.S_ISFIFO(info.st_mode):
+            # opened by the name given: /dev/stdout resolves through /proc to whatever
+            # stdout is, which no path string names
+            _write_into(given, data)
+            return
+        raise OSError(errno.EISDIR if stat.S_ISDIR(info.st_mode) else errno.EINVAL,
+                      f"is {_kind(info.st_mode)}; give the path of a file", str(given))
+    target = real_path(given)
+    directory = target.parent if str(target.parent) else Path(".")
+    if info is not None:
+        mode = stat.S_IMODE(info.st_mode)
+    else:
         umask = os.umask(0)
         os.umask(umask)
         mode = 0o666 & ~umask
@@ -42,6 +101,9 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
+        if info is not None and os.geteuid() == 0:
+            with contextlib.suppress(OSError):  # root keeps the user's file the user's
+                os.chown(tmp, info.st_uid, info.st_gid)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -54,3 +116,46 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _write_into(path: Path, data: bytes) -> None:
+    """Write into a character device or a pipe (no rename, no truncation of a device)."""
+    try:
+        # non-blocking open: a FIFO nobody reads fails with ENXIO instead of hanging
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise OSError(errno.ENXIO, "is a pipe that no process is reading",
+                          str(path)) from None
+        raise
+    try:
+        os.set_blocking(fd, True)
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def locked(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold an exclusive lock for a read-modify-write of ``path``; a second writer (another
+    pytest run blessing at the same time) waits here, then reads what the first wrote.
+
+    The lock is ``flock`` on the directory holding the file, not on a lock file beside it:
+    it leaves nothing behind in the user's tree, and it survives the atomic rename (a lock
+    on the file itself would stay on the replaced inode). Where the directory cannot be
+    opened the write that follows fails with its own, clearer error.
+    """
+    directory = real_path(path).parent
+    try:
+        fd = os.open(directory if str(directory) else ".", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

@@ -59,6 +59,10 @@ class RagcostSession:
         self.update_result: UpdateResult | None = None
         self.problems: list[str] = []  # suite-level problems shown in the summary
         self._finished = False
+        self._interrupted = False  # Ctrl-C: write nothing
+        self._stopped = False  # -x, --maxfail: write what ran, call nothing STALE
+        self._ran: set[str] = set()
+        self._complete = False  # the whole suite ran to its end (a missing scenario is STALE)
         self._duplicates = False
         self.quality_written: list[str] = []
         self.history: Any = None  # history.Store on the controller, when the history is on
@@ -374,8 +378,21 @@ class RagcostSession:
         # output still change the exit code (pytest computes it right after this loop).
         try:
             return (yield)
+        except (KeyboardInterrupt, pytest.exit.Exception):
+            # Ctrl-C (or pytest.exit): the run is not finished, so nothing is written: a
+            # bless of half a suite, or a report of it, would pass for the whole one.
+            # -x and --maxfail are normal stops: what ran is complete and is reported.
+            self._interrupted = True
+            raise
+        except BaseException:
+            self._stopped = True
+            raise
         finally:
             self._finish(session)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "teardown":
+            self._ran.add(report.nodeid)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self._finish(session)
@@ -400,10 +417,25 @@ class RagcostSession:
             return
         if self._duplicates:
             session.testsfailed += 1
+        if self._interrupted:
+            self.problems.append(
+                "interrupted: nothing written"
+                + (f" ({self.gate.path} unchanged)" if self.settings.update is not None
+                   and self.gate is not None else "")
+                + "; run the whole session to bless or report"
+            )
+            return
+        complete = (
+            not self._stopped
+            and not session.shouldstop
+            and not session.shouldfail
+            and len(self._ran) >= session.testscollected
+            and _ran_everything(session)
+        )
+        self._complete = complete
         if self.gate is not None:
             from .compare.evaluate import stale as stale_verdicts
 
-            complete = _ran_everything(session)
             stale = stale_verdicts(self.gate, self.outcomes) if complete else []
             for verdict in stale:
                 self.outcomes.setdefault(
@@ -465,7 +497,7 @@ class RagcostSession:
         outcomes = list(self.outcomes.values())
         if self.settings.json_path is not None:
             doc = document(outcomes, self.environment, self.settings, self.gate,
-                           complete=_ran_everything(session))
+                           complete=self._complete)
             self._write(self.settings.json_path, _json_text(doc), session)
         md_text: str | None = None
         if self.settings.markdown_path is not None or os.environ.get("GITHUB_STEP_SUMMARY"):

@@ -28,7 +28,7 @@ from pytest_ragcost.models import (
     split_key,
 )
 
-from ..files import write_text_atomic
+from ..files import locked, write_text_atomic
 from .load import Located, check_text, key_problem, key_segment, read_source, scalar_value
 from .schema import (
     MAX_COUNT,
@@ -569,6 +569,27 @@ def update(
         raise ValueError(f"mode must be 'all' or 'improvements', not {mode!r}")
     p = Path(path)
     display = str(path)
+    try:
+        lock = locked(p)
+        lock.__enter__()
+    except OSError as exc:
+        raise BudgetError([Problem(display, None, "", "could not be updated",
+                                   exc.strerror or str(exc), "check the path")]) from None
+    try:
+        # under the lock: a bless running beside this one has finished, and its baselines
+        # are in the text read here, so both land
+        return _update(p, display, measured, mode, environment)
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _update(
+    p: Path,
+    display: str,
+    measured: Mapping[str, Mapping[str, Measured]],
+    mode: UpdateMode,
+    environment: Mapping[str, Any] | None,
+) -> UpdateResult:
     src = read_source(p, display)
     problems = _check_measured(measured, display)
     if environment is not None:
@@ -590,7 +611,11 @@ def update(
     old_text = None if src is None else src.text
     written = new_text != old_text
     if written:
-        out = new_text.replace("\n", "\r\n") if src is not None and src.crlf else new_text
+        out = new_text
+        if src is not None and src.crlf:
+            out = new_text.replace("\n", "\r\n")
+        elif src is not None and src.cr:
+            out = new_text.replace("\n", "\r")  # an old Mac file stays one
         if src is not None and src.bom:
             out = "\ufeff" + out
         _atomic_write(p, out, display)

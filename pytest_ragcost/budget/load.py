@@ -23,6 +23,7 @@ Choices a user may meet:
 from __future__ import annotations
 
 import difflib
+import errno
 import math
 import os
 import re
@@ -326,7 +327,9 @@ class _Checker:
         if isinstance(value, str) and value in opts:
             return value
         hint = f"choose one of {', '.join(opts)}"
-        if isinstance(value, str):
+        if isinstance(value, str) and _SYNONYMS.get(value.lower()) in opts:
+            hint = f"did you mean {_SYNONYMS[value.lower()]!r}? ({hint})"
+        elif isinstance(value, str):
             close = difflib.get_close_matches(value, opts, n=1, cutoff=0.5)
             if close:
                 hint = f"did you mean {close[0]!r}? ({hint})"
@@ -717,6 +720,11 @@ def key_problem(key: str) -> tuple[str, str] | None:
     return None
 
 
+#: what people write for a choice under another name (p50 is the median, not p95)
+_SYNONYMS = {"p50": "median", "median50": "median", "avg": "mean", "average": "mean",
+             "sum": "total", "maximum": "max", "p100": "max"}
+
+
 # --------------------------------------------------------------------------- reading
 
 
@@ -725,16 +733,69 @@ class Source:
     text: str
     bom: bool
     crlf: bool
+    cr: bool = False  # old-Mac line ends (CR alone), kept by a bless
+
+
+#: Bounds that stop a pathological file before the YAML scanner sees it (its time grows
+#: faster than linearly with a line's length: one 1 MiB comment line takes minutes). A
+#: real ragcost.yaml of a hundred scenarios is some 100 KB, 2,000 lines, 200-character
+#: lines at most.
+MAX_BYTES = 1 << 20
+MAX_LINES = 20_000
+MAX_LINE_CHARS = 4_096
+
+_FIX = (
+    "a budget file holds scenarios' budgets, not data (is this the right file?); a suite "
+    "this large can be split into directories, each run with its own --ragcost-config"
+)
+
+
+def _too_large(display: str, size: int) -> BudgetError:
+    return BudgetError([Problem(
+        display, None, "", f"is too large to be a budget file (limit {MAX_BYTES:,} bytes)",
+        f"{size:,} bytes", _FIX)])
+
+
+def _check_bounds(text: str, display: str) -> None:
+    if len(text) > MAX_BYTES:
+        raise _too_large(display, len(text.encode("utf-8", "surrogatepass")))
+    lines = text.count("\n") + 1
+    if lines > MAX_LINES:
+        raise BudgetError([Problem(
+            display, None, "", f"has too many lines for a budget file (limit {MAX_LINES:,}, "
+            "about 2,000 scenarios)", f"{lines:,} lines", _FIX)])
+    start = 0
+    number = 1
+    while start <= len(text):
+        end = text.find("\n", start)
+        if end == -1:
+            end = len(text)
+        if end - start > MAX_LINE_CHARS:
+            raise BudgetError([Problem(
+                display, number, "", f"has a line longer than {MAX_LINE_CHARS:,} characters",
+                f"{end - start:,} characters",
+                "break it up; a budget file's lines are short (a long comment or value is "
+                "usually a paste gone wrong)")])
+        start = end + 1
+        number += 1
 
 
 def read_source(path: Path, display: str) -> Source | None:
     """The file's text with newlines normalised, or ``None`` when it does not exist."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+            if len(data) > MAX_BYTES:
+                size = os.fstat(fh.fileno()).st_size
+                raise _too_large(display, max(size, len(data)))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
         reason = getattr(exc, "strerror", None) or str(exc)
+        if getattr(exc, "errno", None) == errno.ELOOP:
+            reason = "it is a symlink loop (a link that leads back to itself)"
+        elif isinstance(exc, IsADirectoryError):
+            reason = "it is a directory, not a file"
         raise BudgetError([Problem(display, None, "", "cannot be read", reason,
                                    "check the path and its permissions")]) from None
     bom = data.startswith(b"\xef\xbb\xbf")
@@ -748,11 +809,14 @@ def read_source(path: Path, display: str) -> Source | None:
                                    f"byte 0x{data[exc.start]:02x}",
                                    "save the file as UTF-8")]) from None
     crlf = "\r\n" in text
+    if not crlf and "\r" in text and "\n" not in text:
+        return Source(text.replace("\r", "\n"), bom, False, cr=True)
     return Source(text.replace("\r\n", "\n"), bom, crlf)
 
 
 def check_text(text: str, display: str, path: Path, exists: bool = True,
                 ) -> tuple[Budget, Located]:
+    _check_bounds(text, display)
     root, problems = _compose(text, display)
     if problems:
         raise BudgetError(problems)

@@ -96,7 +96,8 @@ class BudgetError(Exception):
     """A budget file (or data meant for it) is wrong; ``problems`` lists every finding."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:
-        self.problems: tuple[Problem, ...] = tuple(problems)
+        # one finding reached along many paths (an alias used 72 times) is said once
+        self.problems: tuple[Problem, ...] = tuple(dict.fromkeys(problems))
         super().__init__("\n".join(str(p) for p in self.problems))
 
 

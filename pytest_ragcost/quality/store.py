@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_ragcost.files import write_text_atomic
+from pytest_ragcost.files import locked, write_text_atomic
 
 STORE_VERSION = 1
 DEFAULT_FILENAME = "ragcost.scores.json"
@@ -223,6 +223,19 @@ def update_scores(
 
     Every other scenario and metric in the file is kept as it was. Returns the new store.
     """
+    with locked(path):  # another bless writing this file beside us: wait, then re-read
+        return _update_scores(path, scenario, metric, scores, tier=tier, judge=judge)
+
+
+def _update_scores(
+    path: str | os.PathLike[str],
+    scenario: str,
+    metric: str,
+    scores: Mapping[str, tuple[str, float]],
+    *,
+    tier: str,
+    judge: str | None,
+) -> ScoreStore:
     store = load_scores(path)
     entry = StoredMetric(
         tier=tier,
