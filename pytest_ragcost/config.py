@@ -38,6 +38,7 @@ class Settings:
     requests: int | None = None
     meters: tuple[str, ...] = ("auto",)
     config_path: Path | None = None
+    config_explicit: bool = False  # named by flag or ini: a missing file is an error then
     update: UpdateMode | None = None
     strict: bool = False
     watts_per_thread: float = DEFAULT_WATTS_PER_THREAD
@@ -167,9 +168,14 @@ def resolve(
     option: Callable[[str], Any],
     ini: Callable[[str], Any],
     rootpath: Path,
+    invocation_dir: Path | None = None,
 ) -> Settings:
     """Build :class:`Settings`; ``option(field)`` gives the CLI value or None, ``ini(key)``
-    the ini value or None/"" when unset. Raises :class:`SettingsError`."""
+    the ini value or None/"" when unset. Raises :class:`SettingsError`.
+
+    Relative paths follow pytest's own convention: on the command line they are relative
+    to the directory pytest was invoked from (as ``--junitxml`` is), in the ini file to
+    the rootdir."""
 
     def pick(field: str) -> tuple[Any, bool]:
         cli = option(field)
@@ -185,11 +191,11 @@ def resolve(
     enabled_raw, _ = pick("enabled")
     enabled = _bool(enabled_raw, "enabled") if enabled_raw is not None else False
 
-    json_raw, _ = pick("json_path")
-    md_raw, _ = pick("markdown_path")
+    json_raw, json_cli = pick("json_path")
+    md_raw, md_cli = pick("markdown_path")
     req_raw, req_cli = pick("requests")
     meters_raw, meters_cli = pick("meters")
-    cfg_raw, _cfg_cli = pick("config_path")
+    cfg_raw, cfg_cli = pick("config_path")
     update_raw, _ = pick("update")
     strict_raw, _ = pick("strict")
     watts_raw, watts_cli = pick("watts_per_thread")
@@ -247,11 +253,12 @@ def resolve(
         )
         raise SettingsError(msg)
 
-    def path_of(raw: Any) -> Path | None:
+    def path_of(raw: Any, from_cli: bool = False) -> Path | None:
         if raw is None:
             return None
         path = Path(str(raw))
-        return path if path.is_absolute() else rootpath / path
+        base = invocation_dir if from_cli and invocation_dir is not None else rootpath
+        return path if path.is_absolute() else base / path
 
     update: UpdateMode | None = None
     if update_raw is not None:
@@ -268,8 +275,8 @@ def resolve(
     return Settings(
         history=_history(history_raw, _where("history", history_cli), rootpath),
         enabled=enabled or update is not None,
-        json_path=path_of(json_raw),
-        markdown_path=path_of(md_raw),
+        json_path=path_of(json_raw, json_cli),
+        markdown_path=path_of(md_raw, md_cli),
         requests=(
             _positive_int(req_raw, _where("requests", req_cli)) if req_raw is not None else None
         ),
@@ -278,7 +285,10 @@ def resolve(
             if meters_raw is not None
             else ("auto",)
         ),
-        config_path=path_of(cfg_raw) if cfg_raw is not None else rootpath / "ragcost.yaml",
+        config_path=(
+            path_of(cfg_raw, cfg_cli) if cfg_raw is not None else rootpath / "ragcost.yaml"
+        ),
+        config_explicit=cfg_raw is not None,
         update=update,
         strict=_bool(strict_raw, "strict") if strict_raw is not None else False,
         watts_per_thread=(

@@ -28,14 +28,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PATH",
         default=None,
         help="Write the whole run (environment, per-request records, summaries, verdicts) "
-        "as JSON to PATH. [ini: ragcost_json]",
+        "as JSON to PATH (relative to the current directory, as --junitxml; in the ini "
+        "file, to the rootdir). [ini: ragcost_json]",
     )
     group.addoption(
         "--ragcost-markdown",
         metavar="PATH",
         default=None,
         help="Write the verdict tables as Markdown to PATH (also appended to "
-        "$GITHUB_STEP_SUMMARY when set). [ini: ragcost_markdown]",
+        "$GITHUB_STEP_SUMMARY when set; relative paths as for --ragcost-json). "
+        "[ini: ragcost_markdown]",
     )
     group.addoption(
         "--ragcost-requests",
@@ -55,8 +57,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--ragcost-config",
         metavar="PATH",
         default=None,
-        help="The baselines and budgets file (default: ragcost.yaml at the rootdir). "
-        "[ini: ragcost_config]",
+        help="The baselines and budgets file (default: ragcost.yaml at the rootdir, where a "
+        "missing file makes every scenario NEW; a file named here must exist, unless "
+        "--ragcost-update is to create it). [ini: ragcost_config]",
     )
     group.addoption(
         "--ragcost-update",
@@ -180,6 +183,7 @@ def _settings(config: pytest.Config) -> Settings:
             lambda field: config.getoption(_OPTION_DEST[field], None),
             config.getini,
             config.rootpath,
+            config.invocation_params.dir,
         )
     except SettingsError as exc:
         raise pytest.UsageError(f"pytest-ragcost: {exc}") from None

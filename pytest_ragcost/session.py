@@ -86,6 +86,22 @@ class RagcostSession:
         self.environment = fingerprint(self.meters, self.config.rootpath)
         workerinput = getattr(self.config, "workerinput", None)
         text = workerinput.get("ragcost_config_text") if workerinput is not None else None
+        path = self.settings.config_path
+        if (
+            workerinput is None
+            and self.settings.config_explicit
+            and self.settings.update is None
+            and path is not None
+            and not path.exists()
+            and not path.is_symlink()
+        ):
+            self.close()
+            msg = (
+                f"pytest-ragcost: {path}: no such file (named by --ragcost-config or the "
+                "ragcost_config ini option); give the path of an existing budget file, or "
+                "create it with --ragcost-update"
+            )
+            raise pytest.UsageError(msg)
         try:
             self.gate = load_gate(
                 self.settings, self.environment, text=text, from_worker=workerinput
