@@ -176,3 +176,75 @@ def test_absurd_watts_per_thread_is_a_usage_error(rag_project: pytest.Pytester) 
         "*--ragcost-watts-per-thread must be a number of watts per hardware thread above 0 "
         "and at most 1000 (got '1e308')*"
     ])
+
+
+def test_a_named_config_that_does_not_exist_is_a_usage_error(
+    rag_project: pytest.Pytester,
+) -> None:
+    rag_project.makepyfile(test_qa=scenario_source())
+    missing = rag_project.path / "nonexistent.yaml"
+    result = rag_project.runpytest("--ragcost", f"--ragcost-config={missing}", "-q")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{missing}: no such file (named by --ragcost-config*"])
+    # a bless may create it there
+    blessed = rag_project.runpytest("--ragcost-update", f"--ragcost-config={missing}")
+    blessed.assert_outcomes(passed=1)
+    assert "qa-tiny:" in missing.read_text()
+    # the default file missing stays "every scenario is NEW"
+    (rag_project.path / "ragcost.yaml").unlink(missing_ok=True)
+    default = rag_project.runpytest("--ragcost")
+    default.assert_outcomes(passed=1)
+    default.stdout.fnmatch_lines(["*NEW*"])
+
+
+def test_relative_output_paths_follow_the_invocation_directory(
+    rag_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rag_project.makeini("[pytest]\nragcost_markdown = from-ini.md\n")
+    rag_project.makepyfile(test_qa=scenario_source())
+    sub = rag_project.path / "sub"
+    sub.mkdir()
+    monkeypatch.chdir(sub)
+    result = rag_project.runpytest(str(rag_project.path / "test_qa.py"), "--ragcost",
+                                   "--ragcost-json=run.json")
+    result.assert_outcomes(passed=1)
+    assert (sub / "run.json").exists()  # the command line: where pytest was invoked
+    assert not (rag_project.path / "run.json").exists()
+    assert (rag_project.path / "from-ini.md").exists()  # the ini file: the rootdir
+
+
+ODD_NAME = '''
+import pytest
+
+@pytest.mark.ragcost(scenario="line\\\\nbreak", requests=2)
+def test_odd_name(ragcost):
+    for q in ragcost.requests(["a", "b"]):
+        with ragcost.stage("s") as st:
+            st.count(items=10**14)
+'''
+
+
+def test_names_and_numbers_print_on_one_line_and_short(rag_project: pytest.Pytester) -> None:
+    rag_project.makepyfile(test_odd=ODD_NAME.replace("\\\\n", "\\n"))
+    rag_project.makefile(".yaml", ragcost=(
+        'version: 1\nscenarios:\n  "line\\nbreak":\n    s.count_items: {baseline: 1.0e-6}\n'))
+    result = rag_project.runpytest("--ragcost", "--ragcost-markdown=run.md")
+    out = result.stdout.str()
+    assert "INTERNALERROR" not in out
+    assert "scenario line\\nbreak (test_odd.py::test_odd_name): 2 requests" in out
+    assert "inf%" not in out
+    assert "+1e+22%" in out
+    assert "0" * 30 not in out
+    md = (rag_project.path / "run.md").read_text()
+    assert "<details><summary>line\\nbreak: 2 requests</summary>" in md
+    assert "inf%" not in md
+
+
+def test_markdown_summary_lines_show_node_ids_without_backslashes(
+    rag_project: pytest.Pytester,
+) -> None:
+    rag_project.makepyfile(test_qa=scenario_source(name="test_qa.py::test_qa"))
+    result = rag_project.runpytest("--ragcost", "--ragcost-markdown=run.md")
+    result.assert_outcomes(passed=1)
+    md = (rag_project.path / "run.md").read_text()
+    assert "<details><summary>test_qa.py::test_qa: 3 requests</summary>" in md

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..compare.stats import rank
 from ..models import Verdict
 from .summary import summarize_run
-from .terminal import fmt
+from .terminal import fmt, pct_text, shown
 
 if TYPE_CHECKING:
     from ..models import Outcome
@@ -27,8 +27,12 @@ def esc(text: object) -> str:
     return out.replace("\r", " ").replace("\n", " ")
 
 
+def _html(text: object) -> str:
+    return html.escape(shown(text), quote=True)
+
+
 def _row(v: Verdict) -> str:
-    change = "-" if v.change_pct is None else f"{v.change_pct:+.1f}%"
+    change = pct_text(v.change_pct)
     status = f"{_ICON.get(v.status, '')} {v.status}" + (" (improved)" if v.improved else "")
     return (
         f"| {esc(v.scenario)} | {esc(v.key)} | {esc(fmt(v.baseline))} | {esc(fmt(v.current))} "
@@ -61,7 +65,9 @@ def markdown(outcomes: Sequence[Outcome], environment: dict[str, Any]) -> str:
         run = outcome.run
         if not run.requests:
             continue
-        lines += [f"<details><summary>{esc(run.scenario)}: {len(run.requests)} requests"
+        # inside HTML, Markdown escapes are not undone: a backslash would show, so the
+        # summary line gets HTML escaping only
+        lines += [f"<details><summary>{_html(run.scenario)}: {len(run.requests)} requests"
                   "</summary>", "", "| metric | p50 | p95 | mean | unit | source |",
                   "|---|---:|---:|---:|---|---|"]
         for key, row in summarize_run(run).items():

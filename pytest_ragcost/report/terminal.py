@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +20,16 @@ def fmt(value: float | None, unit: str = "") -> str:
     """A number short enough for a table, precise enough to compare."""
     if value is None:
         return "-"
+    if not math.isfinite(value):
+        return str(value)
+    if abs(value) >= 1e15:
+        return f"{value:.4g}"  # not 300 digits: a number this size is a mistake to spot
     if unit in ("tokens", "count") or (value == int(value) and abs(value) >= 1000):
-        return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}".rstrip("0")
+        if value == int(value):
+            return f"{value:,.0f}"
+        if abs(value) < 0.01:
+            return f"{value:.3g}"
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
     magnitude = abs(value)
     if magnitude >= 100:
         return f"{value:,.1f}"
@@ -77,13 +86,32 @@ def waterfall_text(run: ScenarioRun) -> str:
     return tabulate(rows, headers=headers, disable_numparse=True)
 
 
+def pct_text(pct: float | None) -> str:
+    """A change in percent for a table: +12.5%, +1.2e+08% when huge, n/a when undefined."""
+    if pct is None:
+        return "-"
+    if not math.isfinite(pct):
+        return "n/a"
+    if abs(pct) >= 1e6:
+        return f"{pct:+.3g}%"
+    return f"{pct:+.1f}%"
+
+
+def shown(text: object) -> str:
+    """A name from a test (scenario, node id) for one line of output: control characters
+    such as a newline are shown escaped instead of breaking the line."""
+    out = str(text)
+    if out.isprintable():
+        return out
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in out)
+
+
 def _change(v: Verdict) -> str:
     if v.change is None:
         return "-"
-    pct = v.change_pct
     sign = "+" if v.change >= 0 else ""
     text = f"{sign}{fmt(v.change)}"
-    return f"{text} ({sign}{pct:.1f}%)" if pct is not None else text
+    return f"{text} ({pct_text(v.change_pct)})" if v.change_pct is not None else text
 
 
 def _unit(key: str) -> str:
@@ -186,7 +214,7 @@ def load_table(runs: Sequence[ScenarioRun]) -> str:
 def failure_text(run: ScenarioRun, failing: Sequence[Verdict], word: str, meaning: str) -> str:
     """The long representation of a test the gate failed: its status word and what it
     means, one line per metric, then where the cost went."""
-    lines = [f"ragcost: scenario {run.scenario!r}: {word}: {meaning}"]
+    lines = [f"ragcost: scenario {shown(run.scenario)!r}: {word}: {meaning}"]
     lines += [f"  {v.message}" for v in failing]
     lines += ["", "stage waterfall:", waterfall_text(run)]
     return "\n".join(lines)
@@ -212,7 +240,8 @@ def summary_lines(
             lines.append("")
             warm = f", {run.warmup} warm-up" if run.warmup else ""
             lines.append(
-                f"scenario {run.scenario} ({run.nodeid}): {len(run.requests)} requests{warm}"
+                f"scenario {shown(run.scenario)} ({shown(run.nodeid)}): {len(run.requests)} "
+                f"requests{warm}"
             )
             lines.append(metrics_table(run))
             if run.stage_names():
@@ -228,11 +257,11 @@ def summary_lines(
             lines.append(per_success_line(outcome.per_success))
         elif outcome.error:
             lines.append("")
-            lines.append(f"scenario {run.scenario} ({run.nodeid}): {outcome.error}")
+            lines.append(f"scenario {shown(run.scenario)} ({shown(run.nodeid)}): {outcome.error}")
         if outcome.verdicts:
             lines.append("")
             if not run.requests:
-                lines.append(f"scenario {run.scenario}: not run")
+                lines.append(f"scenario {shown(run.scenario)}: not run")
             lines.append(verdict_table(outcome.verdicts))
             hints = [v for v in outcome.verdicts if v.improved]
             if hints:
