@@ -543,7 +543,9 @@ class Recorder:
                 raise RagcostUsageError(msg)
             return value, "given"
         if isinstance(value, str) or (
-            isinstance(value, Sequence) and all(isinstance(v, str) for v in value)
+            isinstance(value, Sequence)
+            and not isinstance(value, bytes | bytearray)
+            and all(isinstance(v, str) for v in value)
         ):
             result = self._counter.count(value, model)
             if getattr(result, "assumed", False):
