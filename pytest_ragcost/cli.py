@@ -114,7 +114,8 @@ def _compare(args: argparse.Namespace, out: io.StringIO) -> int:
     except (GateError, ScoreStoreError) as exc:
         raise CliError(str(exc)) from None
     if not gate.exists:
-        out.write(f"note: {config} not found: every scenario is NEW\n\n")
+        # on stderr: stdout holds only the verdict tables
+        print(f"note: {config} not found: every scenario is NEW", file=sys.stderr)
     outcomes = [
         evaluate(o.run, gate, quality=QualityScores.from_outcome(o) if o.quality or
                  o.quality_errors else None, stored=store, test_passed=o.test_passed)

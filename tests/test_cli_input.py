@@ -154,9 +154,9 @@ def test_the_implicit_config_missing_means_every_scenario_is_new(
     run = _save(tmp_path, json.dumps(_run()))
     monkeypatch.chdir(tmp_path)
     assert main(["compare", str(run)]) == 0
-    out = capsys.readouterr().out
-    assert "note: ragcost.yaml not found: every scenario is NEW" in out
-    assert "NEW" in out
+    captured = capsys.readouterr()
+    assert "note: ragcost.yaml not found: every scenario is NEW" in captured.err
+    assert "NEW" in captured.out
 
 
 def test_usage_errors_are_exit_2_and_help_documents_the_codes() -> None:
