@@ -74,13 +74,20 @@ def test_bad_api_arguments_fail_the_test_naming_the_call(
 UNSERIALISABLE = '''
 import pytest
 
+
+class Odd:
+    """Not JSON; one repr for every instance, so the warning is said once per location."""
+
+    def __repr__(self):
+        return "<Odd>"
+
 @pytest.mark.ragcost(scenario="odd-sample", requests=2)
 def test_odd(ragcost):
     for q in ragcost.requests(["a", "b"]):
         with ragcost.stage("s") as st:
             st.tokens(prompt=q, model="gpt-4o-mini")
         ragcost.sample(question=q, answer="x", contexts=["c"],
-                       raw=b"bytes", tags={"a"}, thing=object())
+                       raw=b"bytes", tags={"a"}, thing=Odd())
 
 
 @pytest.mark.ragcost(scenario="healthy", requests=2)
