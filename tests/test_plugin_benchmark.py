@@ -16,6 +16,14 @@ def test_bench(benchmark):
 """
 
 
+
+@pytest.fixture(autouse=True)
+def _not_an_xdist_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the in-process inner sessions inherit the outer run's PYTEST_XDIST_WORKER, and
+    # pytest-benchmark turns itself off when it sees it: under `pytest -n 2` these tests
+    # would measure nothing
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+
 def test_benchmark_json_carries_cpu_and_energy_per_call(rag_project: pytest.Pytester) -> None:
     rag_project.makepyfile(test_bench=BENCH_TEST)
     result = rag_project.runpytest(
