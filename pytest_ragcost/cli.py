@@ -2,6 +2,9 @@
 
     ragcost check [ragcost.yaml]                 validate the file
     ragcost report RUN.json [--markdown]         the tables of a saved --ragcost-json run
+    ragcost report RUN.json --html [-o FILE]     the HTML report (--history PAST.json ... for
+                                                 trends over earlier runs)
+    ragcost export RUN.json --csv DIR            requests.csv and configs.csv
     ragcost compare RUN.json [--config FILE] [--strict]
                                                  verdicts of a saved run against a budget file
     ragcost ab REF [--rounds N] [-- PYTEST ARGS] head against a git ref, same job, alternating
@@ -25,6 +28,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .models import Outcome, ScenarioRun
@@ -72,11 +76,57 @@ def _check(args: argparse.Namespace, out: io.StringIO) -> int:
     return EXIT_OK
 
 
+def _quality_drop(config: str | None) -> Any:
+    """``defaults.quality_drop`` of the named ragcost.yaml, or None (the 1% default)."""
+    from .budget import BudgetError, load
+
+    if config is None:
+        return None
+    path = Path(config)
+    if not path.exists() and not path.is_symlink():
+        raise CliError(
+            f"{path}: no such file (named by --config); give the path of an existing "
+            "ragcost.yaml, or leave --config out for the default quality_drop of 1%"
+        )
+    try:
+        return load(path).defaults.quality_drop
+    except BudgetError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _write_file(path: Path, text: str) -> None:
+    """Write an output file by the rules of :mod:`pytest_ragcost.files` (whole or not at
+    all; through symlinks; into devices and pipes; never over a directory)."""
+    from .files import write_text_atomic
+
+    try:
+        if not path.parent.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, text)
+    except OSError as exc:
+        raise CliError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
 def _report(args: argparse.Namespace, out: io.StringIO) -> int:
     from .report.markdown import markdown
     from .report.terminal import metrics_table, waterfall_text
 
     saved = _load_run(Path(args.run))
+    if args.html:
+        from .report.files import frontiers, html_text, run_summary
+
+        history = [run_summary(_load_run(Path(p))) for p in args.history]
+        fronts = frontiers(saved.outcomes, _quality_drop(args.config))
+        text = html_text(saved.outcomes, saved.environment, fronts, history=history,
+                         created=saved.created)
+        if args.output:
+            _write_file(Path(args.output), text)
+            out.write(f"ragcost: wrote {args.output} ({len(text.encode('utf-8')):,} bytes)\n")
+        else:
+            out.write(text)
+        return EXIT_OK
+    if args.output or args.history:
+        raise CliError("-o/--output and --history go with --html (the HTML report)")
     if args.markdown:
         out.write(markdown(saved.outcomes, saved.environment))
         return EXIT_OK
@@ -156,6 +206,21 @@ def _ab(args: argparse.Namespace, out: io.StringIO) -> int:
     return result.exit_code
 
 
+def _export(args: argparse.Namespace, out: io.StringIO) -> int:
+    from .report.files import csv_texts, frontiers
+
+    saved = _load_run(Path(args.run))
+    fronts = frontiers(saved.outcomes, _quality_drop(args.config))
+    directory = Path(args.csv)
+    if directory.exists() and not directory.is_dir():
+        raise CliError(f"{directory}: is not a directory; --csv names the directory that "
+                       "receives requests.csv and configs.csv")
+    for name, text in csv_texts(saved.outcomes, fronts, saved.created).items():
+        _write_file(directory / name, text)
+        out.write(f"ragcost: wrote {directory / name}\n")
+    return EXIT_OK
+
+
 def _emit(text: str) -> str | None:
     """Write ``text`` to stdout; the reason when it cannot be written (a closed pipe is
     not an error: the reader, e.g. ``head``, had what it wanted)."""
@@ -196,7 +261,19 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="tables of a saved --ragcost-json run")
     p.add_argument("run")
     p.add_argument("--markdown", action="store_true", help="Markdown instead of text")
+    p.add_argument("--html", action="store_true", help="the self-contained HTML report")
+    p.add_argument("-o", "--output", help="write the HTML to this file instead of stdout")
+    p.add_argument("--history", nargs="*", default=[], metavar="PAST.json",
+                   help="earlier --ragcost-json runs, oldest first, for the trend charts")
+    p.add_argument("--config", default=None,
+                   help="ragcost.yaml whose defaults.quality_drop judges sweeps (default 1%%)")
     p.set_defaults(func=_report)
+    p = sub.add_parser("export", help="CSV export of a saved --ragcost-json run")
+    p.add_argument("run")
+    p.add_argument("--csv", required=True, metavar="DIR", help="directory for the CSV files")
+    p.add_argument("--config", default=None,
+                   help="ragcost.yaml whose defaults.quality_drop judges sweeps (default 1%%)")
+    p.set_defaults(func=_export)
     p = sub.add_parser(
         "compare",
         help="verdicts of a saved run against ragcost.yaml (exit 1 when one fails)",

@@ -35,6 +35,8 @@ class Settings:
     enabled: bool = False
     json_path: Path | None = None
     markdown_path: Path | None = None
+    html_path: Path | None = None
+    csv_dir: Path | None = None
     requests: int | None = None
     meters: tuple[str, ...] = ("auto",)
     config_path: Path | None = None
@@ -59,6 +61,8 @@ FLAGS: dict[str, tuple[str, str | None]] = {
     "enabled": ("--ragcost", "ragcost"),
     "json_path": ("--ragcost-json", "ragcost_json"),
     "markdown_path": ("--ragcost-markdown", "ragcost_markdown"),
+    "html_path": ("--ragcost-html", "ragcost_html"),
+    "csv_dir": ("--ragcost-csv", "ragcost_csv"),
     "requests": ("--ragcost-requests", "ragcost_requests"),
     "meters": ("--ragcost-meter", "ragcost_meter"),
     "config_path": ("--ragcost-config", "ragcost_config"),
@@ -193,6 +197,8 @@ def resolve(
 
     json_raw, json_cli = pick("json_path")
     md_raw, md_cli = pick("markdown_path")
+    html_raw, html_cli = pick("html_path")
+    csv_raw, csv_cli = pick("csv_dir")
     req_raw, req_cli = pick("requests")
     meters_raw, meters_cli = pick("meters")
     cfg_raw, cfg_cli = pick("config_path")
@@ -277,6 +283,8 @@ def resolve(
         enabled=enabled or update is not None,
         json_path=path_of(json_raw, json_cli),
         markdown_path=path_of(md_raw, md_cli),
+        html_path=path_of(html_raw, html_cli),
+        csv_dir=path_of(csv_raw, csv_cli),
         requests=(
             _positive_int(req_raw, _where("requests", req_cli)) if req_raw is not None else None
         ),

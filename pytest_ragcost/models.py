@@ -303,6 +303,12 @@ class ScenarioRun:
     token_notes: Mapping[str, str] = field(default_factory=dict)
     #: a load level's own figures (``ragcost.load()``): throughput, queues, the level
     load: Mapping[str, Any] = field(default_factory=dict)
+    #: the configuration this run measured: a parametrized test's parameters
+    #: (``{"top_k": 8}``), JSON scalars only
+    knobs: Mapping[str, Any] = field(default_factory=dict)
+    #: the sweep this run belongs to: the node id of its test without the parameter
+    #: part, shared by every configuration of one parametrized test; ``None`` otherwise
+    sweep: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -311,6 +317,8 @@ class ScenarioRun:
             "warmup": self.warmup,
             "meters": dict(self.meters),
             "token_notes": dict(self.token_notes),
+            "knobs": dict(self.knobs),
+            "sweep": self.sweep,
             "requests": [r.to_dict() for r in self.requests],
             "samples": [s.to_dict() for s in self.samples],
         }
@@ -326,6 +334,8 @@ class ScenarioRun:
             warmup=int(data.get("warmup", 0)),
             meters=dict(data.get("meters", {})),
             token_notes={str(k): str(v) for k, v in dict(data.get("token_notes", {})).items()},
+            knobs=dict(data.get("knobs") or {}),
+            sweep=data.get("sweep"),
             requests=tuple(RequestRecord.from_dict(r) for r in data["requests"]),
             samples=tuple(Sample.from_dict(s) for s in data.get("samples", ())),
             load=dict(data.get("load", {})),

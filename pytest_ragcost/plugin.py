@@ -40,6 +40,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "[ini: ragcost_markdown]",
     )
     group.addoption(
+        "--ragcost-html",
+        metavar="PATH",
+        default=None,
+        help="Write the report as one self-contained HTML file to PATH: waterfalls, where "
+        "the time and compute go, token distributions, sweeps' frontiers. [ini: ragcost_html]",
+    )
+    group.addoption(
+        "--ragcost-csv",
+        metavar="DIR",
+        default=None,
+        help="Write requests.csv (one row per request, stage and metric) and configs.csv "
+        "(one row per scenario, with sweep frontier columns) into DIR. [ini: ragcost_csv]",
+    )
+    group.addoption(
         "--ragcost-requests",
         metavar="N",
         default=None,
@@ -144,6 +158,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for key, text in (
         ("ragcost_json", "Path for the JSON output (like --ragcost-json)."),
         ("ragcost_markdown", "Path for the Markdown output (like --ragcost-markdown)."),
+        ("ragcost_html", "Path for the HTML report (like --ragcost-html)."),
+        ("ragcost_csv", "Directory for the CSV export (like --ragcost-csv)."),
         ("ragcost_requests", "Cap on measured requests per scenario (like --ragcost-requests)."),
         ("ragcost_meter", "Comma-separated meters (like --ragcost-meter)."),
         ("ragcost_config", "Path of ragcost.yaml (like --ragcost-config)."),
@@ -161,6 +177,8 @@ _OPTION_DEST = {
     "enabled": "ragcost",
     "json_path": "ragcost_json",
     "markdown_path": "ragcost_markdown",
+    "html_path": "ragcost_html",
+    "csv_dir": "ragcost_csv",
     "requests": "ragcost_requests",
     "meters": "ragcost_meter",
     "config_path": "ragcost_config",

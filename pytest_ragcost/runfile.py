@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .models import Outcome, RequestRecord, Sample, ScenarioRun, StageRecord
+from .models import (
+    STATUSES,
+    Outcome,
+    RequestRecord,
+    Sample,
+    ScenarioRun,
+    StageRecord,
+    Verdict,
+)
 
 #: a run file is written by the plugin; anything deeper than this is not one of them
 MAX_DEPTH = 64
@@ -28,11 +36,14 @@ class RunFileError(ValueError):
 @dataclass(frozen=True)
 class SavedRun:
     """A ``--ragcost-json`` document read back: its environment, whether the whole suite
-    ran (so a scenario missing from it is STALE), and each scenario's outcome."""
+    ran (so a scenario missing from it is STALE), each scenario's outcome (with the
+    verdicts, per-success costs and price notes the run reported) and when it was written
+    (``created``, ISO 8601; empty when the file has none)."""
 
     environment: dict[str, Any]
     complete: bool
     outcomes: list[Outcome]
+    created: str = ""
 
 
 def _decode(path: Path, data: bytes) -> str:
@@ -180,12 +191,37 @@ class _Checker:
             self.text(v, f"{where}[{i}]") or "" for i, v in enumerate(self.items(value, where))
         )
 
+    def optional_number(self, value: object, where: str) -> float | None:
+        return None if value is None else self.number(value, where)
+
+    def offset(self, value: object, where: str) -> float | None:
+        if value is None:
+            return None
+        number = self.number(value, where)
+        if number < 0:
+            raise self.fail(where, "a number of milliseconds, 0 or more, or null", value)
+        return number
+
+    def knobs(self, value: object, where: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in self.obj(value, where).items():
+            if v is None or isinstance(v, str | bool):
+                out[str(k)] = v
+            elif isinstance(v, int | float):
+                out[str(k)] = v if isinstance(v, int) and abs(v) <= 2**53 else self.number(
+                    v, f"{where}.{k}")
+            else:
+                raise self.fail(f"{where}.{k}", "a string, number, boolean or null (a knob "
+                                "is a parameter of the test)", v)
+        return out
+
     def run(self, doc: dict[str, Any]) -> SavedRun:
         environment = doc.get("environment", {})
         if environment is None:
             environment = {}
         environment = self.obj(environment, "environment")
         complete = self.flag(doc.get("complete", False), "complete")
+        created = self.text(doc.get("created"), "created", optional=True) or ""
         outcomes = []
         for i, sc in enumerate(self.items(doc.get("scenarios"), "scenarios")):
             where = f"scenarios[{i}]"
@@ -195,14 +231,76 @@ class _Checker:
             outcomes.append(
                 Outcome(
                     run=self.scenario(sc, where),
+                    verdicts=[
+                        self.verdict(v, f"{where}.verdicts[{j}]")
+                        for j, v in enumerate(self.items(sc.get("verdicts") or [],
+                                                         f"{where}.verdicts"))
+                    ],
+                    error=self.text(sc.get("error"), f"{where}.error", optional=True),
                     test_passed=self.flag(sc.get("test_passed", True), f"{where}.test_passed"),
                     quality=self.quality(sc.get("quality") or {}, f"{where}.quality"),
+                    per_success=self.per_success(
+                        sc.get("per_success") or {}, f"{where}.per_success"
+                    ),
+                    price_notes=self.texts(sc.get("price_notes") or {}, f"{where}.price_notes"),
                     quality_errors=self.texts(
                         sc.get("quality_errors") or {}, f"{where}.quality_errors"
                     ),
                 )
             )
-        return SavedRun(environment, complete, outcomes)
+        return SavedRun(environment, complete, outcomes, created)
+
+    def verdict(self, value: object, where: str) -> Verdict:
+        v = self.obj(value, where)
+        status = v.get("status")
+        if status not in STATUSES:
+            raise self.fail(f"{where}.status", "one of " + ", ".join(STATUSES), status)
+        severity = v.get("severity", "fail")
+        if severity not in ("fail", "warn"):
+            raise self.fail(f"{where}.severity", '"fail" or "warn"', severity)
+        interval: tuple[float, float] | None = None
+        raw = v.get("interval")
+        if raw is not None:
+            pair = self.items(raw, f"{where}.interval")
+            if len(pair) != 2:
+                raise self.fail(f"{where}.interval", "a list of two numbers (low, high) or null",
+                                raw)
+            interval = (self.number(pair[0], f"{where}.interval[0]"),
+                        self.number(pair[1], f"{where}.interval[1]"))
+        n = v.get("n")
+        return Verdict(
+            scenario=self.text(v.get("scenario"), f"{where}.scenario") or "",
+            key=self.text(v.get("key"), f"{where}.key") or "",
+            status=status,
+            message=self.text(v.get("message", ""), f"{where}.message") or "",
+            baseline=self.optional_number(v.get("baseline"), f"{where}.baseline"),
+            current=self.optional_number(v.get("current"), f"{where}.current"),
+            budget=self.optional_number(v.get("budget"), f"{where}.budget"),
+            tolerance=self.text(v.get("tolerance"), f"{where}.tolerance", optional=True),
+            stat=self.text(v.get("stat", "mean"), f"{where}.stat") or "mean",
+            n=None if n is None else self.integer(n, f"{where}.n"),
+            interval=interval,
+            source=self.text(v.get("source"), f"{where}.source", optional=True),
+            severity="warn" if severity == "warn" else "fail",
+            improved=self.flag(v.get("improved", False), f"{where}.improved"),
+        )
+
+    def per_success(self, value: object, where: str) -> dict[str, Any]:
+        """``{metric, min, successes, answers}`` and each cost per success (null when no
+        answer succeeded); an empty object when the scenario defines no success."""
+        data = self.obj(value, where)
+        if not data:
+            return {}
+        out: dict[str, Any] = {
+            "metric": self.text(data.get("metric"), f"{where}.metric"),
+            "min": self.number(data.get("min"), f"{where}.min"),
+            "successes": self.integer(data.get("successes"), f"{where}.successes"),
+            "answers": self.integer(data.get("answers"), f"{where}.answers"),
+        }
+        for key, v in data.items():
+            if key not in out:
+                out[str(key)] = self.optional_number(v, f"{where}.{key}")
+        return out
 
     def flag(self, value: object, where: str) -> bool:
         if not isinstance(value, bool):
@@ -246,6 +344,8 @@ class _Checker:
                 for j, s in enumerate(self.items(sc.get("samples", []), f"{where}.samples"))
             ),
             token_notes=self.texts(notes, f"{where}.token_notes"),
+            knobs=self.knobs(sc.get("knobs") or {}, f"{where}.knobs"),
+            sweep=self.text(sc.get("sweep"), f"{where}.sweep", optional=True),
         )
 
     def request(self, value: object, where: str) -> RequestRecord:
@@ -270,6 +370,7 @@ class _Checker:
             sources=self.texts(s.get("sources", {}), f"{where}.sources"),
             error=self.text(s.get("error"), f"{where}.error", optional=True),
             model=self.text(s.get("model"), f"{where}.model", optional=True),
+            start_ms=self.offset(s.get("start_ms"), f"{where}.start_ms"),
         )
 
     def sample(self, value: object, where: str) -> Sample:

@@ -72,6 +72,7 @@ class RagcostSession:
         self.spans: Any = None  # export.opentelemetry.SpanBridge, when capturing spans
         self.notes: list[str] = []  # export lines shown in the summary; never fail the run
         self.items_written: list[str] = []
+        self.frontiers: list[Any] = []  # frontier.Frontier of each sweep, at the end
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
@@ -200,7 +201,10 @@ class RagcostSession:
         return self._counter
 
     def recorder_for(self, item: pytest.Item, spec: ScenarioSpec) -> Recorder:
+        knobs, sweep = _knobs(item)
         return Recorder(
+            knobs=knobs,
+            sweep=sweep,
             scenario=spec.scenario,
             nodeid=item.nodeid,
             metering=True,
@@ -507,10 +511,25 @@ class RagcostSession:
         self.items_written = list(result.items_written)
 
     def _write_outputs(self, session: pytest.Session) -> None:
+        import datetime as dt
+
+        from .report.files import csv_texts, frontiers, html_text
         from .report.jsonout import document
         from .report.markdown import markdown
 
         outcomes = list(self.outcomes.values())
+        drop = self.gate.budget.defaults.quality_drop if self.gate is not None else None
+        try:
+            self.frontiers = frontiers(outcomes, drop)
+        except Exception as exc:  # a report problem is said, never a traceback
+            self.problems.append(f"could not compute the sweeps' frontiers: {exc}")
+        created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        if self.settings.html_path is not None:
+            text = html_text(outcomes, self.environment, self.frontiers, created=created)
+            self._write(self.settings.html_path, text, session)
+        if self.settings.csv_dir is not None:
+            for name, text in csv_texts(outcomes, self.frontiers, created).items():
+                self._write(self.settings.csv_dir / name, text, session)
         if self.settings.json_path is not None:
             doc = document(outcomes, self.environment, self.settings, self.gate,
                            complete=self._complete)
@@ -646,6 +665,21 @@ def _transportable(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
         run = dict(data.get("run", {}))
         run["samples"] = []
         return {**data, "run": run}
+
+
+def _knobs(item: pytest.Item) -> tuple[dict[str, Any], str | None]:
+    """A parametrized test's parameters (its configuration) and the sweep it belongs to.
+
+    Values other than JSON scalars are kept as their ``repr`` so the record stays JSON.
+    """
+    callspec = getattr(item, "callspec", None)
+    if callspec is None or not callspec.params:
+        return {}, None
+    knobs: dict[str, Any] = {}
+    for name, value in callspec.params.items():
+        ok = value is None or isinstance(value, str | int | float | bool)
+        knobs[name] = value if ok else repr(value)
+    return knobs, item.nodeid.split("[", 1)[0]
 
 
 def _ran_everything(session: pytest.Session) -> bool:

@@ -283,8 +283,12 @@ class Recorder:
         warmup: int = 0,
         marker_load: Mapping[str, Any] | None = None,
         spans: SpanBridge | None = None,
+        knobs: Mapping[str, Any] | None = None,
+        sweep: str | None = None,
     ) -> None:
         self.scenario = scenario
+        self.knobs = dict(knobs or {})
+        self.sweep = sweep
         self.nodeid = nodeid
         self.metering = metering
         self.meters = meters
@@ -644,6 +648,8 @@ class Recorder:
             meters=energy,
             token_notes=dict(self.token_notes),
             load=dict(self._load),
+            knobs=dict(self.knobs),
+            sweep=self.sweep,
         )
 
     # -- load profiles -----------------------------------------------------------------------

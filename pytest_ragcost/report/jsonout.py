@@ -36,6 +36,8 @@ def document(
                 "scenario": run.scenario,
                 "nodeid": run.nodeid,
                 "warmup": run.warmup,
+                "knobs": dict(run.knobs),
+                "sweep": run.sweep,
                 "n_requests": len(run.requests),
                 "error": outcome.error,
                 "stages": run.stage_names(),

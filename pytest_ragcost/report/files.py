@@ -1,0 +1,78 @@
+"""The report files that need more than one renderer: the HTML page and the CSV pair.
+
+The plugin and the ``ragcost`` CLI both call these, so a saved run renders the same
+report as the run that wrote it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..models import Outcome, Tolerance
+
+if TYPE_CHECKING:
+    from ..frontier import Frontier
+    from ..runfile import SavedRun
+    from .trends import RunSummary
+
+DEFAULT_QUALITY_DROP = Tolerance(0.01, relative=True)
+
+
+def frontiers(outcomes: Sequence[Outcome], quality_drop: Tolerance | None) -> list[Frontier]:
+    """The frontier of every sweep in the run (``quality_drop`` defaults to 1%)."""
+    from ..frontier import sweeps
+
+    return sweeps(outcomes, quality_drop or DEFAULT_QUALITY_DROP)
+
+
+def html_text(
+    outcomes: Sequence[Outcome],
+    environment: Mapping[str, Any],
+    fronts: Sequence[Frontier],
+    *,
+    history: Sequence[RunSummary] = (),
+    created: str = "",
+) -> str:
+    from .html import render
+
+    return render(outcomes, environment, frontiers=fronts, history=history, created=created)
+
+
+def csv_texts(
+    outcomes: Sequence[Outcome], fronts: Sequence[Frontier], run_id: str
+) -> dict[str, str]:
+    """File name -> text of the CSV export."""
+    from .csv import CONFIG_FILE, REQUEST_FILE, config_rows, request_rows
+
+    return {
+        REQUEST_FILE: request_rows(outcomes, run_id),
+        CONFIG_FILE: config_rows(outcomes, fronts),
+    }
+
+
+def run_summary(saved: SavedRun) -> RunSummary:
+    """A saved ``--ragcost-json`` run (checked by :func:`pytest_ragcost.runfile.read`) as
+    one point of a trend: per scenario, the mean of every metric key over its requests and
+    of every quality score."""
+    from .summary import summarize_run
+    from .trends import RunSummary
+
+    values: dict[str, dict[str, float]] = {}
+    for outcome in saved.outcomes:
+        row = values.setdefault(outcome.run.scenario, {})
+        if outcome.run.requests:
+            for key, stats in summarize_run(outcome.run).items():
+                mean = stats.get("mean")
+                if isinstance(mean, int | float) and math.isfinite(mean):
+                    row[key] = float(mean)
+        for metric, data in outcome.quality.items():
+            vals = [float(s["value"]) for s in data.get("samples", [])
+                    if s.get("value") is not None]
+            if vals:
+                row[metric] = math.fsum(vals) / len(vals)
+    git = saved.environment.get("git")
+    commit = str(git.get("commit") or "")[:8] if isinstance(git, Mapping) else ""
+    label = (saved.created or "?")[:16] + (f" {commit}" if commit else "")
+    return RunSummary(label, values)

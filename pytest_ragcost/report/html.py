@@ -1,0 +1,455 @@
+"""The HTML report: one self-contained file that shows where the cost goes.
+
+One page, no external URL, no script: charts are inline SVG drawn by
+:mod:`pytest_ragcost.report.svg`, the page is a Jinja2 template, and a Content Security
+Policy in the page forbids everything but its own hashed stylesheet and ``data:``
+images. It opens from ``file://``, from a CI artifact viewer, or behind a strict CSP,
+and its size follows the data: per-request detail is kept to the ``top_n`` slowest
+requests of each scenario.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .. import __version__
+from ..frontier import COST_UNITS, QUALITY_PREFERENCE, choose_cost_metric
+from ..models import Outcome, RequestRecord, ScenarioRun, split_key, unit_of
+from . import svg
+from .summary import summarize_run
+from .terminal import fmt
+from .trends import RunSummary, change_points, series
+
+if TYPE_CHECKING:
+    from ..frontier import Frontier
+
+TOP_N = 20
+_RANK = {"FAIL": 0, "WARN": 1, "INCONCLUSIVE": 2, "INCOMPARABLE": 3, "STALE": 4, "NEW": 5,
+         "PASS": 6}
+TOKEN_KINDS = ("tokens_prompt", "tokens_context", "tokens_completion", "tokens_rerank_in")
+MAX_TREND_CHARTS = 24
+
+CSS = """
+body{font-family:system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:0 16px 48px;
+color:#222;line-height:1.4}
+h1{font-size:1.5em;margin:16px 0 4px}h2{font-size:1.25em;margin-top:32px;
+border-bottom:1px solid #ccc}h3{font-size:1.05em;margin:20px 0 6px}
+table{border-collapse:collapse;margin:8px 0;font-size:.9em}
+th,td{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
+td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+th{background:#f4f4f4}
+.FAIL{background:#fde2e1}.WARN,.INCONCLUSIVE{background:#fff4d6}
+.INCOMPARABLE,.STALE,.NEW{background:#eef}.PASS{background:#e8f6e8}
+.status{font-weight:600;white-space:nowrap}
+.muted{color:#666;font-size:.9em}.rec{font-size:1.05em;padding:8px 12px;
+background:#eef6ee;border-left:4px solid #59a14f}
+.charts{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
+svg.chart{max-width:100%;height:auto;background:#fff}
+details{margin:8px 0}summary{cursor:pointer;font-weight:600}
+code{font-size:.9em}
+""".strip()
+
+TEMPLATE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{{ csp }}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="pytest-ragcost {{ version }}">
+<link rel="icon" href="data:,">
+<title>ragcost report{% if title %}: {{ title }}{% endif %}</title>
+<style>{{ css }}</style>
+</head>
+<body>
+<h1>ragcost report</h1>
+<p class="muted">{{ facts }}</p>
+
+<h2 id="verdicts">Verdicts</h2>
+{% if verdicts %}
+<p><strong>{{ failing }} failing</strong> of {{ verdicts|length }} gated metrics in
+{{ n_scenarios }} scenarios.</p>
+{% if open_rows %}{{ table(verdict_head, open_rows) }}{% endif %}
+{% if new_rows %}
+<details><summary>{{ new_rows|length }} new (no baseline yet)</summary>
+{{ table(verdict_head, new_rows) }}
+</details>
+{% endif %}
+{% if pass_rows %}
+<details><summary>{{ pass_rows|length }} passing</summary>
+{{ table(verdict_head, pass_rows) }}
+</details>
+{% endif %}
+{% else %}
+<p>No gated metrics (no ragcost.yaml entries for the scenarios that ran).</p>
+{% endif %}
+
+{% for f in frontiers %}
+<h2 id="sweep-{{ loop.index }}">Sweep {{ f.sweep }}</h2>
+<p class="rec">{{ f.recommendation }}</p>
+<div class="charts">{{ f.chart }}</div>
+<p class="muted">Cost axis: {{ f.cost_metric }} per answer. Quality: mean {{ f.quality_metric }}
+with its {{ f.confidence }} interval. Filled dots are on the frontier, hollow ones are
+dominated; the ring marks the recommendation. Acceptable: the paired one-sided test over
+the same questions shows the drop against {{ f.reference }} ({{ f.reference_rule }})
+stays within {{ f.quality_drop }}, Holm-corrected over {{ f.m }} comparisons.</p>
+{{ table(f.head, f.rows) }}
+{% endfor %}
+
+{% if quality_chart %}
+<h2 id="quality-cost">Quality against cost</h2>
+<div class="charts">{{ quality_chart }}</div>
+{% endif %}
+
+{% for s in scenarios %}
+<h2 id="scenario-{{ loop.index }}">Scenario {{ s.name }}</h2>
+<p class="muted">{{ s.facts }}</p>
+{% if s.waterfall %}
+<h3>Waterfall of the {{ s.top }} slowest requests</h3>
+<p class="muted">{{ s.waterfall_note }}</p>
+<div class="charts">{{ s.waterfall }}</div>
+{% endif %}
+{% if s.stages %}
+<h3>Where the time and the compute go</h3>
+<div class="charts">{{ s.stages }}{{ s.pareto_time }}{{ s.pareto_cpu }}</div>
+{% endif %}
+{% if s.distributions %}
+<h3>Tokens, time to first token, tokens per second</h3>
+<div class="charts">{% for c in s.distributions %}{{ c }}{% endfor %}</div>
+{% endif %}
+<details><summary>All metrics ({{ s.metric_rows|length }})</summary>
+{{ table(metric_head, s.metric_rows) }}
+</details>
+{% endfor %}
+
+{% if trends %}
+<h2 id="trends">Trends over {{ history_runs }} runs</h2>
+<p class="muted">Oldest first. The orange lines are the mean of each level; a dashed red line
+marks a change point.</p>
+<div class="charts">{% for c in trends %}{{ c }}{% endfor %}</div>
+{% endif %}
+<p class="muted">pytest-ragcost {{ version }}: one file, no script, no external request.</p>
+</body>
+</html>
+"""
+
+TABLE = """{% macro table(head, rows) -%}
+<table><thead><tr>{% for h in head %}<th>{{ h }}</th>{% endfor %}</tr></thead><tbody>
+{% for row in rows %}<tr{% if row.cls %} class="{{ row.cls }}"{% endif %}>
+{%- for cell in row.cells %}<td{% if cell.num %} class="n"{% endif %}>{{ cell.text }}</td>
+{%- endfor %}</tr>
+{% endfor %}</tbody></table>
+{%- endmacro %}"""
+
+
+class HtmlUnavailableError(RuntimeError):
+    """Jinja2 is missing."""
+
+
+def _cell(text: object, numeric: bool = False) -> dict[str, Any]:
+    return {"text": "-" if text is None else str(text), "num": numeric}
+
+
+def _row(cells: Sequence[dict[str, Any]], cls: str = "") -> dict[str, Any]:
+    return {"cells": list(cells), "cls": cls}
+
+
+def _unit(key: str) -> str:
+    try:
+        return unit_of(split_key(key)[1])
+    except ValueError:
+        return ""
+
+
+def _stage_offsets(req: RequestRecord) -> tuple[list[svg.Span], bool]:
+    """Stage spans of a request; ``False`` when offsets were not recorded (laid end to end)."""
+    spans = []
+    t = 0.0
+    exact = True
+    for st in req.stages:
+        dur = float(st.metrics.get("wall_ms", 0.0))
+        if st.start_ms is None:
+            exact = False
+            start = t
+        else:
+            start = st.start_ms
+        spans.append(svg.Span(st.name, start, dur))
+        t = start + dur
+    return spans, exact
+
+
+def _per_stage_total(run: ScenarioRun, metric: str, scale: float = 1.0) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for req in run.requests:
+        for st in req.stages:
+            value = st.metrics.get(metric)
+            if value is not None:
+                totals[st.name] = totals.get(st.name, 0.0) + value * scale
+    return totals
+
+
+def _tokens_per_s(run: ScenarioRun) -> list[float]:
+    """Decode speed of streamed stages: completion tokens after the first, per second
+    after the first token."""
+    out = []
+    for req in run.requests:
+        for st in req.stages:
+            m = st.metrics
+            ttft, wall, done = m.get("ttft_ms"), m.get("wall_ms"), m.get("tokens_completion")
+            if ttft is None or wall is None or done is None or done < 2 or wall <= ttft:
+                continue
+            out.append((done - 1) / ((wall - ttft) / 1000.0))
+    return out
+
+
+def _scenario_view(outcome: Outcome, top_n: int) -> dict[str, Any]:
+    run = outcome.run
+    summary = summarize_run(run)
+    stages = run.stage_names()
+    view: dict[str, Any] = {"name": run.scenario, "top": 0, "waterfall": "", "stages": "",
+                            "pareto_time": "", "pareto_cpu": "", "distributions": []}
+    knobs = ", ".join(f"{k}={v}" for k, v in run.knobs.items())
+    view["facts"] = (
+        f"{run.nodeid}: {len(run.requests)} requests"
+        + (f", {run.warmup} warm-up" if run.warmup else "")
+        + (f"; knobs {knobs}" if knobs else "")
+    )
+    slowest = sorted(run.requests, key=lambda r: -float(r.metrics.get("wall_ms", 0.0)))[:top_n]
+    if stages and slowest:
+        rows = []
+        exact = True
+        for req in slowest:
+            spans, ok = _stage_offsets(req)
+            exact = exact and ok
+            rows.append((f"#{req.index} {fmt(req.metrics.get('wall_ms'))} ms", spans))
+        view["top"] = len(rows)
+        view["waterfall"] = svg.waterfall(rows, stages, f"{run.scenario}: waterfall")
+        view["waterfall_note"] = (
+            "Each bar starts where its stage opened, so overlapping or idle time shows."
+            if exact else
+            "Stage start offsets were not recorded in this run: stages are laid end to end."
+        )
+        p50 = [float(summary.get(f"{s}.wall_ms", {}).get("p50", 0.0)) for s in stages]
+        p95 = [float(summary.get(f"{s}.wall_ms", {}).get("p95", 0.0)) for s in stages]
+        view["stages"] = svg.grouped_bars(stages, {"p50": p50, "p95": p95}, "ms",
+                                          f"{run.scenario}: stage wall time p50 and p95")
+        wall = _per_stage_total(run, "wall_ms", 1 / 1000)
+        total_wall = math.fsum(float(r.metrics.get("wall_ms", 0.0)) for r in run.requests) / 1000
+        outside = total_wall - math.fsum(wall.values())
+        if outside > 0.01 * total_wall:
+            wall["(outside stages)"] = outside
+        view["pareto_time"] = svg.pareto(list(wall), list(wall.values()), "s",
+                                         f"{run.scenario}: Pareto of wall time by stage")
+        cpu = _per_stage_total(run, "cpu_ms", 1 / 1000)
+        for name, v in _per_stage_total(run, "gpu_ms", 1 / 1000).items():
+            cpu[name] = cpu.get(name, 0.0) + v
+        if cpu:
+            view["pareto_cpu"] = svg.pareto(list(cpu), list(cpu.values()), "CPU+GPU s",
+                                            f"{run.scenario}: Pareto of CPU+GPU seconds by stage")
+    series_ = run.series()
+    charts = []
+    for i, kind in enumerate(TOKEN_KINDS):
+        values = series_.get(kind)
+        if values and max(values) > 0:
+            charts.append(svg.histogram(values, "tokens", f"{run.scenario}: {kind} per request",
+                                        fill=svg.colour(i)))
+    if series_.get("ttft_ms"):
+        charts.append(svg.histogram(series_["ttft_ms"], "ms", f"{run.scenario}: TTFT",
+                                    fill=svg.colour(5)))
+    tps = _tokens_per_s(run)
+    if tps:
+        charts.append(svg.histogram(tps, "tokens/s", f"{run.scenario}: decode tokens/s",
+                                    fill=svg.colour(6)))
+    view["distributions"] = charts
+    view["metric_rows"] = [
+        _row([_cell(key), _cell(fmt(r["p50"], r["unit"]), True),
+              _cell(fmt(r["p95"], r["unit"]), True), _cell(fmt(r["mean"], r["unit"]), True),
+              _cell(r["unit"]), _cell(r["source"])])
+        for key, r in summary.items()
+    ]
+    return view
+
+
+def _frontier_view(f: Frontier) -> dict[str, Any]:
+    unit = f.cost_unit
+    short = {p.name: ", ".join(f"{k}={v}" for k, v in p.knobs.items()) or p.name
+             for p in f.points}
+    dots = [
+        svg.Dot(short[p.name], p.cost, p.quality, p.quality_low, p.quality_high, p.on_frontier,
+                p.name == f.recommended,
+                f"{p.name}, on the frontier" if p.on_frontier
+                else f"{p.name}, dominated by {short.get(p.dominated_by or '', '')}")
+        for p in f.points
+    ]
+    chart = svg.scatter(dots, f"{f.cost_metric} per answer ({unit})", f.quality_metric,
+                        f"{f.sweep}: {f.quality_metric} against {f.cost_metric}")
+    head = ["configuration", "knobs", "n", f"{f.cost_metric} ({unit})", f"Δ vs {f.reference}",
+            f"{f.quality_metric} [interval]", "change (lower bound)", "frontier", "acceptable"]
+    rows = []
+    for p in f.points:
+        knobs = ", ".join(f"{k}={v}" for k, v in p.knobs.items())
+        interval = (f" [{p.quality_low:.3f}, {p.quality_high:.3f}]"
+                    if p.quality_low is not None and p.quality_high is not None else "")
+        change = ("-" if p.change is None else
+                  f"{p.change:+.3f} ({p.lower:+.3f})" if p.lower is not None else
+                  f"{p.change:+.3f}")
+        pct = f" ({p.delta_cost / f.point(f.reference).cost * 100:+.0f}%)" \
+            if f.point(f.reference).cost else ""
+        front = "yes" if p.on_frontier else f"dominated by {p.dominated_by}"
+        ok = ("reference" if p.name == f.reference else "yes" if p.acceptable else "no")
+        if p.name == f.recommended:
+            ok += ", recommended"
+        rows.append(_row(
+            [_cell(p.name), _cell(knobs), _cell(p.n, True), _cell(svg.num(p.cost), True),
+             _cell(f"{p.delta_cost:+.4g}{pct}", True), _cell(f"{p.quality:.3f}{interval}", True),
+             _cell(change, True), _cell(front), _cell(ok)],
+            "PASS" if p.name == f.recommended else ""))
+    return {
+        "sweep": f.sweep, "recommendation": f.recommendation(), "chart": chart,
+        "cost_metric": f.cost_metric, "quality_metric": f.quality_metric,
+        "confidence": f"{f.confidence * 100:g}%", "reference": f.reference,
+        "reference_rule": "the current configuration" if f.reference_rule == "current"
+        else "the best by mean quality",
+        "quality_drop": str(f.quality_drop), "m": max(1, len(f.points) - 1),
+        "head": head, "rows": rows,
+    }
+
+
+def _quality_chart(outcomes: Sequence[Outcome]) -> str:
+    """Every scenario with quality scores on one cost-quality plane."""
+    scored = [o for o in outcomes if o.quality and o.run.requests]
+    if not scored:
+        return ""
+    counts: dict[str, int] = {}
+    for o in scored:
+        for m in o.quality:
+            counts[m] = counts.get(m, 0) + 1
+    best = max(counts.values())
+    metric = next((m for m in QUALITY_PREFERENCE if counts.get(m) == best),
+                  sorted(m for m, c in counts.items() if c == best)[0])
+    members = [o for o in scored if metric in o.quality]
+    cost = choose_cost_metric(members)
+    from ..frontier import per_answer, scores_of
+
+    dots = []
+    for o in members:
+        x = per_answer(o, cost)
+        vals = list(scores_of(o.quality[metric]).values())
+        if x is None or not vals:
+            continue
+        y = math.fsum(vals) / len(vals)
+        dots.append(svg.Dot(o.run.scenario, x, y, on_frontier=True))
+    if not dots:
+        return ""
+    return svg.scatter(dots, f"{cost} per answer ({COST_UNITS.get(cost, '')})", metric,
+                       f"quality ({metric}) against cost per scenario", frontier_line=False)
+
+
+def _trend_charts(history: Sequence[RunSummary]) -> list[str]:
+    keyed: list[tuple[int, str, str, list[str], list[float], list[int]]] = []
+    scenarios = sorted({s for run in history for s in run.values})
+    for scenario in scenarios:
+        keys = sorted({k for run in history for k in run.values.get(scenario, {})})
+        for key in keys:
+            labels, values = series(history, scenario, key)
+            if len(values) < 3:
+                continue
+            cps = change_points(values)
+            keyed.append((0 if cps else 1, scenario, key, labels, values, cps))
+    keyed.sort(key=lambda t: (t[0], t[1], t[2]))
+    return [
+        svg.trend(labels, values, cps, _unit(key), f"{scenario}: {key}")
+        for _, scenario, key, labels, values, cps in keyed[:MAX_TREND_CHARTS]
+    ]
+
+
+def render(
+    outcomes: Sequence[Outcome],
+    environment: Mapping[str, Any],
+    *,
+    frontiers: Sequence[Frontier] = (),
+    history: Sequence[RunSummary] = (),
+    top_n: int = TOP_N,
+    title: str = "",
+    created: str = "",
+) -> str:
+    """The report as one HTML string."""
+    try:
+        import jinja2
+    except ImportError as exc:  # pragma: no cover - jinja2 is a dependency
+        msg = f"the HTML report needs jinja2 ({exc}): pip install jinja2"
+        raise HtmlUnavailableError(msg) from None
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    macros = env.from_string(TABLE).module
+    template = env.from_string(TEMPLATE)
+    from markupsafe import Markup as safe
+
+    verdicts = sorted((v for o in outcomes for v in o.verdicts),
+                      key=lambda v: (_RANK.get(v.status, 9), v.scenario, v.key))
+    verdict_head = ["scenario", "metric", "baseline", "current", "change", "tolerance", "n",
+                    "verdict", "reason"]
+
+    def vrow(v: Any) -> dict[str, Any]:
+        u = _unit(v.key)
+        change = "-" if v.change_pct is None else f"{v.change_pct:+.1f}%"
+        if v.interval is not None:
+            change += f" [{fmt(v.interval[0])}, {fmt(v.interval[1])}]"
+        status = v.status + (" (improved)" if v.improved else "")
+        return _row([_cell(v.scenario), _cell(v.key), _cell(fmt(v.baseline, u), True),
+                     _cell(fmt(v.current, u), True), _cell(change, True),
+                     _cell(v.tolerance or "-"), _cell(v.n, True), _cell(status),
+                     _cell("" if v.status == "PASS" else v.message)], v.status)
+
+    comp = environment.get("comparable", {}) if isinstance(environment, Mapping) else {}
+    if not isinstance(comp, Mapping):  # a saved run's environment is not checked field by field
+        comp = {}
+    energy = comp.get("energy", [])
+    energy_text = ", ".join(map(str, energy)) if isinstance(energy, list) else str(energy)
+    facts = (
+        f"{created + '; ' if created else ''}machine: {comp.get('cpu', '?')}, "
+        f"{comp.get('cpus', '?')} CPUs; energy: {energy_text or 'none'}"
+    )
+
+    def wrap(view: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in view.items():
+            if isinstance(v, str) and v.startswith("<svg"):
+                out[k] = safe(v)
+            elif isinstance(v, list) and v and isinstance(v[0], str) and v[0].startswith("<svg"):
+                out[k] = [safe(x) for x in v]
+            else:
+                out[k] = v
+        return out
+
+    with_requests = [o for o in sorted(outcomes, key=lambda o: o.run.scenario) if o.run.requests]
+    scenarios = [wrap(_scenario_view(o, top_n)) for o in with_requests]
+    css_hash = base64.b64encode(hashlib.sha256(CSS.encode("utf-8")).digest()).decode("ascii")
+    csp = (
+        f"default-src 'none'; style-src 'sha256-{css_hash}'; img-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
+    quality_chart = _quality_chart(with_requests)
+    return template.render(
+        table=getattr(macros, "table"),  # noqa: B009 - a template macro, unknown to mypy
+        csp=csp,
+        css=safe(CSS),
+        version=__version__,
+        title=title,
+        facts=facts,
+        verdicts=verdicts,
+        failing=sum(1 for v in verdicts if v.status == "FAIL"),
+        n_scenarios=len({v.scenario for v in verdicts}),
+        verdict_head=verdict_head,
+        open_rows=[vrow(v) for v in verdicts if v.status not in ("PASS", "NEW")],
+        new_rows=[vrow(v) for v in verdicts if v.status == "NEW"],
+        pass_rows=[vrow(v) for v in verdicts if v.status == "PASS"],
+        frontiers=[wrap(_frontier_view(f)) for f in frontiers],
+        quality_chart=safe(quality_chart) if quality_chart else "",
+        scenarios=scenarios,
+        metric_head=["metric", "p50", "p95", "mean", "unit", "source"],
+        trends=[safe(c) for c in _trend_charts(history)],
+        history_runs=len(history),
+    )
