@@ -536,7 +536,7 @@ class RagcostSession:
             self._write(self.settings.json_path, _json_text(doc), session)
         md_text: str | None = None
         if self.settings.markdown_path is not None or os.environ.get("GITHUB_STEP_SUMMARY"):
-            md_text = markdown(outcomes, self.environment)
+            md_text = markdown(outcomes, self.environment, self.frontiers)
         if self.settings.markdown_path is not None and md_text is not None:
             self._write(self.settings.markdown_path, md_text, session)
         if self.settings.prometheus is not None:
@@ -584,6 +584,7 @@ class RagcostSession:
             lines = summary_lines(
                 list(self.outcomes.values()), self.meters, self.update_result, self.problems,
                 verbose=self.config.get_verbosity() > 0,
+                frontiers=self.frontiers,
             )
         except Exception as exc:
             lines = [f"ragcost: could not render the summary: {type(exc).__name__}: {exc}"]

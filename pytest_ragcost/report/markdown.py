@@ -13,6 +13,7 @@ from .summary import summarize_run
 from .terminal import fmt, pct_text, shown
 
 if TYPE_CHECKING:
+    from ..frontier import Frontier
     from ..models import Outcome
 
 _ICON = {"FAIL": "❌", "WARN": "⚠️", "INCONCLUSIVE": "❔", "INCOMPARABLE": "≠", "STALE": "🕸",
@@ -40,7 +41,35 @@ def _row(v: Verdict) -> str:
     )
 
 
-def markdown(outcomes: Sequence[Outcome], environment: dict[str, Any]) -> str:
+def frontier_markdown(f: Frontier) -> list[str]:
+    """A sweep's frontier: the recommendation first, then one row per configuration."""
+    labels = {p.name: ", ".join(f"{k}={v}" for k, v in p.knobs.items()) or p.name
+              for p in f.points}
+    lines = [f"### Sweep {esc(f.sweep)}", "", f"**Recommendation:** {esc(f.recommendation())}",
+             "", f"| config | n | {esc(f.cost_metric)} ({esc(f.cost_unit)}) | Δcost "
+             f"| {esc(f.quality_metric)} | Δ lower bound | frontier | acceptable |",
+             "|---|---:|---:|---:|---:|---:|---|---|"]
+    for p in f.points:
+        front = "yes" if p.on_frontier else f"dominated by {labels.get(p.dominated_by or '', '')}"
+        ok = "reference" if p.name == f.reference else ("yes" if p.acceptable else "no")
+        if p.name == f.recommended:
+            ok = f"**{ok}, recommended**"
+        lower = "-" if p.lower is None else f"{p.lower:+.3f}"
+        lines.append(
+            f"| {esc(labels[p.name])} | {p.n} | {esc(fmt(p.cost))} | {esc(f'{p.delta_cost:+.3g}')} "
+            f"| {p.quality:.3f} | {esc(lower)} | {esc(front)} | {ok} |"
+        )
+    rule = "current" if f.reference_rule == "current" else "best"
+    lines += ["", f"Paired one-sided test over the same questions against "
+              f"{esc(labels[f.reference])} (the {rule} "
+              f"configuration), allowed drop {esc(str(f.quality_drop))}, Holm-corrected over "
+              f"{max(1, len(f.points) - 1)} comparisons.", ""]
+    return lines
+
+
+def markdown(
+    outcomes: Sequence[Outcome], environment: dict[str, Any], frontiers: Sequence[Frontier] = ()
+) -> str:
     verdicts = [v for o in outcomes for v in o.verdicts]
     verdicts.sort(key=lambda v: (rank(v.status), v.scenario, v.key))
     failed = sum(1 for v in verdicts if v.status == "FAIL")
@@ -58,6 +87,8 @@ def markdown(outcomes: Sequence[Outcome], environment: dict[str, Any]) -> str:
         lines += [_row(v) for v in verdicts]
     else:
         lines.append("No gated metrics (no ragcost.yaml entries for the scenarios that ran).")
+    for f in frontiers:
+        lines += ["", *frontier_markdown(f)]
     comp = environment.get("comparable", {})
     lines += ["", f"Machine: {esc(comp.get('cpu', '?'))}, {esc(comp.get('cpus', '?'))} CPUs; "
               f"energy: {esc(', '.join(comp.get('energy', [])) or 'none')}.", ""]

@@ -12,6 +12,7 @@ from ..models import ScenarioRun, Verdict, split_key, unit_of
 from .summary import summarize_run
 
 if TYPE_CHECKING:
+    from ..frontier import Frontier
     from ..meters.registry import MeterSet
     from ..models import Outcome
 
@@ -220,6 +221,43 @@ def failure_text(run: ScenarioRun, failing: Sequence[Verdict], word: str, meanin
     return "\n".join(lines)
 
 
+def _label(knobs: Any, name: str) -> str:
+    return ", ".join(f"{k}={v}" for k, v in knobs.items()) or name
+
+
+def frontier_lines(f: Frontier, width: int = 80) -> list[str]:
+    """A sweep's frontier as a table that fits ``width`` columns, then the recommendation."""
+    import textwrap
+
+    labels = {p.name: _label(p.knobs, p.name) for p in f.points}
+    rows = []
+    for p in f.points:
+        lower = "-" if p.lower is None else f"{p.lower:+.3f}"
+        front = "yes" if p.on_frontier else f"< {labels.get(p.dominated_by or '', '?')}"
+        ok = "ref" if p.name == f.reference else ("yes" if p.acceptable else "no")
+        if p.name == f.recommended:
+            ok += " *"
+        rows.append([labels[p.name], p.n, fmt(p.cost), _signed(p.delta_cost),
+                     f"{p.quality:.3f}", lower, front, ok])
+    head = ["config", "n", "cost", "Δcost", "quality", "Δq low", "frontier", "ok"]
+    title = (
+        f"sweep {f.sweep}: quality {f.quality_metric}, cost {f.cost_metric} per answer "
+        f"({f.cost_unit}); Δq low: {f.confidence * 100:g}% lower bound of the change vs "
+        f"{labels[f.reference]}"
+    )
+    lines = textwrap.wrap(title, width, subsequent_indent="  ", break_on_hyphens=False)
+    lines.append(tabulate(rows, headers=head, disable_numparse=True))
+    lines += textwrap.wrap("recommendation: " + f.recommendation(), width,
+                           subsequent_indent="  ", break_on_hyphens=False)
+    return lines
+
+
+def _signed(x: float) -> str:
+    if abs(x) < 5e-13:
+        return "0"
+    return ("+" if x > 0 else "-") + fmt(abs(x))
+
+
 def summary_lines(
     outcomes: Sequence[Outcome],
     meters: MeterSet | None,
@@ -227,6 +265,7 @@ def summary_lines(
     problems: Sequence[str],
     *,
     verbose: bool = False,
+    frontiers: Sequence[Frontier] = (),
 ) -> list[str]:
     lines: list[str] = []
     price_notes: dict[str, str] = {}
@@ -277,6 +316,9 @@ def summary_lines(
             "depth; cost per answer: the level's total / its requests):"
         )
         lines.append(load_table(loaded))
+    for f in frontiers:
+        lines.append("")
+        lines.extend(frontier_lines(f))
     if update_result is not None:
         lines.append("")
         lines.extend(update_result_lines(update_result))

@@ -1,0 +1,158 @@
+"""The HTML report, the CSV export and the sweep frontier, met as a user meets them: a
+parametrized scenario run in an inner session with --ragcost-html / --ragcost-csv."""
+
+from __future__ import annotations
+
+import csv
+import html as html_lib
+import io
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from conftest import read_json, scenario_of
+
+#: A top_k sweep over the tiny corpus where half the questions' evidence ranks second:
+#: top_k=1 finds half of it, top_k=2 and 3 all of it (so 3 only costs more).
+SWEEP = '''
+import pytest
+from ragkit import QUESTIONS, Retriever, generate, prompt_for
+
+ANSWERS = [Retriever().search(q, 3)[i % 2] for i, q in enumerate(QUESTIONS)]
+
+
+@pytest.mark.parametrize("top_k", [1, 2, 3])
+@pytest.mark.ragcost(requests=6)
+def test_sweep(ragcost, top_k):
+    rag = Retriever()
+    for q, ref in ragcost.requests(list(zip(QUESTIONS, ANSWERS))):
+        with ragcost.stage("search") as st:
+            hits = rag.search(q, top_k=top_k)
+            st.count(candidates=len(hits))
+        with ragcost.stage("generate") as st:
+            prompt = prompt_for(q, hits)
+            answer = generate(prompt, on_first_token=st.first_token)
+            st.tokens(prompt=prompt, context=hits, completion=answer, model="gpt-4o-mini")
+        ragcost.sample(question=q, answer=answer, contexts=hits, reference_contexts=[ref])
+'''
+
+
+@pytest.fixture
+def sweep(rag_project: pytest.Pytester) -> pytest.Pytester:
+    rag_project.makepyfile(test_sweep=SWEEP)
+    return rag_project
+
+
+def _svgs(html: str) -> list[ET.Element]:
+    return [ET.fromstring(s) for s in re.findall(r"<svg\b.*?</svg>", html, re.S)]
+
+
+def test_html_report_is_one_self_contained_file_with_the_charts(sweep: pytest.Pytester) -> None:
+    result = sweep.runpytest("--ragcost", "--ragcost-html=out/report.html",
+                             "--ragcost-json=run.json")
+    result.assert_outcomes(passed=3)
+    html = (sweep.path / "out" / "report.html").read_text(encoding="utf-8")
+    # nothing to fetch: no URL at all, no script, a CSP that forbids everything else
+    assert "http:" not in html
+    assert "https:" not in html
+    assert "//" not in html.replace("-->", "")
+    assert "<script" not in html
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html)
+    assert csp is not None
+    policy = html_lib.unescape(csp.group(1))
+    assert "default-src 'none'" in policy
+    assert "'unsafe-inline'" not in policy
+    labels = [svg.get("aria-label") for svg in _svgs(html)]  # every chart parses as XML
+    for scenario in ("test_sweep.py::test_sweep[1]", "test_sweep.py::test_sweep[3]"):
+        assert f"{scenario}: waterfall" in labels
+        assert f"{scenario}: stage wall time p50 and p95" in labels
+        assert f"{scenario}: Pareto of wall time by stage" in labels
+        assert f"{scenario}: Pareto of CPU+GPU seconds by stage" in labels
+        assert f"{scenario}: tokens_prompt per request" in labels
+        assert f"{scenario}: TTFT" in labels
+    assert "test_sweep.py::test_sweep: context_recall against cost_usd" in labels
+    assert "quality (context_recall) against cost per scenario" in labels
+    assert "keep test_sweep.py::test_sweep[2] (top_k=2)" in html
+    # the size follows the data: tens of kB for three small scenarios
+    assert len(html.encode()) < 200_000
+
+
+def test_waterfall_bars_start_at_the_recorded_stage_offsets(sweep: pytest.Pytester) -> None:
+    sweep.runpytest("--ragcost", "--ragcost-json=run.json").assert_outcomes(passed=3)
+    sc = scenario_of(read_json(sweep.path / "run.json"), "test_sweep.py::test_sweep[2]")
+    for req in sc["requests"]:
+        search, generate = req["stages"]
+        assert 0 <= search["start_ms"] <= generate["start_ms"]
+        # generate opens after search closed, and both fit inside the request
+        assert generate["start_ms"] >= search["start_ms"] + search["metrics"]["wall_ms"] - 0.01
+        assert generate["start_ms"] + generate["metrics"]["wall_ms"] <= (
+            req["metrics"]["wall_ms"] + 0.01
+        )
+    assert sc["knobs"] == {"top_k": 2}
+    assert sc["sweep"] == "test_sweep.py::test_sweep"
+
+
+def test_terminal_and_markdown_show_the_frontier_and_the_recommendation(
+    sweep: pytest.Pytester,
+) -> None:
+    result = sweep.runpytest("--ragcost", "--ragcost-markdown=out.md")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines([
+        "sweep test_sweep.py::test_sweep: quality context_recall, cost cost_usd per",
+        "  answer (USD); Δq low: 95% lower bound of the change vs top_k=2",
+        "config * n * cost * Δcost * quality * Δq low * frontier * ok",
+        "top_k=1 * 6 * -* 0.500 * -* yes * no",
+        "top_k=2 * 6 * 0 * 1.000 * +0.000 * yes * ref [*]",
+        "top_k=3 * 6 * +* 1.000 * +0.000 * < top_k=2 * yes",
+        "recommendation: keep test_sweep.py::test_sweep[2] (top_k=2): no cheaper",
+    ])
+    text = result.stdout.str()
+    start = text.index("sweep test_sweep.py")
+    assert all(len(line) <= 80 for line in text[start:].splitlines()[:8])
+    md = (sweep.path / "out.md").read_text(encoding="utf-8")
+    assert "### Sweep test\\_sweep.py::test\\_sweep" in md
+    assert "**Recommendation:** keep test\\_sweep.py::test\\_sweep\\[2\\] (top\\_k=2)" in md
+    assert re.search(r"\| top\\_k=1 \| 6 \| .* \| 0\.500 \| .* \| no \|", md)
+
+
+def test_csv_export_is_tidy_with_knob_columns(sweep: pytest.Pytester) -> None:
+    result = sweep.runpytest("--ragcost", "--ragcost-csv=export")
+    result.assert_outcomes(passed=3)
+    rows = list(csv.DictReader(io.StringIO(
+        (sweep.path / "export" / "requests.csv").read_text(encoding="utf-8"))))
+    assert list(rows[0])[:4] == ["run", "config", "top_k", "item"]
+    assert {r["top_k"] for r in rows} == {"1", "2", "3"}
+    starts = [r for r in rows if r["metric"] == "start_ms" and r["stage"] == "generate"]
+    assert len(starts) == 18
+    assert all(float(r["value"]) > 0 for r in starts)
+    recall = [r for r in rows if r["metric"] == "context_recall" and r["top_k"] == "1"]
+    assert len(recall) == 6
+    assert sorted(r["value"] for r in recall).count("1.0") == 3
+    # a request's item is the same question id as its quality rows
+    items = {r["item"] for r in rows if r["metric"] == "wall_ms" and r["stage"] == ""}
+    assert items == {r["item"] for r in rows if r["metric"] == "context_recall"}
+    configs = list(csv.DictReader(io.StringIO(
+        (sweep.path / "export" / "configs.csv").read_text(encoding="utf-8"))))
+    by_k = {c["top_k"]: c for c in configs}
+    assert by_k["1"]["quality_mean"] == "0.5"
+    assert by_k["2"]["recommended"] == "true"
+    assert by_k["1"]["acceptable"] == "false"
+    assert by_k["1"]["on_frontier"] == "true"
+    assert by_k["3"]["dominated_by"] == "test_sweep.py::test_sweep[2]"
+    assert float(by_k["1"]["cost_per_answer"]) > 0
+    assert by_k["3"]["n"] == "6"
+
+
+def test_report_and_export_from_a_saved_run(sweep: pytest.Pytester, tmp_path: Path) -> None:
+    from pytest_ragcost.cli import main
+
+    sweep.runpytest("--ragcost", "--ragcost-json=run.json").assert_outcomes(passed=3)
+    run = str(sweep.path / "run.json")
+    out = tmp_path / "r.html"
+    assert main(["report", run, "--html", "-o", str(out), "--history", run, run, run]) == 0
+    html = out.read_text(encoding="utf-8")
+    assert "Trends over 3 runs" in html
+    assert "keep test_sweep.py::test_sweep[2] (top_k=2)" in html
+    assert main(["export", run, "--csv", str(tmp_path / "csv")]) == 0
+    assert (tmp_path / "csv" / "configs.csv").read_text().count("\n") == 4
