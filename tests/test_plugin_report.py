@@ -11,31 +11,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import read_json, scenario_of
-
-#: A top_k sweep over the tiny corpus where half the questions' evidence ranks second:
-#: top_k=1 finds half of it, top_k=2 and 3 all of it (so 3 only costs more).
-SWEEP = '''
-import pytest
-from ragkit import QUESTIONS, Retriever, generate, prompt_for
-
-ANSWERS = [Retriever().search(q, 3)[i % 2] for i, q in enumerate(QUESTIONS)]
-
-
-@pytest.mark.parametrize("top_k", [1, 2, 3])
-@pytest.mark.ragcost(requests=6)
-def test_sweep(ragcost, top_k):
-    rag = Retriever()
-    for q, ref in ragcost.requests(list(zip(QUESTIONS, ANSWERS))):
-        with ragcost.stage("search") as st:
-            hits = rag.search(q, top_k=top_k)
-            st.count(candidates=len(hits))
-        with ragcost.stage("generate") as st:
-            prompt = prompt_for(q, hits)
-            answer = generate(prompt, on_first_token=st.first_token)
-            st.tokens(prompt=prompt, context=hits, completion=answer, model="gpt-4o-mini")
-        ragcost.sample(question=q, answer=answer, contexts=hits, reference_contexts=[ref])
-'''
+from conftest import SWEEP, read_json, scenario_of
 
 
 @pytest.fixture
