@@ -113,7 +113,7 @@ def _report(args: argparse.Namespace, out: io.StringIO) -> int:
 
     saved = _load_run(Path(args.run))
     if args.html:
-        from .report.files import frontiers, html_text, run_summary
+        from .report.outputs import frontiers, html_text, run_summary
 
         history = [run_summary(_load_run(Path(p))) for p in args.history]
         fronts = frontiers(saved.outcomes, _quality_drop(args.config))
@@ -207,7 +207,7 @@ def _ab(args: argparse.Namespace, out: io.StringIO) -> int:
 
 
 def _export(args: argparse.Namespace, out: io.StringIO) -> int:
-    from .report.files import csv_texts, frontiers
+    from .report.outputs import csv_texts, frontiers
 
     saved = _load_run(Path(args.run))
     fronts = frontiers(saved.outcomes, _quality_drop(args.config))

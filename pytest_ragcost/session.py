@@ -513,9 +513,9 @@ class RagcostSession:
     def _write_outputs(self, session: pytest.Session) -> None:
         import datetime as dt
 
-        from .report.files import csv_texts, frontiers, html_text
         from .report.jsonout import document
         from .report.markdown import markdown
+        from .report.outputs import csv_texts, frontiers, html_text
 
         outcomes = list(self.outcomes.values())
         drop = self.gate.budget.defaults.quality_drop if self.gate is not None else None

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from pytest_ragcost.frontier import Config, dominates, frontier, holm, sweeps
+from pytest_ragcost.compare.frontier import Config, dominates, frontier, holm, sweeps
 from pytest_ragcost.models import Outcome, RequestRecord, ScenarioRun, Tolerance
 
 ONE_PCT = Tolerance(0.01, relative=True)

@@ -15,11 +15,11 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..compare.stats import quantile
 from ..models import Outcome, unit_of
-from ..stats import quantile
 
 if TYPE_CHECKING:
-    from ..frontier import Frontier
+    from ..compare.frontier import Frontier
 
 REQUEST_FILE = "requests.csv"
 CONFIG_FILE = "configs.csv"
@@ -88,7 +88,7 @@ CONFIG_HEAD = [
 
 def config_rows(outcomes: Sequence[Outcome], frontiers: Sequence[Frontier]) -> str:
     """``configs.csv``: one row per scenario, knob columns after its name."""
-    from ..frontier import per_answer
+    from ..compare.frontier import per_answer
 
     knobs = knob_names(outcomes)
     points = {p.name: (f, p) for f in frontiers for p in f.points}

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..frontier import COST_UNITS, QUALITY_PREFERENCE, choose_cost_metric
+from ..compare.frontier import COST_UNITS, QUALITY_PREFERENCE, choose_cost_metric
 from ..models import Outcome, RequestRecord, ScenarioRun, split_key, unit_of
 from . import svg
 from .summary import summarize_run
@@ -25,7 +25,7 @@ from .terminal import fmt
 from .trends import RunSummary, change_points, series
 
 if TYPE_CHECKING:
-    from ..frontier import Frontier
+    from ..compare.frontier import Frontier
 
 TOP_N = 20
 _RANK = {"FAIL": 0, "WARN": 1, "INCONCLUSIVE": 2, "INCOMPARABLE": 3, "STALE": 4, "NEW": 5,
@@ -332,7 +332,7 @@ def _quality_chart(outcomes: Sequence[Outcome]) -> str:
                   sorted(m for m, c in counts.items() if c == best)[0])
     members = [o for o in scored if metric in o.quality]
     cost = choose_cost_metric(members)
-    from ..frontier import per_answer, scores_of
+    from ..compare.frontier import per_answer, scores_of
 
     dots = []
     for o in members:

@@ -13,7 +13,7 @@ from .summary import summarize_run
 from .terminal import fmt, pct_text, shown
 
 if TYPE_CHECKING:
-    from ..frontier import Frontier
+    from ..compare.frontier import Frontier
     from ..models import Outcome
 
 _ICON = {"FAIL": "❌", "WARN": "⚠️", "INCONCLUSIVE": "❔", "INCOMPARABLE": "≠", "STALE": "🕸",

@@ -12,7 +12,7 @@ from ..models import ScenarioRun, Verdict, split_key, unit_of
 from .summary import summarize_run
 
 if TYPE_CHECKING:
-    from ..frontier import Frontier
+    from ..compare.frontier import Frontier
     from ..meters.registry import MeterSet
     from ..models import Outcome
 

@@ -35,8 +35,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .models import Outcome, Tolerance
-from .quality.paired import t_cdf, t_quantile
+from ..models import Outcome, Tolerance
+from ..quality.paired import t_cdf, t_quantile
 
 #: Quality metrics a sweep is judged on when the caller names none, most telling first:
 #: the answer's own correctness, then whether retrieval found the evidence.

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..models import Outcome, Tolerance
 
 if TYPE_CHECKING:
-    from ..frontier import Frontier
+    from ..compare.frontier import Frontier
     from ..runfile import SavedRun
     from .trends import RunSummary
 
@@ -22,7 +22,7 @@ DEFAULT_QUALITY_DROP = Tolerance(0.01, relative=True)
 
 def frontiers(outcomes: Sequence[Outcome], quality_drop: Tolerance | None) -> list[Frontier]:
     """The frontier of every sweep in the run (``quality_drop`` defaults to 1%)."""
-    from ..frontier import sweeps
+    from ..compare.frontier import sweeps
 
     return sweeps(outcomes, quality_drop or DEFAULT_QUALITY_DROP)
 
