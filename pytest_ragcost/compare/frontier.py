@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..models import Outcome, Tolerance
-from ..quality.paired import t_cdf, t_quantile
+from .stats import t_cdf, t_quantile
 
 #: Quality metrics a sweep is judged on when the caller names none, most telling first:
 #: the answer's own correctness, then whether retrieval found the evidence.
