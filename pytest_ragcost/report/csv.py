@@ -48,7 +48,7 @@ def request_rows(outcomes: Sequence[Outcome], run_id: str) -> str:
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["run", "config", *knobs, "item", "request", "stage", "metric", "value", "unit",
                 "source"])
-    from ..quality.paired import sample_keys
+    from ..quality.identity import sample_keys
 
     for o in sorted(outcomes, key=lambda o: o.run.scenario):
         run = o.run
