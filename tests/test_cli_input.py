@@ -118,6 +118,120 @@ def test_bad_run_files_are_input_errors_with_exit_2(
     assert "Traceback" not in captured.err
 
 
+def _scenario_with(**changes: Any) -> bytes:
+    doc = _run()
+    doc["scenarios"][0].update(changes)
+    return json.dumps(doc).encode()
+
+
+def _stage_start(value: Any) -> bytes:
+    doc = _run()
+    doc["scenarios"][0]["requests"][0]["stages"] = [
+        {"name": "retrieve", "metrics": {"wall_ms": 1.0}, "sources": {}, "start_ms": value}]
+    return json.dumps(doc).encode()
+
+
+_VERDICT = {"scenario": "qa", "key": "wall_ms", "status": "PASS", "message": "ok",
+            "baseline": 10.0, "current": 11.0, "n": 3, "interval": [0.5, 1.5]}
+
+#: the fields the HTML report, the CSV export and the trends read, each spoilt once
+BAD_FIELDS = {
+    "knobs-list": (_scenario_with(knobs=[1, 2]),
+                   "scenarios[0].knobs must be an object (found a list)"),
+    "knob-object": (_scenario_with(knobs={"top_k": {"a": 1}}),
+                    "scenarios[0].knobs.top_k must be a string, number, boolean or null"),
+    "knob-nan": (_scenario_with(knobs={"temp": float("nan")}),
+                 "scenarios[0].knobs.temp must be a finite number (found the number nan)"),
+    "sweep-number": (_scenario_with(sweep=3),
+                     "scenarios[0].sweep must be a string or null (found the number 3)"),
+    "start-negative": (_stage_start(-5),
+                       "scenarios[0].requests[0].stages[0].start_ms must be a number of "
+                       "milliseconds, 0 or more, or null (found the number -5)"),
+    "start-string": (_stage_start("soon"),
+                     "stages[0].start_ms must be a finite number (found the string 'soon')"),
+    "verdict-status": (_scenario_with(verdicts=[dict(_VERDICT, status="OK")]),
+                       "scenarios[0].verdicts[0].status must be one of FAIL, WARN, INCONCLUSIVE"),
+    "verdict-interval": (_scenario_with(verdicts=[dict(_VERDICT, interval=[1])]),
+                         "scenarios[0].verdicts[0].interval must be a list of two numbers"),
+    "verdict-n": (_scenario_with(verdicts=[dict(_VERDICT, n=2.5)]),
+                  "scenarios[0].verdicts[0].n must be a whole number from 0 to 2**53"),
+    "verdict-current": (_scenario_with(verdicts=[dict(_VERDICT, current="high")]),
+                        "verdicts[0].current must be a finite number (found the string"),
+    "verdicts-object": (_scenario_with(verdicts={"a": 1}),
+                        "scenarios[0].verdicts must be a list (found an object)"),
+    "per-success-min": (_scenario_with(per_success={"metric": "m", "min": "x",
+                                                    "successes": 1, "answers": 2}),
+                        "scenarios[0].per_success.min must be a finite number"),
+    "per-success-cost": (_scenario_with(per_success={"metric": "m", "min": 0.5,
+                                                     "successes": 1, "answers": 2,
+                                                     "cost_usd": [1]}),
+                         "scenarios[0].per_success.cost_usd must be a finite number"),
+    "price-notes": (_scenario_with(price_notes={"gpt": 7}),
+                    "scenarios[0].price_notes.gpt must be a string (found the number 7)"),
+    "error-number": (_scenario_with(error=1),
+                     "scenarios[0].error must be a string or null (found the number 1)"),
+    "created-number": (json.dumps(_run(created=2026)).encode(),
+                       "created must be a string or null (found the number 2026)"),
+}
+
+
+@pytest.mark.parametrize("command", ["report", "report --html", "export --csv", "compare"])
+@pytest.mark.parametrize("name", sorted(BAD_FIELDS))
+def test_bad_report_fields_are_input_errors_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, name: str
+) -> None:
+    data, expected = BAD_FIELDS[name]
+    path = _save(tmp_path, data)
+    args = command.split()
+    args.insert(1, str(path))
+    if args[-1] == "--csv":
+        args.append(str(tmp_path / "csv"))
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"ragcost: {path}: ")
+    assert expected in captured.err
+    assert "Traceback" not in captured.err
+    assert not (tmp_path / "csv").exists()
+
+
+def test_html_and_csv_are_written_as_other_outputs_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = _run(created="2026-12-02T01:00:00+00:00")
+    doc["scenarios"][0].update(knobs={"top_k": 4}, sweep="test_x.py::test_y",
+                               verdicts=[_VERDICT], price_notes={"m": "no price"},
+                               per_success={"metric": "m", "min": 0.5, "successes": 1,
+                                            "answers": 3, "cost_usd": None})
+    run = _save(tmp_path, json.dumps(doc))
+    # a symlinked output is written through, the link stays a link
+    target = tmp_path / "real.html"
+    target.write_text("old")
+    link = tmp_path / "link.html"
+    link.symlink_to(target)
+    assert main(["report", str(run), "--html", "-o", str(link)]) == 0
+    assert link.is_symlink()
+    page = target.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    assert "2026-12-02T01:00:00+00:00" in page
+    assert f"wrote {link}" in capsys.readouterr().out
+    # to stdout without -o
+    assert main(["report", str(run), "--html"]) == 0
+    assert capsys.readouterr().out.startswith("<!DOCTYPE html>")
+    # a directory is refused, with the reason
+    assert main(["report", str(run), "--html", "-o", str(tmp_path)]) == 2
+    assert "is a directory; give the path of a file" in capsys.readouterr().err
+    # --csv on a file is refused; into a directory it writes both files
+    assert main(["export", str(run), "--csv", str(target)]) == 2
+    assert "is not a directory" in capsys.readouterr().err
+    assert main(["export", str(run), "--csv", str(tmp_path / "csv")]) == 0
+    rows = (tmp_path / "csv" / "configs.csv").read_text(encoding="utf-8").splitlines()
+    assert rows[0].startswith("config,top_k,sweep,")
+    assert rows[1].startswith("qa,4,test_x.py::test_y,3,")
+    # --output without --html is a usage error, not silently ignored
+    assert main(["report", str(run), "-o", str(tmp_path / "x.html")]) == 2
+    assert "go with --html" in capsys.readouterr().err
+
+
 def test_a_missing_or_unreadable_run_is_exit_2(tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", str(tmp_path / "nope.json")]) == 2

@@ -51,14 +51,22 @@ def run_documents(draw: st.DrawFn) -> Any:
     metrics = draw(st.dictionaries(
         st.sampled_from(["wall_ms", "tokens_total", "energy_j", "count_x"]), _metric_values,
         max_size=4))
+    stage = {"name": "s", "metrics": dict(metrics), "sources": {}, "start_ms": 0.0}
     request = {"trace_id": "0" * 32, "index": 0, "metrics": metrics, "sources": {},
-               "stages": [{"name": "s", "metrics": dict(metrics), "sources": {}}]}
-    scenario: dict[str, Any] = {"scenario": "qa", "nodeid": "t.py::t", "warmup": 0,
+               "stages": [stage]}
+    verdict = {"scenario": "qa", "key": "wall_ms", "status": "FAIL", "message": "over",
+               "baseline": 10.0, "current": 12.0, "n": 3, "interval": [1.0, 3.0]}
+    scenario: dict[str, Any] = {"scenario": "qa", "nodeid": "t.py::t[2]", "warmup": 0,
+                                "knobs": {"top_k": 2}, "sweep": "t.py::t",
+                                "verdicts": [verdict], "price_notes": {},
+                                "per_success": {}, "error": None,
                                 "requests": [request] * draw(st.integers(0, 3))}
     doc: dict[str, Any] = {"schema_version": 1, "environment": {"id": "x"},
-                           "scenarios": [scenario]}
-    for target in draw(st.lists(st.sampled_from(["doc", "scenario", "request"]), max_size=3)):
-        where = {"doc": doc, "scenario": scenario, "request": request}[target]
+                           "created": "2026-12-02T00:00:00+00:00", "scenarios": [scenario]}
+    parts = {"doc": doc, "scenario": scenario, "request": request, "stage": stage,
+             "verdict": verdict}
+    for target in draw(st.lists(st.sampled_from(sorted(parts)), max_size=3)):
+        where = parts[target]
         key = draw(st.sampled_from(sorted(where)))
         where[key] = draw(_json)
     return doc
@@ -82,6 +90,8 @@ def _check_file(data: bytes) -> None:
         config = Path(tmp) / "ragcost.yaml"
         config.write_text(BUDGET)
         for args in (["report", str(run)], ["report", str(run), "--markdown"],
+                     ["report", str(run), "--html"],
+                     ["export", str(run), "--csv", str(Path(tmp) / "csv")],
                      ["compare", str(run), "--config", str(config)]):
             code, err = _cli(args)
             assert code in (0, 1, 2), (args, code, err)
