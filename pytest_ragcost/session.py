@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Generator, Iterator
+import time
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,11 @@ if TYPE_CHECKING:
 GATE_PROPERTY = "ragcost.gate"
 #: statuses shown as a warning on the test when they do not fail it
 WARNED = ("WARN", "INCONCLUSIVE", "INCOMPARABLE", "STALE")
+#: a progress line appears once a scenario has run this long, then at most this often
+PROGRESS_AFTER_S = 5.0
+PROGRESS_EVERY_S = 10.0
+
+
 class RagcostWarning(UserWarning):
     """A gate finding that does not fail the test: WARN or INCONCLUSIVE (or, without
     --ragcost-strict, INCOMPARABLE)."""
@@ -73,6 +79,11 @@ class RagcostSession:
         self.notes: list[str] = []  # export lines shown in the summary; never fail the run
         self.items_written: list[str] = []
         self.frontiers: list[Any] = []  # frontier.Frontier of each sweep, at the end
+        try:
+            self._xunit2 = str(config.getini("junit_family")) == "xunit2"
+        except ValueError:  # -p no:junitxml
+            self._xunit2 = False
+        self._xdist_nodes = 0
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
@@ -205,6 +216,7 @@ class RagcostSession:
         return Recorder(
             knobs=knobs,
             sweep=sweep,
+            progress=self._progress_line(spec.scenario),
             scenario=spec.scenario,
             nodeid=item.nodeid,
             metering=True,
@@ -216,6 +228,31 @@ class RagcostSession:
             marker_load=spec.load,
             spans=self.spans,
         )
+
+    def _progress_line(self, scenario: str) -> Callable[[int, int | None], None] | None:
+        """A callback that writes ``ragcost: <scenario>: 40/100 requests, 12 s`` through
+        pytest's terminal writer while a long scenario runs (not under -q, not on an xdist
+        worker, whose output nobody sees)."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None or _is_worker(self.config) or self.config.get_verbosity() < 0:
+            return None
+        start = time.monotonic()
+        last = [float("-inf")]
+
+        def report(done: int, total: int | None) -> None:
+            now = time.monotonic()
+            if now - start < PROGRESS_AFTER_S or now - last[0] < PROGRESS_EVERY_S:
+                return
+            last[0] = now
+            of = f"/{total}" if total is not None else ""
+            line = f"ragcost: {scenario}: {done}{of} requests, {now - start:.0f} s"
+            # the test's output is being captured; this line is for the person watching
+            capman = self.config.pluginmanager.get_plugin("capturemanager")
+            quiet = capman.global_and_fixture_disabled() if capman is not None else None
+            with quiet if quiet is not None else contextlib.nullcontext():
+                reporter.write_line(line)
+
+        return report
 
     # -- the header ----------------------------------------------------------------------
     def header_lines(self) -> list[str]:
@@ -242,6 +279,7 @@ class RagcostSession:
     # -- xdist: the controller ships the budget file's text to the workers ------------------
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
+        self._xdist_nodes += 1
         if self.gate is not None:
             node.workerinput["ragcost_config_text"] = self.gate.text
         node.workerinput["ragcost_history"] = _runs_to_json(self.history_runs)
@@ -322,10 +360,12 @@ class RagcostSession:
         from .report.terminal import failure_text
 
         run = outcome.run
-        properties = list(self._properties(outcome))
-        # on the item too: JUnit XML reads the properties of the teardown report
-        item.user_properties.extend(properties)
-        report.user_properties.extend(properties)
+        if not self._xunit2:
+            properties = list(self._properties(outcome))
+            # on the item too: JUnit XML reads the properties of the teardown report
+            item.user_properties.extend(properties)
+            report.user_properties.extend(properties)
+        # (xunit2 forbids <properties> in a <testcase>: they go on the test suite at the end)
         if self.settings.update is None:
             for verdict in outcome.verdicts:
                 if verdict.status in WARNED and not self._fails(verdict):
@@ -356,12 +396,28 @@ class RagcostSession:
             row = summary.get(key)
             if row is None:
                 continue
-            yield f"ragcost.{key}.p50", round(row["p50"], 6)
-            yield f"ragcost.{key}.mean", round(row["mean"], 6)
+            # six significant digits: a tiny energy figure must not round to zero
+            yield f"ragcost.{key}.p50", float(f"{row['p50']:.6g}")
+            yield f"ragcost.{key}.mean", float(f"{row['mean']:.6g}")
             if key == "energy_j":
                 yield "ragcost.energy_j.source", row["source"]
         for verdict in outcome.verdicts:
             yield f"ragcost.verdict.{verdict.key}", verdict.status
+
+    def _suite_properties(self) -> None:
+        """Under xunit2, the per-test figures as test-suite properties named
+        ``ragcost.<scenario>.<figure>`` (what ``record_testsuite_property`` writes)."""
+        for plugin in self.config.pluginmanager.get_plugins():
+            add = getattr(plugin, "add_global_property", None)
+            if add is None or not hasattr(plugin, "family"):
+                continue
+            for outcome in sorted(self.outcomes.values(), key=lambda o: o.run.scenario):
+                if not outcome.run.requests:
+                    continue
+                for name, value in self._properties(outcome):
+                    if name != "ragcost.scenario":
+                        add(f"ragcost.{outcome.run.scenario}.{name.removeprefix('ragcost.')}",
+                            value)
 
     def pytest_report_teststatus(
         self, report: pytest.TestReport, config: pytest.Config
@@ -453,6 +509,8 @@ class RagcostSession:
             and _ran_everything(session)
         )
         self._complete = complete
+        if self._xunit2:
+            self._suite_properties()
         if self.gate is not None:
             from .compare.evaluate import stale as stale_verdicts
 
@@ -518,6 +576,10 @@ class RagcostSession:
         from .report.outputs import csv_texts, frontiers, html_text
 
         outcomes = list(self.outcomes.values())
+        meters_doc = self.environment.get("meters")
+        if self._xdist_nodes and isinstance(meters_doc, dict):
+            # the controller measures nothing itself: its workers shared the machine
+            meters_doc["xdist_workers"] = self._xdist_nodes
         drop = self.gate.budget.defaults.quality_drop if self.gate is not None else None
         try:
             self.frontiers = frontiers(outcomes, drop)
@@ -584,6 +646,7 @@ class RagcostSession:
             lines = summary_lines(
                 list(self.outcomes.values()), self.meters, self.update_result, self.problems,
                 verbose=self.config.get_verbosity() > 0,
+                quiet=self.config.get_verbosity() < 0,
                 frontiers=self.frontiers,
             )
         except Exception as exc:

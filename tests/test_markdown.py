@@ -36,17 +36,35 @@ def test_failures_come_first_and_every_cell_is_escaped() -> None:
         outcome("c-warn", Verdict("c-warn", "energy_j", "WARN", "warn", 1.0, 2.0)),
     ]
     text = markdown(outcomes, {"comparable": {"cpu": "cpu|x", "cpus": 2, "energy": []}})
-    verdict_part = text.split("Machine:")[0]
+    verdict_part, passing = text.split("Machine:")[0].split("<details>")
     rows = [ln for ln in verdict_part.splitlines() if ln.startswith("| ") and "---" not in ln]
-    statuses = [row.rsplit("|", 2)[-2].strip() for row in rows[1:]]
-    assert statuses[0].endswith("FAIL")
-    assert statuses[1].endswith("WARN")
-    assert statuses[2].endswith("PASS")
+    # the verdict leads each row, so a long scenario name never pushes it out of view
+    statuses = [row.split("|")[1].strip() for row in rows[1:]]
+    assert statuses == ["❌ FAIL", "⚠️ WARN"]
+    # PASS rows are folded below the failures
+    assert "✅ PASS | a-pass | wall\\_ms" in passing
     assert "<img" not in text
     # every table row still has exactly the header's number of cells
     cells = rows[0].count(" | ")
     assert all(row.count(" | ") == cells for row in rows)
     assert "**1 failing** of 3 gated metrics" in text
+
+
+def test_each_non_pass_row_says_why_with_its_interval_and_n_and_units() -> None:
+    fail = Verdict("qa", "tokens_context", "FAIL", "tokens_context: 3414 vs 3104 (+10.0%)",
+                   3104.0, 3414.0, tolerance="5%", n=30)
+    slow = Verdict("qa", "wall_ms", "INCONCLUSIVE", "too noisy", 1000.0, 1100.0,
+                   tolerance="5%", n=5, interval=(-12.5, 212.25))
+    noise = Verdict("qa", "energy_j", "PASS", "ok", 1.0, 1.0 + 6.78e-21, tolerance="5%", n=5)
+    text = markdown([outcome("qa", fail, slow, noise)], {})
+    assert "| ❌ FAIL | qa | tokens\\_context | 3,104 | 3,414 | +10.0% | 5% | 30 | - " in text
+    assert "tokens\\_context: 3414 vs 3104 (+10.0%) |" in text
+    assert (
+        "| ❔ INCONCLUSIVE | qa | wall\\_ms | 1,000 | 1,100 | +10.0% | 5% | 5 "
+        "| \\[-12.5, 212.2\\] | too noisy |"
+    ) in text
+    assert "| ✅ PASS | qa | energy\\_j | 1 | 1 | 0 | 5% |" in text
+    assert "e-21" not in text
 
 
 def test_github_step_summary_is_appended_to(

@@ -11,7 +11,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -285,8 +285,11 @@ class Recorder:
         spans: SpanBridge | None = None,
         knobs: Mapping[str, Any] | None = None,
         sweep: str | None = None,
+        progress: Callable[[int, int | None], None] | None = None,
     ) -> None:
         self.scenario = scenario
+        #: called after each measured request with (requests done, total when known)
+        self._progress = progress
         self.knobs = dict(knobs or {})
         self.sweep = sweep
         self.nodeid = nodeid
@@ -387,7 +390,10 @@ class Recorder:
             else:
                 measured = items
             source = measured if limit is None else itertools.islice(measured, limit)
-            for item in source:
+            total = limit
+            if isinstance(measured, Sized):
+                total = len(measured) if total is None else min(total, len(measured))
+            for done, item in enumerate(source, 1):
                 if self.metering:
                     try:
                         self._req_item = ids.next(item)
@@ -402,6 +408,8 @@ class Recorder:
                     self._close_request()
                     raise
                 self._close_request()
+                if self._progress is not None and self.metering:
+                    self._progress(done, total)
         finally:
             self._recording = True
             self._iterating = False

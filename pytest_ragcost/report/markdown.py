@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..compare.stats import rank
-from ..models import Verdict
+from ..models import Verdict, split_key, unit_of
 from .summary import summarize_run
 from .terminal import fmt, pct_text, shown
 
@@ -32,13 +32,33 @@ def _html(text: object) -> str:
     return html.escape(shown(text), quote=True)
 
 
-def _row(v: Verdict) -> str:
+def _unit(key: str) -> str:
+    try:
+        return unit_of(split_key(key)[1])
+    except ValueError:
+        return ""
+
+
+def _row(v: Verdict, *, reason: bool) -> str:
+    """One verdict, its status first so long scenario names never push it out of view."""
+    unit = _unit(v.key)
     change = pct_text(v.change_pct)
+    if v.change is not None and v.baseline is not None and abs(v.change) <= 1e-9 * max(
+        abs(v.baseline), abs(v.current or 0.0)
+    ):
+        change = "0"
     status = f"{_ICON.get(v.status, '')} {v.status}" + (" (improved)" if v.improved else "")
-    return (
-        f"| {esc(v.scenario)} | {esc(v.key)} | {esc(fmt(v.baseline))} | {esc(fmt(v.current))} "
-        f"| {esc(change)} | {esc(v.tolerance or '-')} | {status} |"
-    )
+    cells = [status, esc(v.scenario), esc(v.key), esc(fmt(v.baseline, unit)),
+             esc(fmt(v.current, unit)), esc(change), esc(v.tolerance or "-")]
+    if reason:
+        interval = (f"[{fmt(v.interval[0], unit)}, {fmt(v.interval[1], unit)}]"
+                    if v.interval is not None else "-")
+        cells += [esc("-" if v.n is None else v.n), esc(interval), esc(v.message)]
+    return "| " + " | ".join(cells) + " |"
+
+
+_HEAD = "| verdict | scenario | metric | baseline | current | change | tolerance |"
+_RULE = "|---|---|---|---:|---:|---:|---|"
 
 
 def frontier_markdown(f: Frontier) -> list[str]:
@@ -82,9 +102,16 @@ def markdown(
             f"**{failed} failing**{also} of {len(verdicts)} gated metrics in "
             f"{len({v.scenario for v in verdicts})} scenarios."
         )
-        lines += ["", "| scenario | metric | baseline | current | change | tolerance | verdict |",
-                  "|---|---|---:|---:|---:|---|---|"]
-        lines += [_row(v) for v in verdicts]
+        shown = [v for v in verdicts if v.status != "PASS"]
+        passed = [v for v in verdicts if v.status == "PASS"]
+        if shown:
+            lines += ["", _HEAD + " n | interval | reason |", _RULE + "---:|---|---|"]
+            lines += [_row(v, reason=True) for v in shown]
+        if passed:
+            lines += ["", f"<details><summary>{len(passed)} passing</summary>", "",
+                      _HEAD, _RULE]
+            lines += [_row(v, reason=False) for v in passed]
+            lines += ["", "</details>"]
     else:
         lines.append("No gated metrics (no ragcost.yaml entries for the scenarios that ran).")
     for f in frontiers:

@@ -40,6 +40,7 @@ def summarize_run(run: ScenarioRun) -> dict[str, dict[str, Any]]:
     for key, values in sorted(run.series().items(), key=lambda kv: sort_key(kv[0])):
         _, metric = split_key(key)
         row: dict[str, Any] = dict(describe(values))
+        row["n"] = int(row["n"])  # a count, whatever type describe() keeps it in
         row["total"] = float(sum(values))
         row["unit"] = unit_of(metric)
         row["kind"] = metric_class(metric)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,33 @@ def fmt(value: float | None, unit: str = "") -> str:
     return f"{value:.3g}"
 
 
+WIDTH = 80
+
+
+def fit(rows: Sequence[Sequence[object]], headers: Sequence[str], flex: int,
+        width: int = WIDTH) -> str:
+    """A table no wider than ``width``: column ``flex`` wraps to the room the others leave
+    (at least 12 characters)."""
+    cols = len(headers)
+    # tabulate pads every header by two
+    natural = [
+        max([len(str(headers[i])) + 2] + [len(str(r[i])) for r in rows]) for i in range(cols)
+    ]
+    others = sum(w for i, w in enumerate(natural) if i != flex) + 2 * (cols - 1)
+    room = max(12, width - others)
+    cells = [[str(c) for c in r] for r in rows]
+    if natural[flex] > room:
+        for r in cells:
+            # metric keys have no spaces: break after a dot or underscore when one is near
+            text = r[flex].replace(".", ". ").replace("_", "_ ")
+            r[flex] = "\n".join(
+                ln.replace(". ", ".").replace("_ ", "_")
+                for ln in textwrap.wrap(text, room + text.count(" ") - r[flex].count(" "),
+                                        break_long_words=True, break_on_hyphens=False)
+            )
+    return tabulate(cells, headers=list(headers), disable_numparse=True)
+
+
 def metrics_table(run: ScenarioRun) -> str:
     """Request-level metrics: p50, p95, mean, unit and where each number came from."""
     rows = []
@@ -52,9 +80,7 @@ def metrics_table(run: ScenarioRun) -> str:
             [key, fmt(row["p50"], row["unit"]), fmt(row["p95"], row["unit"]),
              fmt(row["mean"], row["unit"]), row["unit"], row["source"]]
         )
-    return tabulate(
-        rows, headers=["metric", "p50", "p95", "mean", "unit", "source"], disable_numparse=True
-    )
+    return fit(rows, ["metric", "p50", "p95", "mean", "unit", "source"], flex=5)
 
 
 def waterfall_text(run: ScenarioRun) -> str:
@@ -81,10 +107,9 @@ def waterfall_text(run: ScenarioRun) -> str:
                 fmt(get("errors", "total"), "count") if get("errors", "total") else "",
             ]
         )
-    energy_head = f"energy J mean ({energy_source})" if energy_source else "energy J mean"
-    headers = ["stage", "wall p50 ms", "wall p95 ms", "cpu p50 ms", energy_head, "tokens mean",
-               "errors"]
-    return tabulate(rows, headers=headers, disable_numparse=True)
+    energy_head = f"J ({energy_source})" if energy_source else "J"
+    headers = ["stage", "wall p50", "wall p95", "cpu p50", energy_head, "tokens", "errors"]
+    return "stages: ms, mean energy and tokens per request\n" + fit(rows, headers, flex=0)
 
 
 def pct_text(pct: float | None) -> str:
@@ -108,11 +133,19 @@ def shown(text: object) -> str:
 
 
 def _change(v: Verdict) -> str:
-    if v.change is None:
+    """The change as a percentage of the baseline (in the unit when the baseline is 0);
+    float noise far below the shown precision is no change."""
+    if v.change is None or v.baseline is None:
         return "-"
-    sign = "+" if v.change >= 0 else ""
-    text = f"{sign}{fmt(v.change)}"
-    return f"{text} ({pct_text(v.change_pct)})" if v.change_pct is not None else text
+    scale = max(abs(v.baseline), abs(v.current or 0.0))
+    if abs(v.change) <= 1e-9 * scale or abs(v.change) < 1e-15:
+        return "0"
+    pct = v.change_pct
+    if pct is not None:
+        if not math.isfinite(pct) or abs(pct) >= 1e6:
+            return pct_text(pct)
+        return f"{pct:+.1f}%" if abs(pct) >= 0.05 else f"{pct:+.2g}%"
+    return ("+" if v.change >= 0 else "") + fmt(v.change)
 
 
 def _unit(key: str) -> str:
@@ -122,21 +155,27 @@ def _unit(key: str) -> str:
         return ""
 
 
-def verdict_table(verdicts: Sequence[Verdict]) -> str:
+def _limit(v: Verdict) -> str:
+    parts = []
+    if v.tolerance:
+        parts.append(f"±{v.tolerance}" if v.baseline is not None else v.tolerance)
+    if v.budget is not None:
+        parts.append(f"≤{fmt(v.budget, _unit(v.key))}")
+    return " ".join(parts) or "-"
+
+
+def verdict_table(verdicts: Sequence[Verdict], width: int = WIDTH) -> str:
+    """One row per metric that fits ``width`` columns: the metric (with its statistic
+    when not the mean) wraps, the verdict never does."""
     rows = [
-        [v.key, v.stat, fmt(v.baseline, _unit(v.key)), fmt(v.current, _unit(v.key)),
-         _change(v), v.tolerance or "-",
-         fmt(v.budget, _unit(v.key)) if v.budget is not None else "-",
+        [v.key + ("" if v.stat == "mean" else f" ({v.stat})"),
+         fmt(v.baseline, _unit(v.key)), fmt(v.current, _unit(v.key)), _change(v), _limit(v),
          v.n if v.n is not None else "-",
          v.status + (" (improved)" if v.improved else "")]
         for v in verdicts
     ]
-    return tabulate(
-        rows,
-        headers=["metric", "stat", "baseline", "current", "change", "tolerance", "budget", "n",
-                 "verdict"],
-        disable_numparse=True,
-    )
+    return fit(rows, ["metric", "baseline", "current", "change", "limit", "n", "verdict"],
+               flex=0, width=width)
 
 
 def quality_table(quality: dict[str, Any]) -> str:
@@ -155,11 +194,7 @@ def quality_table(quality: dict[str, Any]) -> str:
             )
         rows.append([metric, data["tier"], fmt(mean), len(data["samples"]), reused,
                      f"{data.get('seconds', 0.0):.2f}", judge])
-    return tabulate(
-        rows,
-        headers=["quality", "tier", "mean", "n", "reused", "seconds", "judge"],
-        disable_numparse=True,
-    )
+    return fit(rows, ["quality", "tier", "mean", "n", "reused", "seconds", "judge"], flex=6)
 
 
 def per_success_line(per: dict[str, Any]) -> str:
@@ -214,11 +249,28 @@ def load_table(runs: Sequence[ScenarioRun]) -> str:
 
 def failure_text(run: ScenarioRun, failing: Sequence[Verdict], word: str, meaning: str) -> str:
     """The long representation of a test the gate failed: its status word and what it
-    means, one line per metric, then where the cost went."""
+    means, one line per metric, then where the cost went (the stage table itself is in
+    the ragcost summary, once)."""
     lines = [f"ragcost: scenario {shown(run.scenario)!r}: {word}: {meaning}"]
     lines += [f"  {v.message}" for v in failing]
-    lines += ["", "stage waterfall:", waterfall_text(run)]
+    share = stage_shares(run)
+    if share:
+        lines += ["", "where the time went: " + ", ".join(share),
+                  "(per-stage table in the ragcost summary below)"]
     return "\n".join(lines)
+
+
+def stage_shares(run: ScenarioRun) -> list[str]:
+    """Each stage's share of the requests' wall time, largest first."""
+    totals: dict[str, float] = {}
+    for req in run.requests:
+        for st in req.stages:
+            totals[st.name] = totals.get(st.name, 0.0) + float(st.metrics.get("wall_ms", 0.0))
+    whole = sum(float(r.metrics.get("wall_ms", 0.0)) for r in run.requests)
+    if not totals or not 0 < whole < math.inf:
+        return []
+    ranked = sorted(totals.items(), key=lambda kv: -kv[1])
+    return [f"{name} {total / whole * 100:.0f}%" for name, total in ranked]
 
 
 def _label(knobs: Any, name: str) -> str:
@@ -227,7 +279,6 @@ def _label(knobs: Any, name: str) -> str:
 
 def frontier_lines(f: Frontier, width: int = 80) -> list[str]:
     """A sweep's frontier as a table that fits ``width`` columns, then the recommendation."""
-    import textwrap
 
     labels = {p.name: _label(p.knobs, p.name) for p in f.points}
     rows = []
@@ -265,14 +316,18 @@ def summary_lines(
     problems: Sequence[str],
     *,
     verbose: bool = False,
+    quiet: bool = False,
     frontiers: Sequence[Frontier] = (),
 ) -> list[str]:
+    if quiet:
+        return quiet_lines(outcomes, update_result, problems, frontiers)
     lines: list[str] = []
     price_notes: dict[str, str] = {}
     if meters is not None:
         lines.append(f"energy: {meters.energy_label()}")
         for missing in meters.unavailable:
-            lines.append(f"  {missing.name} unavailable: {missing.reason}")
+            lines += textwrap.wrap(f"  {missing.name} unavailable: {missing.reason}", WIDTH,
+                                   subsequent_indent="    ", break_on_hyphens=False)
     for outcome in sorted(outcomes, key=lambda o: o.run.scenario):
         run = outcome.run
         if run.requests:
@@ -287,7 +342,7 @@ def summary_lines(
                 lines.append("")
                 lines.append(waterfall_text(run))
             for note in run.token_notes.values():
-                lines.append(f"note: {note}")
+                lines += textwrap.wrap(f"note: {note}", WIDTH, subsequent_indent="  ")
             price_notes.update(outcome.price_notes)
         if outcome.quality:
             lines.append("")
@@ -325,9 +380,42 @@ def summary_lines(
     if price_notes:
         lines.append("")
         # once per run: a self-hosted model is unpriced in every scenario alike
-        lines += [f"note: cost_usd not computed: {note}" for note in price_notes.values()]
+        for note in price_notes.values():
+            lines += textwrap.wrap(f"note: cost_usd not computed: {note}", WIDTH,
+                                   subsequent_indent="  ")
     for problem in problems:
         lines.append(f"ragcost error: {problem}")
+    return lines
+
+
+def quiet_lines(
+    outcomes: Sequence[Outcome],
+    update_result: Any,
+    problems: Sequence[str],
+    frontiers: Sequence[Frontier] = (),
+) -> list[str]:
+    """Under ``-q``: one line per scenario, the verdicts that are not PASS, and each
+    sweep's recommendation."""
+    lines: list[str] = []
+    for outcome in sorted(outcomes, key=lambda o: o.run.scenario):
+        counts: dict[str, int] = {}
+        for v in outcome.verdicts:
+            counts[v.status] = counts.get(v.status, 0) + 1
+        tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        head = f"{outcome.run.scenario}: {len(outcome.run.requests)} requests"
+        lines.append(f"{head}; {tally}" if tally else head)
+        if outcome.error:
+            lines.append(f"  {outcome.error}")
+        shown = [v for v in outcome.verdicts if v.status != "PASS"]
+        if shown:
+            lines.append(verdict_table(shown))
+
+    for f in frontiers:
+        lines += textwrap.wrap(f"sweep {f.sweep}: {f.recommendation()}", WIDTH,
+                               subsequent_indent="  ", break_on_hyphens=False)
+    if update_result is not None:
+        lines.extend(update_result_lines(update_result))
+    lines += [f"ragcost error: {problem}" for problem in problems]
     return lines
 
 
