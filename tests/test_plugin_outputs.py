@@ -188,7 +188,10 @@ def test_junit_xml_carries_the_per_test_summary_as_properties(
     rag_project: pytest.Pytester,
 ) -> None:
     rag_project.makepyfile(test_scenario=scenario_source("qa-junit", requests=3))
-    result = rag_project.runpytest("--ragcost", "--junitxml=junit.xml", "--ragcost-json=run.json")
+    # xunit1 keeps properties on the testcase (xunit2, pytest's default, on the suite:
+    # tests/test_plugin_ci_outputs.py)
+    result = rag_project.runpytest("--ragcost", "--junitxml=junit.xml", "--ragcost-json=run.json",
+                                   "-o", "junit_family=xunit1")
     result.assert_outcomes(passed=1)
     tree = ET.parse(rag_project.path / "junit.xml")
     cases = tree.getroot().findall(".//testcase")

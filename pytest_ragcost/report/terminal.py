@@ -50,9 +50,8 @@ def fit(rows: Sequence[Sequence[object]], headers: Sequence[str], flex: int,
     """A table no wider than ``width``: column ``flex`` wraps to the room the others leave
     (at least 12 characters)."""
     cols = len(headers)
-    # tabulate pads every header by two
     natural = [
-        max([len(str(headers[i])) + 2] + [len(str(r[i])) for r in rows]) for i in range(cols)
+        max([len(str(headers[i]))] + [len(str(r[i])) for r in rows]) for i in range(cols)
     ]
     others = sum(w for i, w in enumerate(natural) if i != flex) + 2 * (cols - 1)
     room = max(12, width - others)
@@ -66,7 +65,13 @@ def fit(rows: Sequence[Sequence[object]], headers: Sequence[str], flex: int,
                 for ln in textwrap.wrap(text, room + text.count(" ") - r[flex].count(" "),
                                         break_long_words=True, break_on_hyphens=False)
             )
-    return tabulate(cells, headers=list(headers), disable_numparse=True)
+    # the header and its rule as rows of a plain table: tabulate's own header would pad
+    # every column by two more characters than its widest cell
+    head = [str(h) for h in headers]
+    widths = [max(len(ln) for c in [head[i]] + [r[i] for r in cells] for ln in c.split("\n"))
+              for i in range(cols)]
+    return tabulate([head, ["-" * w for w in widths], *cells], tablefmt="plain",
+                    disable_numparse=True)
 
 
 def metrics_table(run: ScenarioRun) -> str:
