@@ -57,10 +57,13 @@ def test_parallel_run_gives_the_same_token_numbers_as_a_serial_run(
     parallel.stdout.fnmatch_lines(["*= ragcost =*"])
     for i, name in enumerate(SCENARIOS):
         parallel.stdout.fnmatch_lines([f"scenario {name} (*): {2 + i} requests"])
-    # per-test figures travel from the workers on the reports and land in JUnit XML
+    # per-test figures travel from the workers and land in JUnit XML (xunit2, pytest's
+    # default: as suite properties named by scenario)
     junit = (rag_project.path / "junit.xml").read_text(encoding="utf-8")
-    for name in SCENARIOS:
-        assert f'name="ragcost.scenario" value="{name}"' in junit
+    for i, name in enumerate(SCENARIOS):
+        assert f'name="ragcost.{name}.requests" value="{2 + i}"' in junit
+    # the workers are counted (the controller itself measures nothing)
+    assert parallel_doc["environment"]["meters"]["xdist_workers"] == 2
 
 
 class FakeMeter(EnergyMeter):
