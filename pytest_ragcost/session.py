@@ -586,12 +586,23 @@ class RagcostSession:
         except Exception as exc:  # a report problem is said, never a traceback
             self.problems.append(f"could not compute the sweeps' frontiers: {exc}")
         created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        # a report that cannot be rendered is said and fails the run, as a file that
+        # cannot be written does; the other outputs are still written
         if self.settings.html_path is not None:
-            text = html_text(outcomes, self.environment, self.frontiers, created=created)
-            self._write(self.settings.html_path, text, session)
+            try:
+                text = html_text(outcomes, self.environment, self.frontiers, created=created)
+            except Exception as exc:
+                self._render_failed(self.settings.html_path, exc, session)
+            else:
+                self._write(self.settings.html_path, text, session)
         if self.settings.csv_dir is not None:
-            for name, text in csv_texts(outcomes, self.frontiers, created).items():
-                self._write(self.settings.csv_dir / name, text, session)
+            try:
+                texts = csv_texts(outcomes, self.frontiers, created)
+            except Exception as exc:
+                self._render_failed(self.settings.csv_dir, exc, session)
+            else:
+                for name, text in texts.items():
+                    self._write(self.settings.csv_dir / name, text, session)
         if self.settings.json_path is not None:
             doc = document(outcomes, self.environment, self.settings, self.gate,
                            complete=self._complete)
@@ -626,6 +637,10 @@ class RagcostSession:
                 f"warning: could not export Prometheus metrics to {target}: "
                 f"{exc.strerror or exc}; the run's results are unaffected"
             )
+
+    def _render_failed(self, path: Path, exc: Exception, session: pytest.Session) -> None:
+        self.problems.append(f"could not render {path}: {type(exc).__name__}: {exc}")
+        session.testsfailed += 1
 
     def _write(self, path: Path, text: str, session: pytest.Session) -> None:
         from .files import write_text_atomic

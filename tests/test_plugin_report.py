@@ -132,3 +132,19 @@ def test_report_and_export_from_a_saved_run(sweep: pytest.Pytester, tmp_path: Pa
     assert "keep test_sweep.py::test_sweep[2] (top_k=2)" in html
     assert main(["export", run, "--csv", str(tmp_path / "csv")]) == 0
     assert (tmp_path / "csv" / "configs.csv").read_text().count("\n") == 4
+
+
+def test_a_report_that_cannot_render_is_said_and_the_json_still_written(
+    sweep: pytest.Pytester,
+) -> None:
+    # jinja2 unimportable in the inner session (pytester restores sys.modules afterwards)
+    sweep.makeconftest("import sys\nsys.modules['jinja2'] = None\n")
+    result = sweep.runpytest("--ragcost", "--ragcost-html=report.html",
+                             "--ragcost-json=run.json")
+    result.stdout.fnmatch_lines(["ragcost error: could not render *report.html: "
+                                 "HtmlUnavailableError: the HTML report needs jinja2*"])
+    result.stdout.no_fnmatch_line("*Traceback*")
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert not (sweep.path / "report.html").exists()
+    assert len(read_json(sweep.path / "run.json")["scenarios"]) == 3
