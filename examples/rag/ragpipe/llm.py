@@ -69,8 +69,11 @@ class LlamaCppGenerator:
     """Gemma 3 270M (Q4_K_M GGUF) run in-process by llama-cpp-python on the CPU.
 
     The model is a base (not instruction-tuned) model, so prompts are plain completions.
-    llama.cpp keeps the previous prompt's KV cache, so a shared prompt prefix is not
-    evaluated twice.
+    Every prompt is evaluated from an empty KV cache. llama-cpp-python would otherwise
+    reuse the prefix the previous prompt shares with this one, and logits computed
+    token by token differ in the last bits from logits computed in one batch, so a greedy
+    answer (and its token count, an exact gated metric) would depend on which request ran
+    before it: on test order, and under load on thread timing.
     """
 
     def __init__(
@@ -109,6 +112,7 @@ class LlamaCppGenerator:
             raise ValueError(msg)
         pieces: list[str] = []
         completion_tokens = 0
+        self._llm.reset()  # no prefix reuse: the answer is a function of the prompt alone
         stream = self._llm.create_completion(
             prompt,
             max_tokens=max_tokens,
