@@ -346,7 +346,44 @@ class _Checker:
             token_notes=self.texts(notes, f"{where}.token_notes"),
             knobs=self.knobs(sc.get("knobs") or {}, f"{where}.knobs"),
             sweep=self.text(sc.get("sweep"), f"{where}.sweep", optional=True),
+            load=self.load(sc.get("load") or {}, f"{where}.load"),
         )
+
+    def load(self, value: object, where: str) -> dict[str, Any]:
+        """A load level's own figures (``ragcost.load()``): the ones the reports show, each
+        checked; an empty object when the scenario did not run under load."""
+        data = self.obj(value, where)
+        if not data:
+            return {}
+        mode = data.get("mode")
+        if mode not in ("closed", "open"):
+            raise self.fail(f"{where}.mode", '"closed" or "open"', mode)
+        spec = self.obj(data.get("spec"), f"{where}.spec")
+        level: dict[str, float]
+        if mode == "closed":
+            level = {"users": self.integer(spec.get("users"), f"{where}.spec.users", minimum=1)}
+        else:
+            level = {"rate": self.positive(spec.get("rate"), f"{where}.spec.rate")}
+        out: dict[str, Any] = {
+            "level": self.text(data.get("level"), f"{where}.level"),
+            "mode": mode,
+            "spec": level,
+            "requests": self.integer(data.get("requests"), f"{where}.requests"),
+            "errors": self.integer(data.get("errors"), f"{where}.errors"),
+            "timeouts": self.integer(data.get("timeouts"), f"{where}.timeouts"),
+        }
+        for name in ("elapsed_s", "throughput_rps", "wait_ms_mean", "queue_depth_mean",
+                     "queue_depth_max", "in_flight_mean", "offered_rps"):
+            if name in data or name in ("throughput_rps", "queue_depth_mean"):
+                out[name] = self.positive(data.get(name), f"{where}.{name}", zero=True)
+        return out
+
+    def positive(self, value: object, where: str, *, zero: bool = False) -> float:
+        number = self.number(value, where)
+        if number < 0 or (number == 0 and not zero):
+            raise self.fail(where, "a number of 0 or more" if zero else "a number above 0",
+                            value)
+        return number
 
     def request(self, value: object, where: str) -> RequestRecord:
         r = self.obj(value, where)

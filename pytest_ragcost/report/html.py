@@ -20,6 +20,9 @@ from .. import __version__
 from ..compare.frontier import COST_UNITS, QUALITY_PREFERENCE, choose_cost_metric
 from ..models import Outcome, RequestRecord, ScenarioRun, split_key, unit_of
 from . import svg
+from .load import HEAD as LOAD_HEAD
+from .load import NOTE as LOAD_NOTE
+from .load import cost_per_answer, family, load_rows
 from .summary import summarize_run
 from .terminal import fmt
 from .trends import RunSummary, change_points, series
@@ -98,6 +101,14 @@ the same questions shows the drop against {{ f.reference }} ({{ f.reference_rule
 stays within {{ f.quality_drop }}, Holm-corrected over {{ f.m }} comparisons.</p>
 {{ table(f.head, f.rows) }}
 {% endfor %}
+
+{% if load_rows %}
+<h2 id="load-profile">Load profile</h2>
+<p class="muted">Latency and cost per answer against load, one row per load level:
+{{ load_note }}.</p>
+<div class="charts">{% for c in load_charts %}{{ c }}{% endfor %}</div>
+{{ table(load_head, load_rows) }}
+{% endif %}
 
 {% if quality_chart %}
 <h2 id="quality-cost">Quality against cost</h2>
@@ -348,6 +359,27 @@ def _quality_chart(outcomes: Sequence[Outcome]) -> str:
                        f"quality ({metric}) against cost per scenario", frontier_line=False)
 
 
+def _load_view(outcomes: Sequence[Outcome]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The load table's rows and one chart per test driven at several levels: latency p50
+    and p95 and the cost per answer against the level."""
+    rows = load_rows([o.run for o in outcomes])
+    table = [_row([_cell(c, numeric=i >= 2) for i, c in enumerate(r.cells())]) for r in rows]
+    groups: dict[str, list[Any]] = {}
+    for r in rows:
+        groups.setdefault(family(r), []).append(r)
+    charts = []
+    for name, members in list(groups.items())[:MAX_TREND_CHARTS]:
+        metric, cost = cost_per_answer(members)
+        unit = "requests per second offered" if members[0].mode == "open" else "concurrent users"
+        charts.append(svg.load_profile(
+            [r.level for r in members], [r.load for r in members],
+            {"wall_ms p50": [r.wall_ms_p50 for r in members],
+             "wall_ms p95": [r.wall_ms_p95 for r in members]},
+            cost, unit, metric,
+            f"{name}: latency and {metric} per answer against load"))
+    return table, charts
+
+
 def _trend_charts(history: Sequence[RunSummary]) -> list[str]:
     keyed: list[tuple[int, str, str, list[str], list[float], list[int]]] = []
     scenarios = sorted({s for run in history for s in run.values})
@@ -432,6 +464,7 @@ def render(
         "base-uri 'none'; form-action 'none'"
     )
     quality_chart = _quality_chart(with_requests)
+    load_table, load_charts = _load_view(with_requests)
     return template.render(
         table=getattr(macros, "table"),  # noqa: B009 - a template macro, unknown to mypy
         csp=csp,
@@ -449,6 +482,10 @@ def render(
         frontiers=[wrap(_frontier_view(f)) for f in frontiers],
         quality_chart=safe(quality_chart) if quality_chart else "",
         scenarios=scenarios,
+        load_rows=load_table,
+        load_head=list(LOAD_HEAD),
+        load_note=LOAD_NOTE,
+        load_charts=[safe(c) for c in load_charts],
         metric_head=["metric", "p50", "p95", "mean", "unit", "source"],
         trends=[safe(c) for c in _trend_charts(history)],
         history_runs=len(history),

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..compare.stats import rank
-from ..models import Verdict, split_key, unit_of
+from ..models import ScenarioRun, Verdict, split_key, unit_of
+from .load import HEAD, NOTE, load_rows
 from .summary import summarize_run
 from .terminal import fmt, pct_text, shown
 
@@ -87,6 +88,19 @@ def frontier_markdown(f: Frontier) -> list[str]:
     return lines
 
 
+def load_markdown(runs: Sequence[ScenarioRun]) -> list[str]:
+    """The load profile, one row per load level (the terminal's table); nothing when no
+    scenario ran under load."""
+    rows = load_rows(runs)
+    if not rows:
+        return []
+    lines = ["", "### Load profile", "", f"{esc(NOTE[0].upper() + NOTE[1:])}.", "",
+             "| " + " | ".join(esc(h) for h in HEAD) + " |",
+             "|---|---|" + "---:|" * (len(HEAD) - 2)]
+    lines += ["| " + " | ".join(esc(c) for c in r.cells()) + " |" for r in rows]
+    return lines
+
+
 def markdown(
     outcomes: Sequence[Outcome], environment: dict[str, Any], frontiers: Sequence[Frontier] = ()
 ) -> str:
@@ -116,6 +130,7 @@ def markdown(
         lines.append("No gated metrics (no ragcost.yaml entries for the scenarios that ran).")
     for f in frontiers:
         lines += ["", *frontier_markdown(f)]
+    lines += load_markdown([o.run for o in outcomes])
     comp = environment.get("comparable", {})
     lines += ["", f"Machine: {esc(comp.get('cpu', '?'))}, {esc(comp.get('cpus', '?'))} CPUs; "
               f"energy: {esc(', '.join(comp.get('energy', [])) or 'none')}.", ""]

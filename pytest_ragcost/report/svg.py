@@ -148,10 +148,13 @@ def circle(x: float, y: float, r: float, fill: str, tip: str = "", stroke: str =
     )
 
 
-def polyline(points: Sequence[tuple[float, float]], stroke: str, width: float = 1.5) -> str:
+def polyline(points: Sequence[tuple[float, float]], stroke: str, width: float = 1.5,
+             dash: str = "") -> str:
     pts = " ".join(f"{_c(x)},{_c(y)}" for x, y in points)
+    d = f' stroke-dasharray="{dash}"' if dash else ""
     return (
-        f'<polyline points="{pts}" fill="none" stroke="{stroke}" stroke-width="{_c(width)}"/>'
+        f'<polyline points="{pts}" fill="none" stroke="{stroke}" stroke-width="{_c(width)}"'
+        f"{d}/>"
     )
 
 
@@ -408,4 +411,59 @@ def trend(labels: Sequence[str], values: Sequence[float], change_points: Sequenc
     if n > 1:
         parts.append(text(frame.x0, frame.y0 + 16, labels[0], font_size=9))
         parts.append(text(frame.x1, frame.y0 + 16, labels[-1], "end", font_size=9))
+    return svg(frame, parts, label)
+
+
+def load_profile(levels: Sequence[str], loads: Sequence[float],
+                 latency_ms: Mapping[str, Sequence[float | None]],
+                 cost: Sequence[float | None], x_unit: str, cost_unit: str, label: str,
+                 width: float = 640) -> str:
+    """Latency (left axis, one line per series such as p50 and p95) and cost per answer
+    (right axis, dashed) against the load level on the x axis."""
+    frame = Frame(width, 280, left=56, right=64, top=32, bottom=44)
+    lat = [v for s in latency_ms.values() for v in s if v is not None and math.isfinite(v)]
+    costs = [v for v in cost if v is not None and math.isfinite(v)]
+    if not loads or not lat:
+        return svg(frame, [text(frame.x0, frame.y0 / 2, "no load levels")], label)
+    yparts, y_t0, y_span = _y_axis(frame, 0.0, max(lat), "ms")
+    lo, hi = min(loads), max(loads)
+    if hi == lo:
+        lo, hi = max(0.0, lo - 1), hi + 1
+    xparts, x_t0, x_span = _x_axis(frame, lo, hi, x_unit)
+    parts = yparts + xparts
+
+    def px(x: float) -> float:
+        return frame.x0 + (x - x_t0) / x_span * (frame.x1 - frame.x0)
+
+    def py(y: float, t0: float, span: float) -> float:
+        return frame.y0 - (y - t0) / span * (frame.y0 - frame.y1)
+
+    names = list(latency_ms)
+    colours = {n: colour(i) for i, n in enumerate(names)}
+    for name in names:
+        pts = [(px(x), py(v, y_t0, y_span), lab, v)
+               for x, v, lab in zip(loads, latency_ms[name], levels, strict=True)
+               if v is not None and math.isfinite(v)]
+        if len(pts) > 1:
+            parts.append(polyline([(x, y) for x, y, _, _ in pts], colours[name], 2))
+        for x, y, lab, v in pts:
+            parts.append(circle(x, y, 3.5, colours[name], f"{lab} {name}: {num(v)} ms"))
+    cost_name = f"{cost_unit} per answer"
+    if costs:
+        c_ticks = nice_ticks(0.0, max(costs))
+        c_t0, c_span = c_ticks[0], (c_ticks[-1] - c_ticks[0]) or 1.0
+        for t in c_ticks:
+            parts.append(text(frame.x1 + 4, py(t, c_t0, c_span) + 4, num(t)))
+        parts.append(text(frame.x1 + 4, frame.y1 - 10, cost_unit))
+        ink = colour(len(names))
+        colours[cost_name] = ink
+        pts2 = [(px(x), py(v, c_t0, c_span), lab, v)
+                for x, v, lab in zip(loads, cost, levels, strict=True)
+                if v is not None and math.isfinite(v)]
+        if len(pts2) > 1:
+            parts.append(polyline([(x, y) for x, y, _, _ in pts2], ink, 1.5, "5 3"))
+        for x, y, lab, v in pts2:
+            parts.append(rect(x - 3, y - 3, 6, 6, ink, f"{lab}: {num(v)} {cost_name}"))
+        names.append(cost_name)
+    parts += legend(names, colours, frame.x0, 14)
     return svg(frame, parts, label)

@@ -215,41 +215,10 @@ def per_success_line(per: dict[str, Any]) -> str:
 
 def load_table(runs: Sequence[ScenarioRun]) -> str:
     """Latency and cost per answer against load: one row per load level."""
-    rows = []
+    from .load import HEAD, load_rows  # load.py formats with fmt() from here
 
-    def level_order(run: ScenarioRun) -> tuple[str, float, str]:
-        spec = run.load.get("spec", {})
-        return (str(run.load.get("mode", "")), float(spec.get("users") or spec.get("rate") or 0),
-                run.scenario)
-
-    for run in sorted(runs, key=level_order):
-        summary = summarize_run(run)
-
-        def get(key: str, field: str, summary: dict[str, Any] = summary) -> float | None:
-            row = summary.get(key)
-            return None if row is None else float(row[field])
-
-        load = run.load
-        rows.append([
-            run.scenario,
-            str(load.get("level", "")),
-            str(load.get("requests", len(run.requests))),
-            f"{fmt(get('wall_ms', 'p50'))} / {fmt(get('wall_ms', 'p95'))}",
-            f"{fmt(get('wait_ms', 'p50'))} / {fmt(get('wait_ms', 'p95'))}",
-            fmt(float(load.get("queue_depth_mean", 0.0))),
-            fmt(float(load.get("throughput_rps", 0.0))),
-            f"{int(load.get('errors', 0))}/{int(load.get('timeouts', 0))}",
-            fmt(get("cpu_ms", "mean")),
-            fmt(get("energy_j", "mean")),
-            fmt(get("cost_usd", "mean")),
-        ])
-    return tabulate(
-        rows,
-        headers=["scenario", "level", "n", "wall_ms p50/p95", "wait_ms p50/p95",
-                 "queue", "req/s", "err/timeout", "cpu_ms/answer", "energy_j/answer",
-                 "cost_usd/answer"],
-        disable_numparse=True,
-    )
+    return tabulate([r.cells() for r in load_rows(runs)], headers=list(HEAD),
+                    disable_numparse=True)
 
 
 def failure_text(run: ScenarioRun, failing: Sequence[Verdict], word: str, meaning: str) -> str:
@@ -371,10 +340,9 @@ def summary_lines(
     loaded = [o.run for o in outcomes if o.run.load and o.run.requests]
     if loaded:
         lines.append("")
-        lines.append(
-            "load profile (wall_ms from each request's intended start; queue: time-averaged "
-            "depth; cost per answer: the level's total / its requests):"
-        )
+        from .load import NOTE
+
+        lines.append(f"load profile ({NOTE}):")
         lines.append(load_table(loaded))
     for f in frontiers:
         lines.append("")
