@@ -53,7 +53,7 @@ background:#eef6ee;border-left:4px solid #59a14f}
 .charts{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
 svg.chart{max-width:100%;height:auto;background:#fff}
 details{margin:8px 0}summary{cursor:pointer;font-weight:600}
-code{font-size:.9em}
+code{font-size:.9em}.wide{overflow-x:auto}
 """.strip()
 
 TEMPLATE = """<!DOCTYPE html>
@@ -107,7 +107,7 @@ stays within {{ f.quality_drop }}, Holm-corrected over {{ f.m }} comparisons.</p
 <p class="muted">Latency and cost per answer against load, one row per load level:
 {{ load_note }}.</p>
 <div class="charts">{% for c in load_charts %}{{ c }}{% endfor %}</div>
-{{ table(load_head, load_rows) }}
+<div class="wide">{{ table(load_head, load_rows) }}</div>
 {% endif %}
 
 {% if quality_chart %}
