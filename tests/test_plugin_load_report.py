@@ -163,3 +163,55 @@ def test_a_saved_runs_load_figures_are_carried(tmp_path: Path) -> None:
     assert load["spec"] == {"users": 4}
     assert (load["level"], load["requests"], load["throughput_rps"]) == ("u4", 9, 38.4)
     assert read(_run_with_load(tmp_path, {})).outcomes[0].run.load == {}
+
+
+def _level(scenario: str, nodeid: str, load: dict[str, Any], walls: list[float]) -> dict[str, Any]:
+    requests = [
+        {"trace_id": f"{i:032x}", "index": i,
+         "metrics": {"wall_ms": w, "wait_ms": w / 2, "cpu_ms": 3.0}}
+        for i, w in enumerate(walls)
+    ]
+    return {"scenario": scenario, "nodeid": nodeid, "requests": requests, "load": load}
+
+
+def test_open_and_closed_levels_are_charted_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Levels of one test share a chart, a closed loop's against users and an open loop's
+    against the offered rate; an unpriced run charts CPU per answer and says so."""
+    from pytest_ragcost.cli import main
+
+    def figures(mode: str, spec: dict[str, float], level: str) -> dict[str, Any]:
+        return {"level": level, "mode": mode, "spec": spec, "requests": 3, "errors": 0,
+                "timeouts": 1, "throughput_rps": 2.5, "queue_depth_mean": 0.5}
+
+    doc = {"schema_version": 1, "scenarios": [
+        _level("api-r10", "t.py::test_api[10]", figures("open", {"rate": 10}, "r10"),
+               [300, 400, 500]),
+        _level("api-r2.5", "t.py::test_api[2.5]", figures("open", {"rate": 2.5}, "r2.5"),
+               [100, 110, 120]),
+        _level("svc-u2", "t.py::test_svc[2]", figures("closed", {"users": 2}, "u2"),
+               [50, 60, 70]),
+    ]}
+    run = tmp_path / "run.json"
+    run.write_text(json.dumps(doc), encoding="utf-8")
+    out = tmp_path / "r.html"
+    assert main(["report", str(run), "--html", "-o", str(out)]) == 0
+    section = _load_section(out.read_text(encoding="utf-8"))
+    assert list(_html_rows(section)) == ["svc-u2", "api-r2.5", "api-r10"]
+    charts = [ET.fromstring(s) for s in re.findall(r"<svg\b.*?</svg>", section, re.S)]
+    assert [c.get("aria-label") for c in charts] == [
+        "t.py::test_svc (closed loop): latency and cpu_ms per answer against load",
+        "t.py::test_api (open loop): latency and cpu_ms per answer against load",
+    ]
+    axis = [t.text for t in charts[1].iter("text")]
+    assert "requests per second offered" in axis
+    assert "concurrent users" in [t.text for t in charts[0].iter("text")]
+    tips = [t.text or "" for t in charts[1].iter("title")]
+    assert "r10 wall_ms p50: 400 ms" in tips
+    assert "r2.5: 3 cpu_ms per answer" in tips
+    capsys.readouterr()
+    assert main(["report", str(run), "--markdown"]) == 0
+    md = capsys.readouterr().out
+    row = "| api-r10 | r10 | 3 | 400.0 / 490.0 | 200.0 / 245.0 | 0.5 | 2.5 | 0/1 | 3 | - | - |"
+    assert row in md

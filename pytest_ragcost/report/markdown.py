@@ -94,7 +94,8 @@ def load_markdown(runs: Sequence[ScenarioRun]) -> list[str]:
     rows = load_rows(runs)
     if not rows:
         return []
-    lines = ["", "### Load profile", "", f"{esc(NOTE[0].upper() + NOTE[1:])}.", "",
+    lines = ["", "### Load profile", "",
+             f"Latency and cost per answer against load ({esc(NOTE)}).", "",
              "| " + " | ".join(esc(h) for h in HEAD) + " |",
              "|---|---|" + "---:|" * (len(HEAD) - 2)]
     lines += ["| " + " | ".join(esc(c) for c in r.cells()) + " |" for r in rows]
