@@ -457,7 +457,7 @@ def summary_lines(result: ABResult) -> list[str]:
 def write_outputs(result: ABResult, json_path: Path | None, markdown_path: Path | None) -> None:
     """The A/B document as JSON and the verdict tables as Markdown (also appended to
     ``$GITHUB_STEP_SUMMARY`` when set). A failed write is recorded in ``problems``."""
-    from .files import write_text_atomic
+    from .files import append_step_summary, write_text_atomic
     from .report.markdown import markdown
 
     md = None
@@ -476,10 +476,5 @@ def write_outputs(result: ABResult, json_path: Path | None, markdown_path: Path 
             write_text_atomic(path, text)
         except OSError as exc:
             result.problems.append(f"could not write {path}: {exc.strerror or exc}")
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary and md is not None:
-        try:
-            with open(summary, "a", encoding="utf-8") as fh:
-                fh.write(md)
-        except OSError as exc:
-            result.problems.append(f"could not append to GITHUB_STEP_SUMMARY: {exc}")
+    if (problem := append_step_summary(md)) is not None:
+        result.problems.append(problem)

@@ -32,6 +32,20 @@ from pathlib import Path
 __all__ = ["locked", "real_path", "write_bytes_atomic", "write_text_atomic"]
 
 
+def append_step_summary(markdown: str | None) -> str | None:
+    """Append ``markdown`` to the file ``$GITHUB_STEP_SUMMARY`` names (GitHub Actions'
+    job summary), when it is set. Returns the problem to report, or ``None``."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not path or markdown is None:
+        return None
+    try:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(markdown)
+    except OSError as exc:
+        return f"could not append to GITHUB_STEP_SUMMARY: {exc}"
+    return None
+
+
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     """Replace ``path`` with ``text`` encoded as UTF-8 (newlines written as given)."""
     write_bytes_atomic(path, text.encode("utf-8"))

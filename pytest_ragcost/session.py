@@ -19,6 +19,7 @@ import pytest
 
 from . import __version__
 from .config import Settings
+from .files import append_step_summary
 from .keys import RECORDER_KEY
 from .marker import ScenarioSpec
 from .meters.registry import MeterSet, build
@@ -614,13 +615,8 @@ class RagcostSession:
             self._write(self.settings.markdown_path, md_text, session)
         if self.settings.prometheus is not None:
             self._export_prometheus(outcomes)
-        summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
-        if summary_path and md_text is not None:
-            try:
-                with open(summary_path, "a", encoding="utf-8") as fh:
-                    fh.write(md_text)
-            except OSError as exc:
-                self.problems.append(f"could not append to GITHUB_STEP_SUMMARY: {exc}")
+        if (problem := append_step_summary(md_text)) is not None:
+            self.problems.append(problem)
 
     def _export_prometheus(self, outcomes: list[Outcome]) -> None:
         """Write or push the metrics; a failure is reported, never fails the run (the

@@ -89,3 +89,26 @@ def test_github_step_summary_is_appended_to(
     assert text.startswith("earlier step\n")  # appended, not overwritten
     assert "## ragcost" in text
     assert "md-qa" in text
+
+
+def test_an_unwritable_step_summary_is_reported_and_the_json_is_kept(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = pytester.path / "summary-dir"
+    summary.mkdir()  # a directory: appending to it fails
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.ragcost(scenario="md-qa", requests=2)
+        def test_qa(ragcost):
+            for q in ragcost.requests(["a", "b"]):
+                with ragcost.stage("s") as st:
+                    st.tokens(context=q)
+        """
+    )
+    result = pytester.runpytest("--ragcost", "--ragcost-json=out.json")
+    result.stdout.fnmatch_lines(["*could not append to GITHUB_STEP_SUMMARY: *Is a directory*"])
+    result.assert_outcomes(passed=1)
+    assert (pytester.path / "out.json").is_file()
