@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -140,3 +141,14 @@ def test_sweeps_groups_a_parametrized_test_and_uses_cpu_seconds_when_unpriced() 
     assert f.point("s4").cost == pytest.approx(1.0)
     assert f.recommended == "s8"
     assert math.isclose(f.point("s8").figures["wall_s"], 2.0)
+
+
+def test_load_levels_are_traffic_not_a_sweep_to_choose_from() -> None:
+    outs = [_outcome("u1", 1, 1000.0, [1] * 6), _outcome("u4", 4, 600.0, [1] * 6)]
+    levels = [
+        Outcome(run=replace(o.run, knobs={"users": k}, load={"mode": "closed", "users": k}),
+                quality=o.quality)
+        for o, k in zip(outs, (1, 4), strict=True)
+    ]
+    assert sweeps(levels, ONE_PCT) == []
+    assert len(sweeps(outs, ONE_PCT)) == 1  # the same scenarios without load: one sweep

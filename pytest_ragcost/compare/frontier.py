@@ -389,10 +389,13 @@ def sweeps(
     cost_metric: str | None = None,
 ) -> list[Frontier]:
     """One frontier per sweep in a run: scenarios of one parametrized test (same
-    ``run.sweep``) with at least two configurations that recorded requests and quality."""
+    ``run.sweep``) with at least two configurations that recorded requests and quality.
+
+    Load levels (``ragcost.load()``) are not configurations: the number of users is the
+    traffic, not a choice, so a load test's levels get the load table, never a frontier."""
     groups: dict[str, list[Outcome]] = {}
     for o in outcomes:
-        if o.run.sweep and o.run.requests and o.test_passed:
+        if o.run.sweep and o.run.requests and o.test_passed and not o.run.load:
             groups.setdefault(o.run.sweep, []).append(o)
     out = []
     for sweep, members in sorted(groups.items()):
