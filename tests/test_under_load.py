@@ -58,7 +58,10 @@ def test_the_unchanged_quickstart_passes_repeatedly_under_load(
             shutil.copy(path, target)
     config = pytester.path / "ragcost.yaml"
     text = config.read_text(encoding="utf-8")
-    assert "severity: warn" not in text, "the quick-start gates its times and energy"
+    # the quick-start's times only warn against its committed file; here they are gated
+    # for real against a bless made under the same load
+    assert text.count(", severity: warn}") >= 4
+    config.write_text(text.replace(", severity: warn}", "}"), encoding="utf-8")
     bless = pytester.runpytest_subprocess("--ragcost", "--ragcost-update")
     bless.assert_outcomes(passed=1)
     noisy = re.compile(r"^\s*(\S*wall_ms|\S*cpu_ms|energy_j)\b.*\b(PASS|INCONCLUSIVE|FAIL)\b")
