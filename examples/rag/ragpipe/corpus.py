@@ -4,7 +4,18 @@ The PDFs are never committed: the same seed gives the same documents, so they ar
 again in seconds into a cache directory. Each document is an operations manual for a
 fictional system; a few sentences in it state a fact with a unique number (the only
 digits in the document's prose), and each such fact becomes a question whose reference
-answer and source sentence are known, which is what the quality gate scores against.
+answer and source sentences are known, which is what the quality gate scores against.
+
+Retrieval is made as hard as it is in real manuals, so that the knobs move quality:
+
+* **Near-duplicate distractors.** Each fact has two sentences worded almost like it: the
+  same attribute of a sibling part of the same system, and the value the same part had
+  before the current release. Both rank close to the real sentence, so a small top_k
+  can lose it, and an answer can quote the wrong number.
+* **Answers that span two chunks.** About one fact in three is stated indirectly: one
+  sentence says which part a component takes the setting from, another, far away in the
+  document, gives that part's value. The question names only the first part, so both
+  chunks must be retrieved to answer it.
 """
 
 from __future__ import annotations
@@ -19,7 +30,7 @@ from pathlib import Path
 from fpdf import FPDF
 
 # Bump when the generator's output changes, so stale caches are not reused.
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 
 _SYLLABLES = (
     "tar",
@@ -177,6 +188,13 @@ class Fact:
     question: str
     answer: str
     sentence: str
+    #: Other sentences the answer needs (a two-chunk fact: the link to the part that
+    #: holds the value); ``sentence`` is always the one that states the value.
+    support: tuple[str, ...] = ()
+
+    @property
+    def sentences(self) -> tuple[str, ...]:
+        return (*self.support, self.sentence)
 
 
 @dataclass(frozen=True)
@@ -191,6 +209,17 @@ class GeneratedDocument:
 def _name(rng: random.Random) -> str:
     word = "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 3)))
     return word.capitalize()
+
+
+def _value(rng: random.Random, lo: int, hi: int, unit: str, used: set[int]) -> str:
+    """A number not used anywhere else in the corpus, with its unit: every value, real or
+    distractor, is findable in exactly one sentence."""
+    value, top = rng.randint(lo, hi), hi
+    while value in used:  # a small range (replicas: 3 to 11) fills up: widen it
+        top += max(1, (hi - lo) // 4)
+        value = rng.randint(lo, top)
+    used.add(value)
+    return f"{value} {unit}".strip()
 
 
 def _sentence(rng: random.Random, subject: str) -> str:
@@ -234,25 +263,46 @@ def generate_document(
     kind = rng.choice(_KINDS)
     title = f"{system} {kind}: operations manual"
     doc_id = f"doc-{seed % 100000:05d}-{index:04d}"
-    parts = rng.sample(_PARTS, k=min(len(_PARTS), max(n_facts, 6)))
+    parts = rng.sample(_PARTS, k=len(_PARTS))
+    asked, spare = parts[:n_facts], parts[n_facts:]
     attrs = rng.sample(_ATTRIBUTES, k=n_facts)
     facts: list[Fact] = []
     pending: list[tuple[float, str]] = []
-    for i, ((attr, unit, lo, hi), part) in enumerate(zip(attrs, parts, strict=False)):
-        value = rng.randint(lo, hi)
-        # A unique number per corpus keeps each answer findable in exactly one place.
-        while value in used_values:
-            value = rng.randint(lo, hi * 2)
-        used_values.add(value)
-        answer = f"{value} {unit}".strip()
+    for i, ((attr, unit, lo, hi), part) in enumerate(zip(attrs, asked, strict=False)):
+        answer = _value(rng, lo, hi, unit, used_values)
         subject = f"{system} {part}"
-        sentence = f"The {attr} of the {subject} is {answer}."
-        if rng.random() < 0.4:
-            question = f"{subject} {attr}?"
+        support: tuple[str, ...] = ()
+        if (index + i) % 3 == 1 and spare:
+            # Two chunks: the asked part takes its value from another part, stated far away.
+            source = f"{system} {spare.pop()}"
+            link = f"The {subject} takes its {attr} from the {source}, which sets it for both."
+            sentence = f"The {attr} of the {source} is {answer}."
+            question = f"What {attr} does the {subject} use in the {system} {kind}?"
+            support = (link,)
+            first, second = rng.uniform(0.05, 0.4), rng.uniform(0.6, 0.95)
+            if rng.random() < 0.5:
+                first, second = second, first
+            pending += [(first, link), (second, sentence)]
         else:
-            question = f"What is the {attr} of the {subject} in the {system} {kind}?"
-        facts.append(Fact(f"{doc_id}-f{i}", doc_id, question, answer, sentence))
-        pending.append((rng.uniform(0.05, 0.95), sentence))
+            sentence = f"The {attr} of the {subject} is {answer}."
+            if rng.random() < 0.4:
+                question = f"{subject} {attr}?"
+            else:
+                question = f"What is the {attr} of the {subject} in the {system} {kind}?"
+            pending.append((rng.uniform(0.05, 0.95), sentence))
+        # Near-duplicates: a sibling part's value, and this part's value before.
+        sibling = rng.choice([p for p in parts if p != part and f"{system} {p}" not in sentence])
+        pending.append((
+            rng.uniform(0.05, 0.95),
+            f"The {attr} of the {system} {sibling} is "
+            f"{_value(rng, lo, hi, unit, used_values)}.",
+        ))
+        pending.append((
+            rng.uniform(0.05, 0.95),
+            f"Before the current release, the {attr} of the {subject} was "
+            f"{_value(rng, lo, hi, unit, used_values)}; it changed after an incident review.",
+        ))
+        facts.append(Fact(f"{doc_id}-f{i}", doc_id, question, answer, sentence, support))
     pending.sort()
 
     pdf = _Pdf(title)
@@ -273,7 +323,7 @@ def generate_document(
                 0, 7, f"{section}. {rng.choice(_SECTION_TITLES)}", new_x="LMARGIN", new_y="NEXT"
             )
         sentences = [
-            _sentence(rng, f"{system} {rng.choice(parts)}") for _ in range(rng.randint(4, 7))
+            _sentence(rng, f"{system} {rng.choice(asked)}") for _ in range(rng.randint(4, 7))
         ]
         while pending and pending[0][0] <= progress:
             sentences.insert(rng.randrange(len(sentences) + 1), pending.pop(0)[1])
@@ -348,7 +398,7 @@ def _read_manifest(directory: Path, manifest: Path) -> Corpus:
             directory / d["file"],
             d["title"],
             d["pages"],
-            tuple(Fact(**f) for f in d["facts"]),
+            tuple(Fact(**{**f, "support": tuple(f.get("support", ()))}) for f in d["facts"]),
         )
         for d in data
     )
@@ -356,13 +406,23 @@ def _read_manifest(directory: Path, manifest: Path) -> Corpus:
 
 
 def fact_chunk_ids(fact: Fact, chunks: Sequence[tuple[str, str]]) -> list[str]:
-    """Ids of the chunks that hold a fact: its whole sentence, or else its subject and answer.
+    """Ids of the chunks that hold a fact: for each of its sentences, the chunks that hold
+    the whole sentence, or else (a sentence cut by a chunk boundary) the chunks that hold
+    its value, or either half of it.
 
-    ``chunks`` is ``(chunk_id, text)`` pairs of the fact's own document. A sentence can
-    straddle a chunk boundary when the overlap is small; then every chunk that carries the
-    answer next to its subject counts as a reference.
+    ``chunks`` is ``(chunk_id, text)`` pairs of the fact's own document. A two-chunk fact
+    has ids for both its sentences, so retrieving only one of them is half the recall.
     """
-    whole = [cid for cid, text in chunks if fact.sentence in text]
-    if whole:
-        return whole
-    return [cid for cid, text in chunks if fact.answer in text]
+    found: list[str] = []
+    for sentence in fact.sentences:
+        ids = [cid for cid, text in chunks if sentence in text]
+        if not ids:
+            half = len(sentence) // 2
+            pieces = (
+                (fact.answer,)
+                if sentence == fact.sentence
+                else (sentence[:half], sentence[half:])
+            )
+            ids = [cid for cid, text in chunks if any(p in text for p in pieces)]
+        found += [cid for cid in ids if cid not in found]
+    return found
