@@ -138,9 +138,7 @@ class RagcostSession:
         self._start_exports()
 
     def _start_exports(self) -> None:
-        import importlib.util
-
-        from .export import ExtraMissingError, require
+        from .export import ExtraMissingError, available, require
 
         try:
             if self.settings.prometheus is not None:
@@ -150,7 +148,7 @@ class RagcostSession:
         except ExtraMissingError as exc:
             self.close()
             raise pytest.UsageError(f"pytest-ragcost: {exc}") from None
-        if self.settings.otel != "off" and importlib.util.find_spec("opentelemetry.sdk"):
+        if self.settings.otel != "off" and available("opentelemetry.sdk"):
             from .export.opentelemetry import SpanBridge
 
             self.spans = SpanBridge()

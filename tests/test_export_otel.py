@@ -410,3 +410,40 @@ def test_a_dead_collector_warns_and_loses_no_results(
          "the run's results are unaffected"]
     )
     assert len(_requests(doc, "test_app.py::test_app")) == 4
+
+
+HIDE_OTEL = """
+import sys
+for name in [m for m in sys.modules if m == "opentelemetry" or m.startswith("opentelemetry.")]:
+    del sys.modules[name]
+sys.modules["opentelemetry"] = None  # as if the [otel] extra were not installed
+"""
+
+
+def test_without_the_otel_extra_the_run_goes_on_and_on_asks_for_it(
+    pytester: pytest.Pytester,
+) -> None:
+    """A plain install has no OpenTelemetry at all: auto mode must not even look for the
+    SDK's submodule in a way that raises (it crashed the README's main command)."""
+    pytester.makeconftest(HIDE_OTEL)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.ragcost(scenario="plain", requests=2)
+        def test_plain(ragcost):
+            for q in ragcost.requests(["a", "b"]):
+                with ragcost.stage("s") as st:
+                    st.tokens(context=q)
+        """
+    )
+    result = pytester.runpytest_subprocess("--ragcost", "--ragcost-json=run.json")
+    result.assert_outcomes(passed=1)
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
+    assert (pytester.path / "run.json").is_file()
+    asked = pytester.runpytest_subprocess("--ragcost", "--ragcost-otel=on")
+    assert asked.ret == pytest.ExitCode.USAGE_ERROR
+    err = asked.stderr.str()
+    assert "--ragcost-otel=on needs the 'opentelemetry.sdk' package" in err
+    assert "pip install 'pytest-ragcost[otel]'" in err
+    assert "Traceback" not in err

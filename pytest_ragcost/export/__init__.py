@@ -13,15 +13,22 @@ class ExtraMissingError(RuntimeError):
     it."""
 
 
-def require(module: str, extra: str, what: str) -> None:
-    """Raise :class:`ExtraMissingError` unless ``module`` imports."""
+def available(module: str) -> bool:
+    """Whether ``module`` (dotted names too) can be imported, without importing it.
+
+    ``importlib.util.find_spec("a.b")`` imports ``a`` and raises when ``a`` itself is
+    missing; that is "not available", never an error."""
     import importlib.util
 
     try:
-        found = importlib.util.find_spec(module) is not None
+        return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
-        found = False
-    if not found:
+        return False
+
+
+def require(module: str, extra: str, what: str) -> None:
+    """Raise :class:`ExtraMissingError` unless ``module`` imports."""
+    if not available(module):
         msg = (
             f"{what} needs the {module!r} package, which is not installed; "
             f"install it with: pip install 'pytest-ragcost[{extra}]'"
