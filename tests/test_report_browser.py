@@ -3,18 +3,22 @@ file from ``file://`` under its own Content Security Policy, and we look at what
 would see: every chart laid out with marks in colour, the stylesheet applied, no console
 error, no request other than the page itself.
 
-Run with ``-m slow``; ``.ci/run`` installs chromium.
+Marked slow. ``.ci/run`` installs chromium and sets ``RAGCOST_REQUIRE_BROWSER=1``, so a
+missing browser fails there instead of skipping.
 """
 
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from chromium import Browser, executable
 from conftest import SWEEP
 
 EXE = executable()
+if EXE is None and os.environ.get("RAGCOST_REQUIRE_BROWSER") == "1":
+    raise RuntimeError("RAGCOST_REQUIRE_BROWSER=1 but no chromium: apt-get install -y chromium")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(EXE is None, reason="needs chromium: apt-get install -y chromium"),
