@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -57,9 +58,10 @@ def run_qa_typical(
 def test_the_committed_baselines_pass(example: pytest.Pytester) -> None:
     result = run_qa_typical(example)
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(
-        ["scenario qa-typical *: 5 requests, 1 warm-up", "generate.tokens_context *PASS*"]
-    )
+    result.stdout.fnmatch_lines(["scenario qa-typical *: 5 requests, 1 warm-up"])
+    # the verdict table fits 80 columns: a long metric name may wrap onto a second line
+    row = re.compile(r"^generate\.tokens_(?:context .*PASS|\S* .*PASS\ncontext)$", re.M)
+    assert row.search(result.stdout.str()), result.stdout.str()
 
 
 def test_raising_top_k_fails_on_the_generate_stage_context_tokens(
@@ -77,7 +79,7 @@ def test_raising_top_k_fails_on_the_generate_stage_context_tokens(
     out = result.stdout.str()
     assert "generate.tokens_context: " in out
     assert "vs baseline" in out
-    assert "stage waterfall:" in out
+    assert "where the time went: generate " in out
 
 
 def test_the_load_profile_passes_under_the_gate(example: pytest.Pytester) -> None:
