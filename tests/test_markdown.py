@@ -67,23 +67,25 @@ def test_each_non_pass_row_says_why_with_its_interval_and_n_and_units() -> None:
     assert "e-21" not in text
 
 
+# one scenario of two metered requests, for the step-summary tests
+TWO_REQUESTS = """
+import pytest
+
+@pytest.mark.ragcost(scenario="md-qa", requests=2)
+def test_qa(ragcost):
+    for q in ragcost.requests(["a", "b"]):
+        with ragcost.stage("s") as st:
+            st.tokens(context=q)
+"""
+
+
 def test_github_step_summary_is_appended_to(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     summary = pytester.path / "step_summary.md"
     summary.write_text("earlier step\n", encoding="utf-8")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    pytester.makepyfile(
-        """
-        import pytest
-
-        @pytest.mark.ragcost(scenario="md-qa", requests=2)
-        def test_qa(ragcost):
-            for q in ragcost.requests(["a", "b"]):
-                with ragcost.stage("s") as st:
-                    st.tokens(context=q)
-        """
-    )
+    pytester.makepyfile(TWO_REQUESTS)
     pytester.runpytest("--ragcost").assert_outcomes(passed=1)
     text = summary.read_text(encoding="utf-8")
     assert text.startswith("earlier step\n")  # appended, not overwritten
@@ -97,17 +99,7 @@ def test_an_unwritable_step_summary_is_reported_and_the_json_is_kept(
     summary = pytester.path / "summary-dir"
     summary.mkdir()  # a directory: appending to it fails
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    pytester.makepyfile(
-        """
-        import pytest
-
-        @pytest.mark.ragcost(scenario="md-qa", requests=2)
-        def test_qa(ragcost):
-            for q in ragcost.requests(["a", "b"]):
-                with ragcost.stage("s") as st:
-                    st.tokens(context=q)
-        """
-    )
+    pytester.makepyfile(TWO_REQUESTS)
     result = pytester.runpytest("--ragcost", "--ragcost-json=out.json")
     result.stdout.fnmatch_lines(["*could not append to GITHUB_STEP_SUMMARY: *Is a directory*"])
     result.assert_outcomes(passed=1)
