@@ -12,7 +12,6 @@ iterations. The results go into ``benchmark.extra_info["ragcost"]`` and so into
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from .meters.registry import MeterSet
@@ -24,9 +23,7 @@ class BenchmarkTap:
     def __init__(self, bench: Any, meters: MeterSet) -> None:
         self.bench = bench
         self.meters = meters
-        self._energy0: list[Any] = meters.snap() if meters.energy else []
-        self._cpu0_ns = time.process_time_ns()
-        self._wall0_ns = time.perf_counter_ns()
+        self._window = meters.plan("benchmark").open()
 
     @classmethod
     def attach(cls, bench: Any, meters: MeterSet) -> BenchmarkTap | None:
@@ -35,9 +32,9 @@ class BenchmarkTap:
         return cls(bench, meters)
 
     def finish(self, recorder: Any) -> None:
-        wall_ns = time.perf_counter_ns() - self._wall0_ns
-        cpu_ns = time.process_time_ns() - self._cpu0_ns
-        energy1: list[Any] = self.meters.snap() if self.meters.energy else []
+        window = self._window.close()
+        wall_ns = window.metrics["wall_ms"] * 1e6
+        cpu_ms = window.metrics["cpu_ms"]
         bench = self.bench
         stats = getattr(bench, "stats", None)
         inner = getattr(stats, "stats", None)
@@ -49,17 +46,15 @@ class BenchmarkTap:
         calls = rounds * iterations
         # the timed rounds' share of the window; never above 1 (clock granularity)
         share = min(timed_s * 1e9 / wall_ns, 1.0)
-        cpu_ms = cpu_ns / 1e6
         info: dict[str, Any] = {
             "calls": calls,
             "cpu_ms_per_call": cpu_ms * share / calls,
             "window": "whole test, apportioned by pytest-benchmark's timed share",
         }
-        figures, labels = self.meters.figures(self._energy0, energy1, cpu_ms)
-        for key, value in figures.items():
+        for key, value in window.metrics.items():
             if key.startswith("energy_"):
                 info[f"{key}_per_call"] = value * share / calls
-                info[f"{key}_source"] = labels.get(key, "")
+                info[f"{key}_source"] = window.sources.get(key, "")
         if recorder is not None and getattr(recorder, "metering", False):
             totals: dict[str, float] = {}
             for req in recorder._records:

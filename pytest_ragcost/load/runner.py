@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..meters import process
+from ..meters.window import WALL_ONLY, Figures
 from ..models import RequestRecord
 from .context import Shot
 from .driver import Driven, drive
@@ -47,6 +47,8 @@ T = TypeVar("T")
 REQUEST_METRICS = ("wait_ms", "queue_depth", "active_workers", "timeouts")
 #: figures that add up over requests, so each request carries its share of the total
 _SHARED = ("cpu_ms", "ctx_switches", "page_faults")
+#: the level window's figures of the process (the rest are the energy meters')
+_PROCESS = ("wall_ms", *_SHARED, "peak_rss_mb")
 
 
 @dataclass(frozen=True)
@@ -144,21 +146,12 @@ def run(
     failed[0] = 0
 
     meters = recorder.meters if recorder.metering else None
-    energy0 = meters.snap() if meters is not None and meters.energy else []
-    snap0 = process.full()
+    window = (meters.plan("level") if meters is not None else WALL_ONLY).open()
     driven = drive(call, items, spec, limit)
-    snap1 = process.full()
-    level = process.full_delta(snap0, snap1)
-    energy: dict[str, float] = {}
-    labels: dict[str, str] = {}
-    if meters is not None:
-        after = meters.snap() if meters.energy else []
-        energy, labels = meters.figures(
-            energy0, after, level["cpu_ms"] if meters.process else None
-        )
+    level = window.close()
     figures = _figures(driven, first_errors, failed[0])
     if recorder.metering and recorder._recording:
-        records = _records(driven, meters is not None and meters.process, level, energy, labels)
+        records = _records(driven, meters is not None and meters.process, level)
         recorder._adopt(records, children.all, figures)
     if not recorder.metering and first_errors:
         n = figures["errors"]
@@ -185,9 +178,7 @@ def _done(driven: Driven[Any]) -> list[tuple[Shot, _Done]]:
 def _records(
     driven: Driven[Any],
     with_process: bool,
-    level: Mapping[str, float],
-    energy: Mapping[str, float],
-    labels: Mapping[str, str],
+    level: Figures,
 ) -> list[RequestRecord]:
     done = [(s, d.record, d.timed_out) for s, d in _done(driven) if d.record is not None]
     n = len(done)
@@ -209,13 +200,16 @@ def _records(
         sources["timeouts"] = "given"
         if with_process:
             for key in _SHARED:
-                metrics[key] = level[key] / n
-                sources[key] = "derived"
-            metrics["peak_rss_mb"] = level["peak_rss_mb"]
-            sources["peak_rss_mb"] = "timer"
-        for key, value in energy.items():
-            metrics[key] = value / n
-            sources[key] = labels.get(key, "derived")
+                if key in level.metrics:
+                    metrics[key] = level.metrics[key] / n
+                    sources[key] = "derived"
+            if "peak_rss_mb" in level.metrics:
+                metrics["peak_rss_mb"] = level.metrics["peak_rss_mb"]
+                sources["peak_rss_mb"] = "timer"
+        for key, value in level.metrics.items():
+            if key not in _PROCESS:  # the energy meters' figures, also shared out
+                metrics[key] = value / n
+                sources[key] = level.sources.get(key, "derived")
         out.append(replace(record, metrics=metrics, sources=sources))
     return out
 

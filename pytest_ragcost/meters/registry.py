@@ -17,6 +17,7 @@ from typing import Any
 from ..models import EnergyKind
 from .base import EnergyMeter, Unavailable
 from .estimate import EstimateModel
+from .window import WALL_ONLY, Figures, Plan, Probe
 
 # weakest last: a total that includes an estimate is an estimate
 _KIND_RANK: dict[str, int] = {"measured": 0, "attributed": 1, "estimated": 2, "unavailable": 3}
@@ -48,6 +49,29 @@ class MeterSet:
     estimate: EstimateModel | None = None
     unavailable: list[Unavailable] = field(default_factory=list)
     shared_machine: bool = False
+    #: getrusage around each request (peak RSS, context switches, page faults), when the
+    #: process meter is on and the platform has it
+    rusage: Probe | None = None
+    _plans: dict[str, Plan] = field(default_factory=dict, repr=False, compare=False)
+
+    def plan(self, kind: str) -> Plan:
+        """The window of a ``stage`` (clocks and energy), a ``request`` or a load ``level``
+        (clocks, getrusage and energy), or a ``benchmark`` (CPU time and energy always)."""
+        found = self._plans.get(kind)
+        if found is None:
+            found = self._plans[kind] = self._build_plan(kind)
+        return found
+
+    def _build_plan(self, kind: str) -> Plan:
+        probes: list[Probe] = []
+        if kind in ("request", "level") and self.process and self.rusage is not None:
+            probes.append(self.rusage)
+        if self.energy or self.estimate is not None:
+            probes.append(EnergyProbe(self))
+        cpu = self.process or kind == "benchmark"
+        if not cpu and not probes:
+            return WALL_ONLY
+        return Plan(cpu=cpu, probes=tuple(probes))
 
     def kind_of(self, meter: EnergyMeter) -> EnergyKind:
         # machine-wide counters see every worker's work when xdist runs several at once
@@ -146,6 +170,22 @@ class MeterSet:
                 meter.close()
 
 
+class EnergyProbe(Probe):
+    """The energy meters of a run as one probe: counter snapshots at both ends, and the
+    CPU-time estimate from the window's CPU time."""
+
+    def __init__(self, meters: MeterSet) -> None:
+        self._meters = meters
+
+    def read(self) -> object:
+        return self._meters.snap() if self._meters.energy else None
+
+    def figures(self, before: Any, after: Any, out: Figures) -> None:
+        metrics, sources = self._meters.figures(before or [], after or [], out.cpu_ms)
+        out.metrics.update(metrics)
+        out.sources.update(sources)
+
+
 Prober = Callable[[], "EnergyMeter | Unavailable"]
 
 
@@ -192,6 +232,14 @@ def build(
         process=auto or "process" in wanted or "estimate" in wanted,
         shared_machine=workers_in_parallel() > 1,
     )
+    if meters.process:
+        from .process import rusage_probe
+
+        found_rusage = rusage_probe()
+        if isinstance(found_rusage, Unavailable):
+            meters.unavailable.append(found_rusage)
+        else:
+            meters.rusage = found_rusage
     for name in ("rapl", "nvml"):
         if not (auto or name in wanted):
             continue

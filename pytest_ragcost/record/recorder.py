@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Siz
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..meters import process
+from ..meters.window import WALL_ONLY, Plan, Window
 from ..models import NAME_RE, TOKEN_KINDS, RequestRecord, Sample, ScenarioRun, StageRecord
 from .item_id import ItemIdError, ItemIds
 
@@ -78,6 +78,10 @@ def _storable(value: object, call: str, name: str) -> object:
     return value
 
 
+def _clocks() -> tuple[int, int]:
+    return time.perf_counter_ns(), time.process_time_ns()
+
+
 def _trace_id() -> str:
     # W3C trace-context sized (16 random bytes), so it can be joined with OTel traces
     return os.urandom(16).hex()
@@ -108,8 +112,7 @@ class Stage:
         self._provider_source: str | None = None
         self._error: str | None = None
         self._t0 = 0
-        self._cpu0 = 0
-        self._energy0: list[Any] = []
+        self._window: Window | None = None
         # time spent counting tokens inside this stage: ours, not the pipeline's
         self._own_ns = 0
         self._own_cpu_ns = 0
@@ -120,9 +123,8 @@ class Stage:
         __tracebackhide__ = True
         self._rec._enter_stage(self)
         if self._rec.metering:
-            meters = self._rec.meters
-            self._energy0 = meters.snap() if meters is not None and meters.energy else []
-            self._t0, self._cpu0 = process.light()
+            self._window = self._rec._plan("stage").open()
+            self._t0 = self._window.wall0_ns
         return self
 
     def __exit__(
@@ -131,23 +133,10 @@ class Stage:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._rec.metering:
-            t1, cpu1 = process.light()
-            wall_ms = (t1 - self._t0 - self._own_ns) / 1e6
-            cpu_ms = (cpu1 - self._cpu0 - self._own_cpu_ns) / 1e6
-            self._metrics["wall_ms"] = wall_ms
-            self._sources["wall_ms"] = "timer"
-            meters = self._rec.meters
-            if meters is not None and meters.process:
-                self._metrics["cpu_ms"] = cpu_ms
-                self._sources["cpu_ms"] = "timer"
-            if meters is not None:
-                after = meters.snap() if meters.energy else []
-                energy, labels = meters.figures(
-                    self._energy0, after, cpu_ms if meters.process else None
-                )
-                self._metrics.update(energy)
-                self._sources.update(labels)
+        if self._window is not None:
+            figures = self._window.close(self._own_ns, self._own_cpu_ns)
+            self._metrics.update(figures.metrics)
+            self._sources.update(figures.sources)
         if exc is not None and not isinstance(exc, GeneratorExit):
             self._error = f"{type(exc).__name__}: {exc}"
         self._rec._exit_stage(self)
@@ -170,14 +159,14 @@ class Stage:
             return
         if model is not None:
             self._model = model
-        t0, cpu0 = process.light()
+        t0, cpu0 = _clocks()
         try:
             for kind, value in kinds.items():
                 count = self._rec._count_tokens(value, model, self.name, kind)
                 self._counted[kind] = self._counted.get(kind, 0.0) + count[0]
                 self._sources[f"tokens_{kind}"] = count[1]
         finally:
-            t1, cpu1 = process.light()
+            t1, cpu1 = _clocks()
             self._own_ns += t1 - t0
             self._own_cpu_ns += cpu1 - cpu0
             self._rec._own_ns += t1 - t0
@@ -306,9 +295,7 @@ class Recorder:
         self._stage: Stage | None = None
         self._req_open = False
         self._req_stages: list[StageRecord] = []
-        self._req_t0: process.ProcessSnapshot | None = None
-        self._req_wall0 = 0
-        self._req_energy0: list[Any] = []
+        self._req_window: Window | None = None
         self._req_ttft_ns: int | None = None
         self._req_trace = ""
         self._req_item: tuple[str, str] | None = None
@@ -424,18 +411,14 @@ class Recorder:
         if self._spans is not None and self._recording:
             self._spans.open_request(self._req_trace)
         if self.metering:
-            meters = self.meters
-            self._req_energy0 = meters.snap() if meters is not None and meters.energy else []
-            if meters is not None and meters.process:
-                self._req_t0 = process.full()
-            else:
-                self._req_wall0 = time.perf_counter_ns()
+            self._req_window = self._plan("request").open()
+
+    def _plan(self, kind: str) -> Plan:
+        return WALL_ONLY if self.meters is None else self.meters.plan(kind)
 
     def _request_start_ns(self) -> int | None:
         """perf_counter_ns when the open request started, if metered."""
-        if self._req_t0 is not None:
-            return self._req_t0.wall_ns
-        return self._req_wall0 or None
+        return self._req_window.wall0_ns if self._req_window is not None else None
 
     def _close_request(self, error: str | None = None) -> None:
         if not self._req_open:
@@ -443,33 +426,17 @@ class Recorder:
         self._req_open = False
         if not (self.metering and self._recording):
             return
-        metrics: dict[str, float] = {}
-        sources: dict[str, str] = {}
-        meters = self.meters
-        cpu_ms: float | None = None
         span_ttft_ms: float | None = None
         if self._spans is not None:
             # the app's own spans: provider tokens and stages it ran outside ragcost.stage()
             stages, span_ttft_ms = self._spans.close_request(self._req_stages)
             self._req_stages = list(stages)
-        if self._req_t0 is not None and meters is not None and meters.process:
-            figures = process.full_delta(self._req_t0, process.full())
-            figures["wall_ms"] -= self._own_ns / 1e6
-            figures["cpu_ms"] -= self._own_cpu_ns / 1e6
-            cpu_ms = figures["cpu_ms"]
-            metrics.update(figures)
-            sources.update(dict.fromkeys(figures, "timer"))
-        else:
-            metrics["wall_ms"] = (time.perf_counter_ns() - self._req_wall0 - self._own_ns) / 1e6
-            sources["wall_ms"] = "timer"
-        if meters is not None:
-            after = meters.snap() if meters.energy else []
-            energy, labels = meters.figures(self._req_energy0, after, cpu_ms)
-            metrics.update(energy)
-            sources.update(labels)
+        assert self._req_window is not None
+        figures = self._req_window.close(self._own_ns, self._own_cpu_ns)
+        metrics = figures.metrics
+        sources = figures.sources
         if self._req_ttft_ns is not None:
-            start_ns = self._req_t0.wall_ns if self._req_t0 is not None else self._req_wall0
-            metrics["ttft_ms"] = (self._req_ttft_ns - start_ns) / 1e6
+            metrics["ttft_ms"] = (self._req_ttft_ns - self._req_window.wall0_ns) / 1e6
             sources["ttft_ms"] = "timer"
         elif span_ttft_ms is not None:
             metrics["ttft_ms"] = span_ttft_ms
