@@ -172,7 +172,11 @@ class RagcostSession:
     def _history_failed(self, what: str, exc: BaseException) -> None:
         from .history import HistoryError
 
+        from .redact import redact_text, secrets_in
+
         text = str(exc) if isinstance(exc, HistoryError) else f"{type(exc).__name__}: {exc}"
+        # a driver's message may quote the URL, password and all
+        text = redact_text(text, secrets_in(self.settings.history))
         line = (
             f"history {what}: {text}; noisy metrics are gated on the prior "
             "(--ragcost-history=none turns the history off)"

@@ -82,13 +82,10 @@ class SQLiteBackend:
 
 
 def _redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    head, sep, tail = url.partition("://")
-    if not sep or "@" not in tail:
-        return url
-    creds, _, host = tail.rpartition("@")
-    user = creds.split(":", 1)[0]
-    return f"{head}://{user}:***@{host}" if ":" in creds else f"{head}://{creds}@{host}"
+    """The URL without its secrets, for messages."""
+    from ..redact import redact_url
+
+    return redact_url(url)
 
 
 class PostgresBackend:
@@ -111,9 +108,11 @@ class PostgresBackend:
         self._psycopg = psycopg
         try:
             self._conn = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout_s)
-        except psycopg.Error as exc:
+        except Exception as exc:  # psycopg.Error, and a ValueError from a URL it cannot parse
+            from ..redact import redact_text, secrets_in
+
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            msg = f"cannot connect to the history {self.label}: {first}"
+            msg = f"cannot connect to the history {self.label}: {redact_text(first, secrets_in(url))}"
             raise HistoryError(msg) from None
 
     @staticmethod
