@@ -171,7 +171,6 @@ class RagcostSession:
 
     def _history_failed(self, what: str, exc: BaseException) -> None:
         from .history import HistoryError
-
         from .redact import redact_text, secrets_in
 
         text = str(exc) if isinstance(exc, HistoryError) else f"{type(exc).__name__}: {exc}"

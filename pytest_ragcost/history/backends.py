@@ -112,7 +112,8 @@ class PostgresBackend:
             from ..redact import redact_text, secrets_in
 
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            msg = f"cannot connect to the history {self.label}: {redact_text(first, secrets_in(url))}"
+            first = redact_text(first, secrets_in(url))
+            msg = f"cannot connect to the history {self.label}: {first}"
             raise HistoryError(msg) from None
 
     @staticmethod
