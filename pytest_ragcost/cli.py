@@ -1,13 +1,17 @@
 """``ragcost``: the gate without pytest.
 
     ragcost check [ragcost.yaml]                 validate the file
-    ragcost report RUN.json [--markdown]         the tables of a saved --ragcost-json run
-    ragcost report RUN.json --html [-o FILE]     the HTML report (--history PAST.json ... for
+    ragcost report RUN.json                      the tables of a saved --ragcost-json run
+    ragcost report RUN.json --markdown PATH      the verdicts as Markdown
+    ragcost report RUN.json --html PATH          the HTML report (--history PAST.json ... for
                                                  trends over earlier runs)
     ragcost export RUN.json --csv DIR            requests.csv and configs.csv
     ragcost compare RUN.json [--config FILE] [--strict]
                                                  verdicts of a saved run against a budget file
     ragcost ab REF [--rounds N] [-- PYTEST ARGS] head against a git ref, same job, alternating
+
+An output option takes its path as its value, as the plugin's flags do
+(``--ragcost-html=PATH``, ``--ragcost-csv=DIR``); ``-`` sends it to stdout.
 
 ``compare`` reaches the same verdicts as the plugin, from the same library code
 (:func:`pytest_ragcost.compare.evaluate.evaluate`), pricing the saved tokens with the
@@ -107,28 +111,83 @@ def _write_file(path: Path, text: str) -> None:
         raise CliError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
 
+#: What ``--html`` or ``--markdown`` hold when given without a path (the old spelling).
+_BARE = "\0bare"
+#: The path that names stdout.
+STDOUT = "-"
+
+
+def _deprecated(old: str, new: str) -> None:
+    print(f"ragcost: {old} is deprecated and will be removed; write {new}", file=sys.stderr)
+
+
+def _report_targets(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """Where the HTML and the Markdown go (a path, ``-`` for stdout, or None), with the
+    old spellings mapped onto the new ones: ``--html -o FILE``, and ``--html`` or
+    ``--markdown`` without a path (to stdout)."""
+    html, markdown = args.html, args.markdown
+    if args.run is None:
+        # `ragcost report --html run.json`: the old flag took no value, so the run file
+        # was read as the flag's path; it is the run
+        if html not in (None, _BARE) and markdown is None:
+            args.run, html = html, _BARE
+        elif markdown not in (None, _BARE) and html is None:
+            args.run, markdown = markdown, _BARE
+        else:
+            raise CliError("report needs the run file: ragcost report RUN.json "
+                           "[--markdown PATH] [--html PATH]")
+    if args.output is not None:
+        if html is None:
+            raise CliError("-o/--output goes with --html (the HTML report); write "
+                           f"--html {args.output}")
+        if html != _BARE:
+            raise CliError(f"give the HTML report's path once: --html {html} (-o/--output "
+                           "is the old spelling of the same thing)")
+        _deprecated("--html -o FILE", f"--html {args.output}")
+        html = args.output
+    elif html == _BARE:
+        _deprecated("--html without a path (to stdout)", "--html PATH, or --html - for stdout")
+        html = STDOUT
+    if markdown == _BARE:
+        _deprecated("--markdown without a path (to stdout)",
+                    "--markdown PATH, or --markdown - for stdout")
+        markdown = STDOUT
+    if html is None and args.history:
+        raise CliError("--history goes with --html (the trend charts of the HTML report)")
+    if html == STDOUT and markdown == STDOUT:
+        raise CliError("--html and --markdown cannot both go to stdout; give one of them a "
+                       "path")
+    return html, markdown
+
+
 def _report(args: argparse.Namespace, out: io.StringIO) -> int:
     from .report.markdown import markdown
     from .report.terminal import metrics_table, waterfall_text
 
+    html_to, markdown_to = _report_targets(args)
     saved = _load_run(Path(args.run))
-    if args.html:
+    texts: list[tuple[str, str]] = []
+    if html_to is not None:
         from .report.outputs import frontiers, html_text, run_summary
 
         history = [run_summary(_load_run(Path(p))) for p in args.history]
         fronts = frontiers(saved.outcomes, _quality_drop(args.config))
-        text = html_text(saved.outcomes, saved.environment, fronts, history=history,
-                         created=saved.created)
-        if args.output:
-            _write_file(Path(args.output), text)
-            out.write(f"ragcost: wrote {args.output} ({len(text.encode('utf-8')):,} bytes)\n")
-        else:
-            out.write(text)
-        return EXIT_OK
-    if args.output or args.history:
-        raise CliError("-o/--output and --history go with --html (the HTML report)")
-    if args.markdown:
-        out.write(markdown(saved.outcomes, saved.environment))
+        texts.append((html_to, html_text(saved.outcomes, saved.environment, fronts,
+                                         history=history, created=saved.created)))
+    if markdown_to is not None:
+        texts.append((markdown_to, markdown(saved.outcomes, saved.environment)))
+    if texts:
+        to_stdout = any(target == STDOUT for target, _ in texts)
+        for target, text in texts:
+            if target == STDOUT:
+                out.write(text)
+                continue
+            _write_file(Path(target), text)
+            note = f"ragcost: wrote {target} ({len(text.encode('utf-8')):,} bytes)"
+            if to_stdout:  # stdout carries the report that goes there, and nothing else
+                print(note, file=sys.stderr)
+            else:
+                out.write(note + "\n")
         return EXIT_OK
     for outcome in saved.outcomes:
         run = outcome.run
@@ -259,10 +318,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", default="ragcost.yaml")
     p.set_defaults(func=_check)
     p = sub.add_parser("report", help="tables of a saved --ragcost-json run")
-    p.add_argument("run")
-    p.add_argument("--markdown", action="store_true", help="Markdown instead of text")
-    p.add_argument("--html", action="store_true", help="the self-contained HTML report")
-    p.add_argument("-o", "--output", help="write the HTML to this file instead of stdout")
+    p.add_argument("run", nargs="?", help="the run: a file written by --ragcost-json")
+    p.add_argument("--markdown", nargs="?", const=_BARE, metavar="PATH",
+                   help="write the verdicts as Markdown to PATH (- for stdout)")
+    p.add_argument("--html", nargs="?", const=_BARE, metavar="PATH",
+                   help="write the self-contained HTML report to PATH (- for stdout)")
+    p.add_argument("-o", "--output", metavar="FILE", help=argparse.SUPPRESS)
     p.add_argument("--history", nargs="*", default=[], metavar="PAST.json",
                    help="earlier --ragcost-json runs, oldest first, for the trend charts")
     p.add_argument("--config", default=None,

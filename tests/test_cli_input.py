@@ -175,7 +175,7 @@ BAD_FIELDS = {
 }
 
 
-@pytest.mark.parametrize("command", ["report", "report --html", "export --csv", "compare"])
+@pytest.mark.parametrize("command", ["report", "report --html -", "export --csv", "compare"])
 @pytest.mark.parametrize("name", sorted(BAD_FIELDS))
 def test_bad_report_fields_are_input_errors_with_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, name: str
@@ -229,7 +229,7 @@ def test_html_and_csv_are_written_as_other_outputs_are(
     assert rows[1].startswith("qa,4,test_x.py::test_y,3,")
     # --output without --html is a usage error, not silently ignored
     assert main(["report", str(run), "-o", str(tmp_path / "x.html")]) == 2
-    assert "go with --html" in capsys.readouterr().err
+    assert "goes with --html" in capsys.readouterr().err
 
 
 def test_a_missing_or_unreadable_run_is_exit_2(tmp_path: Path,

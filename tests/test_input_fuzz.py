@@ -89,8 +89,8 @@ def _check_file(data: bytes) -> None:
         run.write_bytes(data)
         config = Path(tmp) / "ragcost.yaml"
         config.write_text(BUDGET)
-        for args in (["report", str(run)], ["report", str(run), "--markdown"],
-                     ["report", str(run), "--html"],
+        for args in (["report", str(run)], ["report", str(run), "--markdown", "-"],
+                     ["report", str(run), "--html", "-"],
                      ["export", str(run), "--csv", str(Path(tmp) / "csv")],
                      ["compare", str(run), "--config", str(config)]):
             code, err = _cli(args)
