@@ -25,7 +25,7 @@ from .load import NOTE as LOAD_NOTE
 from .load import cost_per_answer, family, load_rows
 from .summary import summarize_run
 from .terminal import fmt
-from .trends import RunSummary, change_points, series
+from .trends import RunSummary, change_line, trends
 
 if TYPE_CHECKING:
     from ..compare.frontier import Frontier
@@ -54,6 +54,7 @@ background:#eef6ee;border-left:4px solid #59a14f}
 svg.chart{max-width:100%;height:auto;background:#fff}
 details{margin:8px 0}summary{cursor:pointer;font-weight:600}
 code{font-size:.9em}.wide{overflow-x:auto}
+ul.changes{font-size:.9em;margin:4px 0}
 """.strip()
 
 TEMPLATE = """<!DOCTYPE html>
@@ -139,7 +140,14 @@ stays within {{ f.quality_drop }}, Holm-corrected over {{ f.m }} comparisons.</p
 {% if trends %}
 <h2 id="trends">Trends over {{ history_runs }} runs</h2>
 <p class="muted">Oldest first. The orange lines are the mean of each level; a dashed red line
-marks a change point.</p>
+marks a change point, labelled with the commit range it happened in (the last commit of
+the old level .. the first of the new one: <code>ragcost bisect</code> finds the commit).</p>
+{% if trend_problem %}
+<p class="muted">No change points for noisy metrics: {{ trend_problem }}.</p>
+{% endif %}
+{% if trend_changes %}
+<ul class="changes">{% for line in trend_changes %}<li>{{ line }}</li>{% endfor %}</ul>
+{% endif %}
 <div class="charts">{% for c in trends %}{{ c }}{% endfor %}</div>
 {% endif %}
 <p class="muted">pytest-ragcost {{ version }}: one file, no script, no external request.</p>
@@ -380,22 +388,19 @@ def _load_view(outcomes: Sequence[Outcome]) -> tuple[list[dict[str, Any]], list[
     return table, charts
 
 
-def _trend_charts(history: Sequence[RunSummary]) -> list[str]:
-    keyed: list[tuple[int, str, str, list[str], list[float], list[int]]] = []
-    scenarios = sorted({s for run in history for s in run.values})
-    for scenario in scenarios:
-        keys = sorted({k for run in history for k in run.values.get(scenario, {})})
-        for key in keys:
-            labels, values = series(history, scenario, key)
-            if len(values) < 3:
-                continue
-            cps = change_points(values)
-            keyed.append((0 if cps else 1, scenario, key, labels, values, cps))
-    keyed.sort(key=lambda t: (t[0], t[1], t[2]))
-    return [
-        svg.trend(labels, values, cps, _unit(key), f"{scenario}: {key}")
-        for _, scenario, key, labels, values, cps in keyed[:MAX_TREND_CHARTS]
+def _trend_view(history: Sequence[RunSummary]) -> tuple[list[str], list[str], str | None]:
+    """Trend charts (changed metrics first), one line per change point with its commit
+    range, and why change points are missing, if they are."""
+    found, problem = trends(history)
+    shown = found[:MAX_TREND_CHARTS]
+    charts = [
+        svg.trend([p.label for p in t.points], [p.value for p in t.points],
+                  [c.index for c in t.changes], _unit(t.key), f"{t.scenario}: {t.key}",
+                  ranges=[c.commit_range for c in t.changes])
+        for t in shown
     ]
+    lines = [line for t in found for line in change_line(t, _unit(t.key))]
+    return charts, lines, problem
 
 
 def render(
@@ -465,6 +470,7 @@ def render(
     )
     quality_chart = _quality_chart(with_requests)
     load_table, load_charts = _load_view(with_requests)
+    trend_charts, trend_changes, trend_problem = _trend_view(history)
     return template.render(
         table=getattr(macros, "table"),  # noqa: B009 - a template macro, unknown to mypy
         csp=csp,
@@ -487,6 +493,8 @@ def render(
         load_note=LOAD_NOTE,
         load_charts=[safe(c) for c in load_charts],
         metric_head=["metric", "p50", "p95", "mean", "unit", "source"],
-        trends=[safe(c) for c in _trend_charts(history)],
+        trends=[safe(c) for c in trend_charts],
+        trend_changes=trend_changes,
+        trend_problem=trend_problem,
         history_runs=len(history),
     )

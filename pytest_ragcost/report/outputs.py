@@ -75,4 +75,5 @@ def run_summary(saved: SavedRun) -> RunSummary:
     git = saved.environment.get("git")
     commit = str(git.get("commit") or "")[:8] if isinstance(git, Mapping) else ""
     label = (saved.created or "?")[:16] + (f" {commit}" if commit else "")
-    return RunSummary(label, values)
+    sha = str(git.get("commit") or "") if isinstance(git, Mapping) else ""
+    return RunSummary(label, values, commit=sha or None)

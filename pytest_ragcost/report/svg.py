@@ -381,9 +381,10 @@ def scatter(dots: Sequence[Dot], x_unit: str, y_unit: str, label: str,
 
 
 def trend(labels: Sequence[str], values: Sequence[float], change_points: Sequence[int],
-          unit: str, label: str, width: float = 480) -> str:
+          unit: str, label: str, width: float = 480, ranges: Sequence[str] = ()) -> str:
     """A metric over runs (oldest first), with each change point marked by a dashed line
-    and the mean of each segment drawn flat."""
+    (labelled with its commit range when ``ranges`` gives one) and the mean of each
+    segment drawn flat."""
     frame = Frame(width, 180, left=52, right=12, bottom=36)
     if not values:
         return svg(frame, [text(frame.x0, frame.y0 / 2, "no history")], label)
@@ -404,10 +405,12 @@ def trend(labels: Sequence[str], values: Sequence[float], change_points: Sequenc
             continue
         mean = math.fsum(values[a:b]) / (b - a)
         parts.append(line(pts[a][0], py(mean), pts[b - 1][0], py(mean), PALETTE[1], 2))
-    for cp in change_points:
+    for k, cp in enumerate(change_points):
         x = frame.x0 + (cp - 0.5) * step
         parts.append(line(x, frame.y1, x, frame.y0, PALETTE[3], 1.5, "4 3"))
-        parts.append(text(x + 3, frame.y1 + 10, f"change at {labels[cp]}", font_size=9))
+        where = ranges[k] if k < len(ranges) and ranges[k] else labels[cp]
+        parts.append(text(x + 3, frame.y1 + 10 + 10 * (k % 2), f"change in {where}",
+                          font_size=9))
     if n > 1:
         parts.append(text(frame.x0, frame.y0 + 16, labels[0], font_size=9))
         parts.append(text(frame.x1, frame.y0 + 16, labels[-1], "end", font_size=9))

@@ -1,84 +1,40 @@
 """Metrics over past runs, and where their level changed.
 
-The history store hands the report a list of run summaries, oldest first; this module
-only needs their shape (:class:`RunSummary`) and finds change points in each series.
-
-Change points: binary segmentation on the mean. A split is kept when it lowers the sum
-of squared deviations by more than a BIC-style penalty, ``2 * sigma^2 * log(n)``, with
-``sigma`` estimated from successive differences (robust to the steps themselves: a
-step moves one difference, not the median of them). Segments shorter than
-``min_size`` runs are not formed, so one odd run is never a change.
+The history store (or a list of saved runs) hands the report a list of run summaries,
+oldest first; this module only needs their shape (:class:`RunSummary`) and finds the
+change points of each series with :func:`pytest_ragcost.history.changepoints.change_points`
+(the ``ruptures`` library; the ``history`` extra), each with the commit range it
+happened in.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..history.changepoints import ChangePoint, ChangePointsUnavailableError, Point, change_points
+
 
 @dataclass(frozen=True)
 class RunSummary:
-    """One past run: a label (commit, date or run id) and per scenario, metric key -> value."""
+    """One past run: a label (date, commit or run id), its commit when known, and per
+    scenario, metric key -> value."""
 
     label: str
     values: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    commit: str | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunSummary:
+        commit = data.get("commit")
         return cls(
             label=str(data["label"]),
             values={str(s): {str(k): float(v) for k, v in m.items()}
                     for s, m in data.get("values", {}).items()},
+            commit=None if commit is None else str(commit),
         )
-
-
-def _sse(xs: Sequence[float]) -> float:
-    if not xs:
-        return 0.0
-    m = math.fsum(xs) / len(xs)
-    return math.fsum((x - m) ** 2 for x in xs)
-
-
-def _sigma(values: Sequence[float]) -> float:
-    diffs = [abs(b - a) for a, b in itertools.pairwise(values)]
-    if not diffs:
-        return 0.0
-    return statistics.median(diffs) / (0.6745 * math.sqrt(2))
-
-
-def change_points(values: Sequence[float], min_size: int = 2) -> list[int]:
-    """Indices where a new level starts (each ``i`` means ``values[i]`` opens a segment)."""
-    n = len(values)
-    if n < 2 * min_size:
-        return []
-    sigma = _sigma(values)
-    scale = max(abs(v) for v in values) or 1.0
-    # exact metrics repeat exactly: any real step is a change, float noise is not
-    sigma = max(sigma, scale * 1e-9)
-    penalty = 2.0 * sigma * sigma * math.log(n)
-    found: list[int] = []
-
-    def split(lo: int, hi: int) -> None:
-        seg = values[lo:hi]
-        if len(seg) < 2 * min_size:
-            return
-        whole = _sse(seg)
-        best, best_gain = None, 0.0
-        for i in range(min_size, len(seg) - min_size + 1):
-            gain = whole - _sse(seg[:i]) - _sse(seg[i:])
-            if gain > best_gain:
-                best, best_gain = i, gain
-        if best is not None and best_gain > penalty:
-            found.append(lo + best)
-            split(lo, lo + best)
-            split(lo + best, hi)
-
-    split(0, n)
-    return sorted(found)
 
 
 def series(history: Sequence[RunSummary], scenario: str, key: str) -> tuple[list[str], list[float]]:
@@ -90,3 +46,57 @@ def series(history: Sequence[RunSummary], scenario: str, key: str) -> tuple[list
             labels.append(run.label)
             values.append(v)
     return labels, values
+
+
+def points(history: Sequence[RunSummary], scenario: str, key: str) -> list[Point]:
+    """One metric of one scenario as a change-point series (value, commit, label)."""
+    out = []
+    for run in history:
+        v = run.values.get(scenario, {}).get(key)
+        if v is not None and math.isfinite(v):
+            out.append(Point(v, run.commit, run.label))
+    return out
+
+
+@dataclass(frozen=True)
+class Trend:
+    """One metric of one scenario over runs, with its change points."""
+
+    scenario: str
+    key: str
+    points: tuple[Point, ...]
+    changes: tuple[ChangePoint, ...]
+
+
+def trends(history: Sequence[RunSummary], *, min_runs: int = 3) -> tuple[list[Trend], str | None]:
+    """Every (scenario, metric) with at least ``min_runs`` runs, changed ones first; and,
+    when noisy series could not be searched for change points, why (else ``None``)."""
+    out: list[Trend] = []
+    problem: str | None = None
+    scenarios = sorted({s for run in history for s in run.values})
+    for scenario in scenarios:
+        keys = sorted({k for run in history for k in run.values.get(scenario, {})})
+        for key in keys:
+            pts = points(history, scenario, key)
+            if len(pts) < min_runs:
+                continue
+            try:
+                found = change_points(pts)
+            except ChangePointsUnavailableError as exc:
+                problem, found = str(exc), []
+            out.append(Trend(scenario, key, tuple(pts), tuple(found)))
+    out.sort(key=lambda t: (0 if t.changes else 1, t.scenario, t.key))
+    return out, problem
+
+
+def change_line(trend: Trend, unit: str = "") -> list[str]:
+    """One line per change point of ``trend``, for a listing: where, from what to what,
+    and the commit range it happened in."""
+    lines = []
+    for cp in trend.changes:
+        pct = "" if cp.change_pct is None else f" ({cp.change_pct:+.1f}%)"
+        where = f" in {cp.commit_range}" if cp.commit_range else ""
+        at = f" at run {cp.index + 1}" + (f" ({cp.label})" if cp.label else "")
+        lines.append(f"{trend.scenario} {trend.key}: {cp.before:.6g} -> {cp.after:.6g}"
+                     f"{' ' + unit if unit else ''}{pct}{at}{where}")
+    return lines
