@@ -97,7 +97,7 @@ def test_a_store_that_breaks_while_writing_does_not_change_the_exit_code(
         @pytest.hookimpl(trylast=True)
         def pytest_sessionstart(session):
             from pytest_ragcost.keys import get_session
-            store = get_session(session.config).history
+            store = get_session(session.config).history.store
             store.backend.execute("DROP TABLE costs")
         """
     )

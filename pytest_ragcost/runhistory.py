@@ -1,0 +1,126 @@
+"""The run's link to the history store: earlier runs read at the start, this run
+written at the end, on the controller only.
+
+A store that cannot be opened, read or written is said once (a warning and a summary
+line) and the run goes on without it, gating noisy metrics on the prior; it never
+changes the exit code and never loses the run's other outputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+from .config import Settings
+from .models import Outcome
+
+if TYPE_CHECKING:
+    from .compare.gate import Gate
+    from .compare.stats import RunSummary
+    from .history import Store
+
+#: scenario -> metric key -> stat -> earlier runs' summaries
+Runs = dict[str, dict[str, dict[str, list["RunSummary"]]]]
+
+
+class RunHistory:
+    """The history of one run: the open store (or None), the earlier runs it gave, and the
+    lines to say in the summary."""
+
+    def __init__(self, settings: Settings, warn: Callable[[str], None]) -> None:
+        self.settings = settings
+        self.store: Store | None = None
+        self.runs: Runs = {}
+        #: said in the summary as warnings (never fails the run)
+        self.lines: list[str] = []
+        self._warn = warn
+
+    def open(self, environment: Mapping[str, Any]) -> None:
+        """Open the store and read earlier runs on this machine."""
+        if self.settings.history is None:
+            return
+        if os.environ.get("RAGCOST_AB_SIDE"):
+            return  # a side of a same-job A/B (ab.py): its runs are not this tree's history
+        # the store's modules (and sqlite3 or psycopg) load only when the history is on
+        from .history import open_store
+
+        try:
+            self.store = open_store(self.settings.history, Path(self.settings.history))
+            self.runs = self.store.summaries(str(environment.get("id")))
+        except Exception as exc:
+            self._failed("not read", exc)
+
+    def header_line(self) -> str | None:
+        if self.store is None:
+            return None
+        earlier = max(
+            (len(runs) for keys in self.runs.values() for by_stat in keys.values()
+             for runs in by_stat.values()),
+            default=0,
+        )
+        return (
+            f"history: {self.store.label} ({earlier} earlier run(s) of these scenarios on "
+            "this machine)"
+        )
+
+    def record(
+        self, environment: Mapping[str, Any], outcomes: Sequence[Outcome], gate: Gate | None
+    ) -> None:
+        """Write this run; a failure is said, never raised."""
+        if self.store is None:
+            return
+        from .history import RunMeta
+
+        stats_wanted: dict[str, dict[str, str]] = {}
+        if gate is not None:
+            for name, scenario in gate.budget.scenarios.items():
+                stats_wanted[name] = {k: str(e.stat) for k, e in scenario.entries.items()}
+        meta = RunMeta(
+            environment=environment,
+            ragcost_version=__version__,
+            profile=profile(self.settings.update is not None),
+            config={
+                "requests": self.settings.requests,
+                "meters": list(self.settings.meters),
+                "config": str(self.settings.config_path),
+                "update": self.settings.update,
+            },
+        )
+        try:
+            self.store.record(meta, list(outcomes), stats_wanted=stats_wanted)
+        except Exception as exc:
+            self._failed("not written", exc)
+
+    def close(self) -> None:
+        if self.store is not None:
+            with contextlib.suppress(Exception):
+                self.store.close()
+            self.store = None
+
+    def _failed(self, what: str, exc: BaseException) -> None:
+        from .history import HistoryError
+        from .redact import redact_text, secrets_in
+
+        text = str(exc) if isinstance(exc, HistoryError) else f"{type(exc).__name__}: {exc}"
+        # a driver's message may quote the URL, password and all
+        text = redact_text(text, secrets_in(self.settings.history))
+        line = (
+            f"history {what}: {text}; noisy metrics are gated on the prior "
+            "(--ragcost-history=none turns the history off)"
+        )
+        self.lines.append(line)
+        self.close()
+        self._warn(line)
+
+
+def profile(blessing: bool) -> str:
+    """How the history labels a run: a bless, a plain run, or one side of a same-job A/B
+    (whose runner sets RAGCOST_AB_SIDE in the runs it starts)."""
+    side = os.environ.get("RAGCOST_AB_SIDE", "").strip()
+    if side in ("base", "head"):
+        return f"ab-{side}"
+    return "bless" if blessing else "run"
