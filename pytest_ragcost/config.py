@@ -1,7 +1,11 @@
-"""One frozen settings object, resolved in one place: command line > ini file > default.
+"""The options of pytest-ragcost in one table, and the one frozen settings object built
+from it: command line > ini file > default.
 
-Every command-line flag defaults to ``None`` so that an ini value stays reachable; the
-functions here never see pytest, they receive two lookups (``option`` and ``ini``).
+:data:`OPTIONS` holds, for every option, its flag, its ini key, its help, how it is
+given (a switch, a value, an optional value), the parser that checks a value, and its
+default. The plugin registers flags and ini keys from it; :func:`resolve` reads it to
+build :class:`Settings`. Every flag defaults to ``None`` so that an ini value stays
+reachable. Nothing here sees pytest: :func:`resolve` receives two look-ups.
 """
 
 from __future__ import annotations
@@ -56,48 +60,6 @@ class Settings:
     ab_rounds: int = 6
 
 
-# (flag, ini key) pairs, written once for help texts and error messages
-FLAGS: dict[str, tuple[str, str | None]] = {
-    "enabled": ("--ragcost", "ragcost"),
-    "json_path": ("--ragcost-json", "ragcost_json"),
-    "markdown_path": ("--ragcost-markdown", "ragcost_markdown"),
-    "html_path": ("--ragcost-html", "ragcost_html"),
-    "csv_dir": ("--ragcost-csv", "ragcost_csv"),
-    "requests": ("--ragcost-requests", "ragcost_requests"),
-    "meters": ("--ragcost-meter", "ragcost_meter"),
-    "config_path": ("--ragcost-config", "ragcost_config"),
-    "update": ("--ragcost-update", None),
-    "strict": ("--ragcost-strict", "ragcost_strict"),
-    "watts_per_thread": ("--ragcost-watts-per-thread", "ragcost_watts_per_thread"),
-    "record_judge": ("--ragcost-record-judge", None),
-    "judge_live": ("--ragcost-judge-live", None),
-    "history": ("--ragcost-history", "ragcost_history"),
-    "prometheus": ("--ragcost-prometheus", "ragcost_prometheus"),
-    "otel": ("--ragcost-otel", "ragcost_otel"),
-    "ab_ref": ("--ragcost-ab", None),
-    "ab_rounds": ("--ragcost-ab-rounds", "ragcost_ab_rounds"),
-}
-
-
-def _where(field: str, from_cli: bool) -> str:
-    flag, ini = FLAGS[field]
-    if from_cli or ini is None:
-        return flag
-    return f"ini option {ini!r}"
-
-
-def _bool(value: Any, field: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in {"1", "true", "yes", "on"}:
-        return True
-    if text in {"0", "false", "no", "off", ""}:
-        return False
-    msg = f"{_where(field, False)} must be true or false (got {value!r})"
-    raise SettingsError(msg)
-
-
 def parse_meters(value: str, where: str) -> tuple[str, ...]:
     """Parse ``"rapl,process"``; unknown names are an error listing the valid ones."""
     names = tuple(part.strip() for part in value.split(",") if part.strip())
@@ -117,7 +79,7 @@ def parse_meters(value: str, where: str) -> tuple[str, ...]:
     return names
 
 
-def _positive_int(value: Any, where: str, what: str = "requests") -> int:
+def positive_int(value: Any, where: str, what: str = "requests") -> int:
     try:
         number = int(str(value).strip())
     except ValueError:
@@ -128,7 +90,7 @@ def _positive_int(value: Any, where: str, what: str = "requests") -> int:
     return number
 
 
-def _watts(value: Any, where: str) -> float:
+def watts(value: Any, where: str) -> float:
     try:
         number = float(str(value).strip())
     except ValueError:
@@ -147,7 +109,7 @@ def _watts(value: Any, where: str) -> float:
 DEFAULT_HISTORY = Path(".ragcost") / "history.sqlite3"
 
 
-def _history(value: Any, where: str, rootpath: Path) -> str | None:
+def history_location(value: Any, where: str, rootpath: Path) -> str | None:
     """The history's location: a postgresql:// URL kept as is, a file made absolute."""
     text = "" if value is None else str(value).strip()
     if text.lower() in ("none", "off", "false", "no"):
@@ -168,148 +130,335 @@ def _history(value: Any, where: str, rootpath: Path) -> str | None:
     return str(path if path.is_absolute() else rootpath / path)
 
 
+
+
+# -- the table ---------------------------------------------------------------------------
+
+Kind = Literal["switch", "value", "optional"]
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a value came from: what to call it in a message, and the directory its
+    relative paths start from (the invocation directory on the command line, as for
+    ``--junitxml``; the rootdir in the ini file)."""
+
+    where: str
+    from_cli: bool
+    rootpath: Path
+    base: Path
+
+
+Parser = Callable[[Any, Source], Any]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option: the flag, its ini twin (None: command line only), the help shown by
+    ``pytest --help``, how it is given (``switch``: no value; ``value``: ``--flag=V``;
+    ``optional``: ``--flag`` or ``--flag=V``, with ``const`` when bare), the parser that
+    checks and converts a given value, and the default when neither source gives one
+    (``default_at`` computes it from the rootdir)."""
+
+    field: str
+    flag: str
+    help: str
+    parse: Parser
+    ini: str | None = None
+    ini_help: str = ""
+    kind: Kind = "value"
+    metavar: str | None = None
+    const: str | None = None
+    default: Any = None
+    default_at: Callable[[Path], Any] | None = None
+
+    @property
+    def dest(self) -> str:
+        """The name argparse stores the flag's value under."""
+        return self.flag.lstrip("-").replace("-", "_")
+
+    @property
+    def ini_type(self) -> Literal["bool", "string"]:
+        return "bool" if self.kind == "switch" else "string"
+
+    @property
+    def full_help(self) -> str:
+        """The flag's help with its ini key, as ``pytest --help`` shows it."""
+        return f"{self.help} [ini: {self.ini}]" if self.ini else self.help
+
+    def default_for(self, rootpath: Path) -> Any:
+        return self.default_at(rootpath) if self.default_at is not None else self.default
+
+
+def _bool(value: Any, source: Source) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    msg = f"{source.where} must be true or false (got {value!r})"
+    raise SettingsError(msg)
+
+
+def _path(value: Any, source: Source) -> Path:
+    path = Path(str(value))
+    return path if path.is_absolute() else source.base / path
+
+
+def _text(value: Any, source: Source) -> str:
+    return str(value)
+
+
+def _requests(value: Any, source: Source) -> int:
+    return positive_int(value, source.where)
+
+
+def _meters(value: Any, source: Source) -> tuple[str, ...]:
+    return parse_meters(str(value), source.where)
+
+
+def _watts(value: Any, source: Source) -> float:
+    return watts(value, source.where)
+
+
+def _update(value: Any, source: Source) -> UpdateMode:
+    if value not in UPDATE_MODES:
+        msg = (
+            f"{source.where} takes no value or 'improvements' (got {value!r}); "
+            "use --ragcost-update to rewrite every baseline that ran, or "
+            "--ragcost-update=improvements to only lower costs"
+        )
+        raise SettingsError(msg)
+    mode: UpdateMode = value
+    return mode
+
+
+def _history(value: Any, source: Source) -> str | None:
+    return history_location(value, source.where, source.rootpath)
+
+
+def _prometheus(value: Any, source: Source) -> str:
+    # the target parser belongs to the exporter; it is loaded only when a target is given
+    from .export.target import PrometheusTargetError, parse_target
+
+    text = str(value).strip()
+    try:
+        target = parse_target(text, source.where)
+    except PrometheusTargetError as exc:
+        raise SettingsError(str(exc)) from None
+    if target.kind == "textfile":
+        path = Path(target.where)
+        return f"textfile:{path if path.is_absolute() else source.rootpath / path}"
+    return text
+
+
+def _otel(value: Any, source: Source) -> OtelMode:
+    text = str(value).strip().lower()
+    for mode in OTEL_MODES:
+        if text == mode:
+            return mode
+    msg = (
+        f"{source.where} takes auto, on or off (got {value!r}): auto captures the app's "
+        "OpenTelemetry spans when opentelemetry-sdk is installed, on requires it, off "
+        "leaves OpenTelemetry alone"
+    )
+    raise SettingsError(msg)
+
+
+def _ab_rounds(value: Any, source: Source) -> int:
+    rounds = positive_int(value, source.where, "rounds")
+    if rounds < 2:
+        msg = (
+            f"{source.where} must be at least 2 (got {value!r}): the spread of the rounds "
+            "is the noise"
+        )
+        raise SettingsError(msg)
+    return rounds
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "enabled", "--ragcost", kind="switch", parse=_bool, default=False,
+        ini="ragcost", ini_help="Turn pytest-ragcost on (like --ragcost).",
+        help="Meter ragcost scenarios and gate them against ragcost.yaml.",
+    ),
+    Option(
+        "json_path", "--ragcost-json", metavar="PATH", parse=_path,
+        ini="ragcost_json", ini_help="Path for the JSON output (like --ragcost-json).",
+        help="Write the whole run (environment, per-request records, summaries, verdicts) "
+        "as JSON to PATH (relative to the current directory, as --junitxml; in the ini "
+        "file, to the rootdir).",
+    ),
+    Option(
+        "markdown_path", "--ragcost-markdown", metavar="PATH", parse=_path,
+        ini="ragcost_markdown",
+        ini_help="Path for the Markdown output (like --ragcost-markdown).",
+        help="Write the verdict tables as Markdown to PATH (also appended to "
+        "$GITHUB_STEP_SUMMARY when set; relative paths as for --ragcost-json).",
+    ),
+    Option(
+        "html_path", "--ragcost-html", metavar="PATH", parse=_path,
+        ini="ragcost_html", ini_help="Path for the HTML report (like --ragcost-html).",
+        help="Write the report as one self-contained HTML file to PATH: waterfalls, where "
+        "the time and compute go, token distributions, sweeps' frontiers.",
+    ),
+    Option(
+        "csv_dir", "--ragcost-csv", metavar="DIR", parse=_path,
+        ini="ragcost_csv", ini_help="Directory for the CSV export (like --ragcost-csv).",
+        help="Write requests.csv (one row per request, stage and metric) and configs.csv "
+        "(one row per scenario, with sweep frontier columns) into DIR.",
+    ),
+    Option(
+        "requests", "--ragcost-requests", metavar="N", parse=_requests,
+        ini="ragcost_requests",
+        ini_help="Cap on measured requests per scenario (like --ragcost-requests).",
+        help="Cap every scenario at N measured requests (lowers the marker's 'requests' "
+        "for quick pull-request runs).",
+    ),
+    Option(
+        "meters", "--ragcost-meter", metavar="NAMES", parse=_meters, default=("auto",),
+        ini="ragcost_meter", ini_help="Comma-separated meters (like --ragcost-meter).",
+        help=f"Comma-separated meters: {', '.join(METER_NAMES)} (default: auto, every meter "
+        "that works here).",
+    ),
+    Option(
+        "config_path", "--ragcost-config", metavar="PATH", parse=_path,
+        default_at=lambda root: root / "ragcost.yaml",
+        ini="ragcost_config", ini_help="Path of ragcost.yaml (like --ragcost-config).",
+        help="The baselines and budgets file (default: ragcost.yaml at the rootdir, where a "
+        "missing file makes every scenario NEW; a file named here must exist, unless "
+        "--ragcost-update is to create it).",
+    ),
+    Option(
+        "update", "--ragcost-update", kind="optional", const="all", metavar="improvements",
+        parse=_update,
+        help="Write measured baselines into ragcost.yaml for the scenarios that ran "
+        "(comments and budgets are kept); '=improvements' only lowers costs.",
+    ),
+    Option(
+        "strict", "--ragcost-strict", kind="switch", parse=_bool, default=False,
+        ini="ragcost_strict", ini_help="Like --ragcost-strict.",
+        help="Fail on INCOMPARABLE, INCONCLUSIVE, NEW and STALE verdicts too.",
+    ),
+    Option(
+        "watts_per_thread", "--ragcost-watts-per-thread", metavar="W", parse=_watts,
+        default=DEFAULT_WATTS_PER_THREAD,
+        ini="ragcost_watts_per_thread",
+        ini_help="Watts per hardware thread for estimated CPU energy.",
+        help="Watts per busy hardware thread for the estimated CPU energy "
+        f"(default {DEFAULT_WATTS_PER_THREAD:g}; TDP / threads per package is closer).",
+    ),
+    Option(
+        "record_judge", "--ragcost-record-judge", kind="switch", parse=_bool, default=False,
+        help="Ask the live LLM judge (the judge: block of ragcost.yaml) and record its "
+        "answers in ragcost.judge.json, which later runs replay offline.",
+    ),
+    Option(
+        "judge_live", "--ragcost-judge-live", kind="switch", parse=_bool, default=False,
+        help="Ask the live LLM judge for every judged metric, without recording.",
+    ),
+    Option(
+        "history", "--ragcost-history", metavar="URL", parse=_history,
+        default_at=lambda root: str(root / DEFAULT_HISTORY),
+        ini="ragcost_history",
+        ini_help="The run history: a SQLite path, postgresql://..., or none.",
+        help="Keep every --ragcost run in a history: a SQLite file (default "
+        ".ragcost/history.sqlite3 at the rootdir), postgresql://USER@HOST/DB for a team "
+        "(pip install 'pytest-ragcost[postgres]'), or none. Earlier runs of the same code "
+        "on the same machine give noisy metrics their between-run noise.",
+    ),
+    Option(
+        "prometheus", "--ragcost-prometheus", metavar="TARGET", parse=_prometheus,
+        ini="ragcost_prometheus",
+        ini_help="Prometheus export target (like --ragcost-prometheus).",
+        help="Export the run's metrics for Prometheus: textfile:PATH (node_exporter's "
+        "textfile collector) or pushgateway:URL[?label=value] (needs "
+        "pytest-ragcost[prometheus]).",
+    ),
+    Option(
+        "otel", "--ragcost-otel", metavar="auto|on|off", parse=_otel, default="auto",
+        ini="ragcost_otel", ini_help="OpenTelemetry capture and export: auto, on or off.",
+        help="Capture the app's OpenTelemetry spans (GenAI, OpenInference, OpenLLMetry) as "
+        "stages and provider tokens, and export ragcost's spans to the exporter the "
+        "OTEL_* variables name: auto (default) when opentelemetry-sdk is installed, on to "
+        "require it, off.",
+    ),
+    Option(
+        "ab_ref", "--ragcost-ab", metavar="REF", parse=_text,
+        help="Same-job A/B: check the git ref REF out in a temporary worktree and run it "
+        "(base) and this tree (head) in alternating rounds, then compare them paired by "
+        "round and by item. Runs instead of the tests; exit code 1 when a cost rose.",
+    ),
+    Option(
+        "ab_rounds", "--ragcost-ab-rounds", metavar="N", parse=_ab_rounds, default=6,
+        ini="ragcost_ab_rounds",
+        ini_help="Alternating rounds of --ragcost-ab (like --ragcost-ab-rounds).",
+        help="Alternating rounds of --ragcost-ab (default 6: an even count lets each side "
+        "go first equally often).",
+    ),
+)
+
+#: the option of each Settings field (and of the two judge switches)
+BY_FIELD: dict[str, Option] = {option.field: option for option in OPTIONS}
+
+
 def resolve(
-    option: Callable[[str], Any],
+    option: Callable[[Option], Any],
     ini: Callable[[str], Any],
     rootpath: Path,
     invocation_dir: Path | None = None,
 ) -> Settings:
-    """Build :class:`Settings`; ``option(field)`` gives the CLI value or None, ``ini(key)``
-    the ini value or None/"" when unset. Raises :class:`SettingsError`.
+    """Build :class:`Settings` from :data:`OPTIONS`; ``option(opt)`` gives the command
+    line's value or None, ``ini(key)`` the ini value or None/"" when unset. Raises
+    :class:`SettingsError` naming the flag or ini key that was wrong.
 
     Relative paths follow pytest's own convention: on the command line they are relative
     to the directory pytest was invoked from (as ``--junitxml`` is), in the ini file to
     the rootdir."""
+    values: dict[str, Any] = {}
+    given: dict[str, Source | None] = {}
+    for opt in OPTIONS:
+        source: Source | None = None
+        raw = option(opt)
+        if raw is not None:
+            source = Source(opt.flag, True, rootpath, invocation_dir or rootpath)
+        elif opt.ini is not None:
+            raw = ini(opt.ini)
+            if raw in (None, "", []):
+                raw = None
+            else:
+                source = Source(f"ini option {opt.ini!r}", False, rootpath, rootpath)
+        values[opt.field] = opt.default_for(rootpath) if source is None else opt.parse(
+            raw, source
+        )
+        given[opt.field] = source
 
-    def pick(field: str) -> tuple[Any, bool]:
-        cli = option(field)
-        if cli is not None:
-            return cli, True
-        ini_key = FLAGS[field][1]
-        if ini_key is not None:
-            value = ini(ini_key)
-            if value not in (None, "", []):
-                return value, False
-        return None, False
-
-    enabled_raw, _ = pick("enabled")
-    enabled = _bool(enabled_raw, "enabled") if enabled_raw is not None else False
-
-    json_raw, json_cli = pick("json_path")
-    md_raw, md_cli = pick("markdown_path")
-    html_raw, html_cli = pick("html_path")
-    csv_raw, csv_cli = pick("csv_dir")
-    req_raw, req_cli = pick("requests")
-    meters_raw, meters_cli = pick("meters")
-    cfg_raw, cfg_cli = pick("config_path")
-    update_raw, _ = pick("update")
-    strict_raw, _ = pick("strict")
-    watts_raw, watts_cli = pick("watts_per_thread")
-    record_judge, _ = pick("record_judge")
-    judge_live, _ = pick("judge_live")
-    prom_raw, prom_cli = pick("prometheus")
-    otel_raw, otel_cli = pick("otel")
-    prometheus: str | None = None
-    if prom_raw is not None:
-        from .export.target import PrometheusTargetError, parse_target
-
-        where = _where("prometheus", prom_cli)
-        try:
-            target = parse_target(str(prom_raw).strip(), where)
-        except PrometheusTargetError as exc:
-            raise SettingsError(str(exc)) from None
-        if target.kind == "textfile":
-            path = Path(target.where)
-            prometheus = f"textfile:{path if path.is_absolute() else rootpath / path}"
-        else:
-            prometheus = str(prom_raw).strip()
-    otel: OtelMode = "auto"
-    if otel_raw is not None:
-        text = str(otel_raw).strip().lower()
-        if text not in OTEL_MODES:
-            msg = (
-                f"{_where('otel', otel_cli)} takes auto, on or off (got {otel_raw!r}): auto "
-                "captures the app's OpenTelemetry spans when opentelemetry-sdk is installed, "
-                "on requires it, off leaves OpenTelemetry alone"
-            )
-            raise SettingsError(msg)
-        otel = "on" if text == "on" else ("off" if text == "off" else "auto")
-    if record_judge and judge_live:
+    if values["record_judge"] and values["judge_live"]:
         msg = (
             "--ragcost-record-judge and --ragcost-judge-live cannot be combined: record asks "
             "the live judge and writes its answers; live asks it without writing"
         )
         raise SettingsError(msg)
-    judge_mode: JudgeMode = "record" if record_judge else ("live" if judge_live else "replay")
-    ab_raw, _ = pick("ab_ref")
-    rounds_raw, rounds_cli = pick("ab_rounds")
-    ab_rounds = 6
-    if rounds_raw is not None:
-        ab_rounds = _positive_int(rounds_raw, _where("ab_rounds", rounds_cli), "rounds")
-        if ab_rounds < 2:
-            msg = (
-                f"{_where('ab_rounds', rounds_cli)} must be at least 2 (got {rounds_raw!r}): "
-                "the spread of the rounds is the noise"
-            )
-            raise SettingsError(msg)
-    if ab_raw is not None and update_raw is not None:
+    if values["ab_ref"] is not None and values["update"] is not None:
         msg = (
             "--ragcost-ab and --ragcost-update cannot be combined: an A/B run compares head "
             "with a git ref and writes no baselines"
         )
         raise SettingsError(msg)
-
-    def path_of(raw: Any, from_cli: bool = False) -> Path | None:
-        if raw is None:
-            return None
-        path = Path(str(raw))
-        base = invocation_dir if from_cli and invocation_dir is not None else rootpath
-        return path if path.is_absolute() else base / path
-
-    update: UpdateMode | None = None
-    if update_raw is not None:
-        if update_raw not in UPDATE_MODES:
-            msg = (
-                f"--ragcost-update takes no value or 'improvements' (got {update_raw!r}); "
-                "use --ragcost-update to rewrite every baseline that ran, or "
-                "--ragcost-update=improvements to only lower costs"
-            )
-            raise SettingsError(msg)
-        update = update_raw
-
-    history_raw, history_cli = pick("history")
+    record_judge = values.pop("record_judge")
+    judge_live = values.pop("judge_live")
+    judge_mode: JudgeMode = "record" if record_judge else ("live" if judge_live else "replay")
+    watts_given = given["watts_per_thread"]
+    values["enabled"] = values["enabled"] or values["update"] is not None
     return Settings(
-        history=_history(history_raw, _where("history", history_cli), rootpath),
-        enabled=enabled or update is not None,
-        json_path=path_of(json_raw, json_cli),
-        markdown_path=path_of(md_raw, md_cli),
-        html_path=path_of(html_raw, html_cli),
-        csv_dir=path_of(csv_raw, csv_cli),
-        requests=(
-            _positive_int(req_raw, _where("requests", req_cli)) if req_raw is not None else None
-        ),
-        meters=(
-            parse_meters(str(meters_raw), _where("meters", meters_cli))
-            if meters_raw is not None
-            else ("auto",)
-        ),
-        config_path=(
-            path_of(cfg_raw, cfg_cli) if cfg_raw is not None else rootpath / "ragcost.yaml"
-        ),
-        config_explicit=cfg_raw is not None,
-        update=update,
-        strict=_bool(strict_raw, "strict") if strict_raw is not None else False,
-        watts_per_thread=(
-            _watts(watts_raw, _where("watts_per_thread", watts_cli))
-            if watts_raw is not None
-            else DEFAULT_WATTS_PER_THREAD
-        ),
-        watts_per_thread_source=(
-            "default" if watts_raw is None else _where("watts_per_thread", watts_cli)
-        ),
+        **values,
+        config_explicit=given["config_path"] is not None,
+        watts_per_thread_source="default" if watts_given is None else watts_given.where,
         judge_mode=judge_mode,
-        prometheus=prometheus,
-        otel=otel,
-        ab_ref=str(ab_raw) if ab_raw is not None else None,
-        ab_rounds=ab_rounds,
     )
+
+
+#: Settings fields that no option gives directly: :func:`resolve` derives them
+DERIVED = ("config_explicit", "watts_per_thread_source", "judge_mode")
