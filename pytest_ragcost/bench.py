@@ -57,7 +57,7 @@ class BenchmarkTap:
                 info[f"{key}_source"] = window.sources.get(key, "")
         if recorder is not None and getattr(recorder, "metering", False):
             totals: dict[str, float] = {}
-            for req in recorder._records:
+            for req in recorder.recorded_requests():
                 for key, value in req.metrics.items():
                     if key.startswith("tokens_"):
                         totals[key] = totals.get(key, 0.0) + value

@@ -1,11 +1,12 @@
 """``ragcost.load(fn, items, ...)``: one load level of a scenario, recorded like its requests.
 
-Each driver thread records its requests on a child recorder of its own (stages, tokens,
-samples work as in a plain ``ragcost.requests()`` loop: ``ragcost.stage()`` called from
-a driver thread goes to that thread's child). The process and energy meters see the
-whole machine, not one thread, so under concurrency a request cannot be given its own
-CPU time or energy: the level's totals are measured once and every request carries an
-equal share (``cpu_ms``, ``energy_j``, ...: the cost per answer at this load).
+Each call records on a request of its own, opened on the thread that runs it through the
+recorder's public seam (:class:`~pytest_ragcost.record.child.MeteredCalls`): stages,
+tokens and samples work as in a plain ``ragcost.requests()`` loop. The process and
+energy meters see the whole machine, not one thread, so under concurrency a request
+cannot be given its own CPU time or energy: the level's totals are measured once and
+every request carries an equal share (``cpu_ms``, ``energy_j``, ...: the cost per
+answer at this load).
 
 Per request, on top of what its stages recorded:
 
@@ -32,14 +33,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..meters.window import WALL_ONLY, Figures
+from ..meters.window import Figures
 from ..models import RequestRecord
 from .context import Shot
 from .driver import Driven, drive
 from .spec import LoadSpec
 
 if TYPE_CHECKING:
-    from ..record.recorder import Recorder
+    from ..record.child import MeteredCalls
 
 T = TypeVar("T")
 
@@ -73,50 +74,27 @@ class LoadReport:
         return list(self.figures.get("first_errors", []))
 
 
-class _Children:
-    """One child recorder per driver thread."""
-
-    def __init__(self, parent: Recorder) -> None:
-        self.parent = parent
-        self._local = threading.local()
-        self.all: list[Recorder] = []
-        self._lock = threading.Lock()
-
-    def here(self) -> Recorder:
-        child: Recorder | None = getattr(self._local, "rec", None)
-        if child is None:
-            child = self.parent._child()
-            self._local.rec = child
-            with self._lock:
-                self.all.append(child)
-        return child
-
-
 def run(
-    recorder: Recorder,
+    calls: MeteredCalls,
     fn: Callable[[T], object],
     items: Sequence[T],
     spec: LoadSpec,
     limit: int | None,
     warmup: int,
-    fatal: tuple[type[BaseException], ...],
 ) -> LoadReport:
     """Drive ``fn`` over ``items`` at ``spec``'s level and record every request."""
-    children = _Children(recorder)
     first_errors: list[str] = []
     failed = [0]
     lock = threading.Lock()
 
     def call(item: T) -> _Done:
-        child = children.here()
-        recorder._bind_child(child)
-        child._open_request()
+        request = calls.open()
         error: str | None = None
         timed_out = False
         try:
             fn(item)
-        except fatal:
-            child._close_request("the request raised a usage error")
+        except calls.usage_errors:
+            request.close("the request raised a usage error")
             raise
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
@@ -125,41 +103,30 @@ def run(
                 failed[0] += 1
             if len(first_errors) < 5:
                 first_errors.append(error)
+        return _Done(request.close(error), timed_out)
+
+    for i in range(warmup):
+        request = calls.open(warmup=True)
+        try:
+            fn(items[i % len(items)])
         finally:
-            recorder._bind_child(None)
-        child._close_request(error)
-        record = child._records.pop() if child._records else None
-        return _Done(record, timed_out)
+            request.close()
 
-    if warmup:
-        warm = recorder._child()
-        warm._recording = False
-        for i in range(warmup):
-            recorder._bind_child(warm)
-            warm._open_request()
-            try:
-                fn(items[i % len(items)])
-            finally:
-                warm._close_request()
-                recorder._bind_child(None)
-    first_errors.clear()
-    failed[0] = 0
-
-    meters = recorder.meters if recorder.metering else None
-    window = (meters.plan("level") if meters is not None else WALL_ONLY).open()
+    window = calls.level_window()
     driven = drive(call, items, spec, limit)
     level = window.close()
     figures = _figures(driven, first_errors, failed[0])
-    if recorder.metering and recorder._recording:
-        records = _records(driven, meters is not None and meters.process, level)
-        recorder._adopt(records, children.all, figures)
-    if not recorder.metering and first_errors:
-        n = figures["errors"]
-        msg = (
-            f"{n} of {figures['requests']} requests failed under load "
-            f"({spec.level}); first: {first_errors[0]}"
-        )
-        raise RuntimeError(msg)
+    if calls.metering:
+        records = _records(driven, level)
+        calls.adopt(records, figures)
+    else:
+        if first_errors:
+            n = figures["errors"]
+            msg = (
+                f"{n} of {figures['requests']} requests failed under load "
+                f"({spec.level}); first: {first_errors[0]}"
+            )
+            raise RuntimeError(msg)
     return LoadReport(figures)
 
 
@@ -175,11 +142,7 @@ def _done(driven: Driven[Any]) -> list[tuple[Shot, _Done]]:
     return [(s, s.result) for s in driven.shots if isinstance(s.result, _Done)]
 
 
-def _records(
-    driven: Driven[Any],
-    with_process: bool,
-    level: Figures,
-) -> list[RequestRecord]:
+def _records(driven: Driven[Any], level: Figures) -> list[RequestRecord]:
     done = [(s, d.record, d.timed_out) for s, d in _done(driven) if d.record is not None]
     n = len(done)
     out: list[RequestRecord] = []
@@ -198,14 +161,13 @@ def _records(
         for key in ("wait_ms", "queue_depth", "active_workers"):
             sources[key] = "timer"
         sources["timeouts"] = "given"
-        if with_process:
-            for key in _SHARED:
-                if key in level.metrics:
-                    metrics[key] = level.metrics[key] / n
-                    sources[key] = "derived"
-            if "peak_rss_mb" in level.metrics:
-                metrics["peak_rss_mb"] = level.metrics["peak_rss_mb"]
-                sources["peak_rss_mb"] = "timer"
+        for key in _SHARED:
+            if key in level.metrics:
+                metrics[key] = level.metrics[key] / n
+                sources[key] = "derived"
+        if "peak_rss_mb" in level.metrics:
+            metrics["peak_rss_mb"] = level.metrics["peak_rss_mb"]
+            sources["peak_rss_mb"] = "timer"
         for key, value in level.metrics.items():
             if key not in _PROCESS:  # the energy meters' figures, also shared out
                 metrics[key] = value / n
