@@ -13,7 +13,8 @@ The rules, because these are files users own:
 * anything else that is not a regular file (a directory, a socket, a block device) is
   refused with an ``OSError`` saying what it is;
 * :func:`locked` serialises read-modify-write cycles (two blesses at once) so the second
-  waits, then reads what the first wrote.
+  waits, then reads what the first wrote. It is re-entrant within a thread, so a bless
+  can hold it across all the files it writes while each file's writer takes it too.
 
 A leaf module: it imports nothing from the package.
 """
@@ -22,12 +23,19 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import stat
 import tempfile
+import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: filelock's lock file there
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["locked", "real_path", "write_bytes_atomic", "write_text_atomic"]
 
@@ -152,24 +160,98 @@ def _write_into(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
+#: the name of the lock file where ``flock`` is missing (see :func:`locked`); it exists
+#: only while a writer holds the lock
+LOCK_NAME = ".ragcost.lock"
+
+_held = threading.local()  # directory -> depth, per thread
+_warned: list[bool] = []  # the LockWarning is said once per process
+
+
+class LockWarning(UserWarning):
+    """Files beside ragcost.yaml are written without a lock on this system."""
+
+
 @contextlib.contextmanager
 def locked(path: str | os.PathLike[str]) -> Iterator[None]:
     """Hold an exclusive lock for a read-modify-write of ``path``; a second writer (another
     pytest run blessing at the same time) waits here, then reads what the first wrote.
 
-    The lock is ``flock`` on the directory holding the file, not on a lock file beside it:
-    it leaves nothing behind in the user's tree, and it survives the atomic rename (a lock
-    on the file itself would stay on the replaced inode). Where the directory cannot be
-    opened the write that follows fails with its own, clearer error.
+    One lock per directory: ragcost.yaml and the files beside it are written under the
+    same one. Where ``fcntl`` exists it is ``flock`` on the directory itself, not on a lock
+    file beside it: it leaves nothing behind in the user's tree, and it survives the
+    atomic rename (a lock on the file itself would stay on the replaced inode). Elsewhere
+    (Windows) it is a ``filelock`` lock file, :data:`LOCK_NAME`, in that directory (Windows
+    removes it again on release); without either, the write goes ahead with a
+    :class:`LockWarning`. Where the directory cannot be opened the write that follows
+    fails with its own, clearer error.
     """
     directory = real_path(path).parent
-    try:
-        fd = os.open(directory if str(directory) else ".", os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
+    key = os.path.normcase(os.path.abspath(directory if str(directory) else "."))
+    depths: dict[str, int] = getattr(_held, "depths", None) or {}
+    _held.depths = depths
+    if depths.get(key):
+        depths[key] += 1  # this thread holds it already (a bless around each file's write)
+        try:
+            yield
+        finally:
+            depths[key] -= 1
+        return
+    with _lock_directory(key):
+        depths[key] = 1
+        try:
+            yield
+        finally:
+            depths.pop(key, None)
+
+
+@contextlib.contextmanager
+def _lock_directory(directory: str) -> Iterator[None]:
+    if fcntl is not None:
+        try:
+            fd = os.open(directory, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+        return
+    lock = _file_lock(os.path.join(directory, LOCK_NAME))
+    if lock is None:
         yield
         return
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        lock.acquire()
+    except OSError:
+        yield  # an unwritable directory: the write that follows says so
+        return
+    try:
         yield
     finally:
-        os.close(fd)  # closing releases the lock
+        lock.release()
+
+
+def _file_lock(path: str) -> Any:
+    """A ``filelock`` lock on ``path``, or ``None`` (with a warning) where filelock is not
+    installed."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # filelock's "only soft file lock" on import
+            import filelock
+    except ImportError:
+        if _warned:
+            return None
+        _warned.append(True)
+        warnings.warn(
+            LockWarning(
+                "pytest-ragcost: this system has no fcntl, and filelock is not installed, "
+                "so ragcost.yaml and the files beside it are written without a lock: two "
+                "blesses at once may lose each other's baselines (pip install filelock)"
+            ),
+            stacklevel=4,
+        )
+        return None
+    return filelock.FileLock(path)

@@ -109,7 +109,7 @@ def kind_of(value: object) -> str:
     return type(value).__name__
 
 
-_PLAIN_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+_PLAIN_KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$")
 
 
 def at(base: str, *keys: str | int) -> str:

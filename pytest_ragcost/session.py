@@ -117,6 +117,15 @@ class RagcostSession:
         except GateError as exc:
             self.close()
             raise pytest.UsageError(f"pytest-ragcost: {exc}") from None
+        if workerinput is None and self.gate is not None:
+            from .inputs import InputError
+            from .quality.gate import check_files
+
+            try:
+                check_files(self.gate.path)
+            except InputError as exc:
+                self.close()
+                raise pytest.UsageError(f"pytest-ragcost: {exc}") from None
         if workerinput is not None:
             self.history.runs = xdist.history_of(workerinput)
         else:

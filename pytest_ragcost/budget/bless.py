@@ -590,7 +590,7 @@ def _update(
     mode: UpdateMode,
     environment: Mapping[str, Any] | None,
 ) -> UpdateResult:
-    src = read_source(p, display)
+    src = read_source(p, display, creating=True)
     problems = _check_measured(measured, display)
     if environment is not None:
         problems += _check_environment(environment, "environment", display)

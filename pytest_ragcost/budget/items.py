@@ -28,20 +28,31 @@ so a review diff shows the items that moved.
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..inputs import InputError, at, number, read_bytes, read_json
 from ..models import ItemValues
 
 ITEMS_VERSION = 1
 
 
-class ItemStoreError(ValueError):
+class ItemStoreError(InputError):
     """The per-item baseline file is broken; the message says where and how to fix it."""
+
+
+#: the largest per-item file read (a million items of twenty metrics is about 500 MB;
+#: the bless writes about 30 bytes per value)
+MAX_ITEMS_BYTES = 256 << 20
+_WHAT = "per-item baseline file"
+_FIX = "fix the entry by hand or delete the file and re-run with --ragcost-update"
+_FIX_JSON = (
+    "the per-item baseline file must be the JSON pytest-ragcost writes. Resolve the merge "
+    "conflict, or delete the file and re-run with --ragcost-update."
+)
 
 
 def items_path(config_path: Path) -> Path:
@@ -94,14 +105,14 @@ class ItemStore:
         }
 
 
-def _fail(path: Path, where: str, expected: str, found: object) -> ItemStoreError:
+def _short(found: object) -> str:
     text = repr(found)
-    if len(text) > 80:
-        text = text[:77] + "..."
-    return ItemStoreError(
-        f"{path}: {where} must be {expected} (found {text}); fix the entry by hand or delete "
-        "the file and re-run with --ragcost-update"
-    )
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _fail(path: Path, where: str, expected: str, found: object) -> ItemStoreError:
+    return ItemStoreError(str(path), f"must be {expected}", where=where, found=_short(found),
+                          fix=_FIX)
 
 
 def _parse(path: Path, data: object) -> ItemStore:
@@ -116,48 +127,49 @@ def _parse(path: Path, data: object) -> ItemStore:
     for sc, body in raw.items():
         items = body.get("items") if isinstance(body, dict) else None
         if not isinstance(items, dict):
-            raise _fail(path, f"scenarios.{sc}.items", "an object", items)
+            raise _fail(path, at("scenarios", sc, "items"), "an object", items)
         labels: dict[str, str] = {}
         metrics: dict[str, dict[str, float]] = {}
         for item, rec in items.items():
-            where = f"scenarios.{sc}.items.{item}"
+            where = at("scenarios", sc, "items", item)
             if not isinstance(rec, dict) or not isinstance(rec.get("metrics"), dict):
                 raise _fail(path, where, '{"label": "...", "metrics": {...}}', rec)
             label = rec.get("label", item)
-            labels[item] = str(label)
+            if not isinstance(label, str):
+                raise _fail(path, f"{where}.label", "a string", label)
+            labels[item] = label
             values: dict[str, float] = {}
             for key, value in rec["metrics"].items():
-                if (
-                    isinstance(value, bool)
-                    or not isinstance(value, int | float)
-                    or not math.isfinite(value)
-                ):
-                    raise _fail(path, f"{where}.metrics.{key}", "a finite number", value)
-                values[key] = float(value)
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise _fail(path, at(where, "metrics", key), "a finite number", value)
+                # an item's cost is never negative nor beyond what ragcost.yaml can hold
+                values[key] = number(value, str(path), at(where, "metrics", key), minimum=0,
+                                     fix=_FIX)
             metrics[item] = values
         scenarios[sc] = ScenarioItems(labels, metrics)
     return ItemStore(scenarios)
 
 
 def load_items(path: str | os.PathLike[str]) -> ItemStore:
-    """Read the file; a missing one is an empty store (no per-item baselines yet)."""
+    """Read the file; a missing one is an empty store (no per-item baselines yet).
+
+    Raises :class:`ItemStoreError` for anything else that is not the file the bless
+    writes, naming the file and the place (see :mod:`pytest_ragcost.inputs`)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
+        data = read_json(p, max_bytes=MAX_ITEMS_BYTES, what=_WHAT, fix=_FIX_JSON)
+    except InputError as exc:
+        raise ItemStoreError(exc.file, exc.what, where=exc.where, line=exc.line,
+                             column=exc.column, found=exc.found, fix=exc.fix) from None
+    if data is None:
         return ItemStore()
-    except OSError as exc:
-        raise ItemStoreError(f"{p}: cannot read: {exc.strerror or exc}") from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        msg = (
-            f"{p}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}); the per-item baseline "
-            "file must be the JSON pytest-ragcost writes. Resolve the merge conflict, or "
-            "delete the file and re-run with --ragcost-update."
-        )
-        raise ItemStoreError(msg) from None
-    return _parse(p, data)
+        return _parse(p, data)
+    except InputError as exc:
+        if isinstance(exc, ItemStoreError):
+            raise
+        raise ItemStoreError(exc.file, exc.what, where=exc.where, found=exc.found,
+                             fix=exc.fix) from None
 
 
 def with_keys(
@@ -181,7 +193,32 @@ def dumps(store: ItemStore) -> str:
 
 
 def save_items(path: str | os.PathLike[str], store: ItemStore) -> None:
-    """Write the store atomically, keeping an existing file's mode."""
+    """Write the store atomically, keeping an existing file's mode (no merge: see
+    :func:`merge_items` for a bless)."""
     from ..files import write_text_atomic
 
     write_text_atomic(path, dumps(store))
+
+
+def merge_items(
+    path: str | os.PathLike[str],
+    keyed: Mapping[str, Iterable[tuple[str, ItemValues]]],
+) -> ItemStore:
+    """Bless per-item values into the file: under the lock, re-read what is on disk (a bless
+    running beside this one may have written other scenarios since this run started),
+    replace exactly the given keys of the given scenarios, and write it back atomically.
+    Returns the store as written."""
+    from ..files import locked, write_text_atomic
+
+    with locked(path):
+        store = load_items(path)
+        for scenario, pairs in keyed.items():
+            store = with_keys(store, scenario, pairs)
+        text = dumps(store)
+        try:
+            old = read_bytes(path, max_bytes=MAX_ITEMS_BYTES, what=_WHAT)
+        except InputError:
+            old = None
+        if old is None or old != text.encode("utf-8"):
+            write_text_atomic(path, text)
+    return store

@@ -23,7 +23,6 @@ Choices a user may meet:
 from __future__ import annotations
 
 import difflib
-import errno
 import math
 import os
 import re
@@ -38,6 +37,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
+from pytest_ragcost.inputs import InputError, read_bytes
 from pytest_ragcost.models import (
     NAME_RE,
     SOURCE_LABELS,
@@ -780,24 +780,29 @@ def _check_bounds(text: str, display: str) -> None:
         number += 1
 
 
-def read_source(path: Path, display: str) -> Source | None:
-    """The file's text with newlines normalised, or ``None`` when it does not exist."""
+def read_source(path: Path, display: str, *, creating: bool = False) -> Source | None:
+    """The file's text with newlines normalised, or ``None`` when it does not exist.
+
+    Only a regular file is read (through symlinks): a directory, a device such as
+    ``/dev/null``, a pipe or a dangling symlink is a problem, since baselines read from it
+    would all be NEW and a bless would write its files beside it. With ``creating`` (a
+    bless that may create the file) a dangling symlink is a new file at its target."""
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
-            if len(data) > MAX_BYTES:
-                size = os.fstat(fh.fileno()).st_size
-                raise _too_large(display, max(size, len(data)))
-    except FileNotFoundError:
+        data = read_bytes(path, display=display, max_bytes=MAX_BYTES, what="budget file",
+                          fix=_FIX)
+    except InputError as exc:
+        if creating and exc.what.startswith("is a symlink to") and not os.path.exists(path):
+            return None
+        if exc.what.startswith("is too large"):
+            size = exc.found or "more"
+            raise BudgetError([Problem(
+                display, None, "",
+                f"is too large to be a budget file (limit {MAX_BYTES:,} bytes)", size, _FIX,
+            )]) from None
+        raise BudgetError([Problem(display, None, "", "cannot be read", f"it {exc.what}",
+                                   exc.fix or "check the path and its permissions")]) from None
+    if data is None:
         return None
-    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
-        reason = getattr(exc, "strerror", None) or str(exc)
-        if getattr(exc, "errno", None) == errno.ELOOP:
-            reason = "it is a symlink loop (a link that leads back to itself)"
-        elif isinstance(exc, IsADirectoryError):
-            reason = "it is a directory, not a file"
-        raise BudgetError([Problem(display, None, "", "cannot be read", reason,
-                                   "check the path and its permissions")]) from None
     bom = data.startswith(b"\xef\xbb\xbf")
     if bom:
         data = data[3:]
@@ -837,15 +842,17 @@ def loads(text: str, path: str | os.PathLike[str] = "ragcost.yaml") -> Budget:
     return check_text(text.replace("\r\n", "\n").removeprefix("\ufeff"), str(p), p)[0]
 
 
-def load(path: str | os.PathLike[str]) -> Budget:
+def load(path: str | os.PathLike[str], *, creating: bool = False) -> Budget:
     """Read and check ``ragcost.yaml``.
 
     A missing file gives an empty budget (``exists=False``) so ``--ragcost-update`` can
-    create it. Any other trouble raises :class:`BudgetError` listing every problem.
+    create it; a dangling symlink too when ``creating``. Any other trouble (a directory, a
+    device, a dangling symlink when not creating) raises :class:`BudgetError` listing
+    every problem.
     """
     p = Path(path)
     display = str(path)
-    src = read_source(p, display)
+    src = read_source(p, display, creating=creating)
     if src is None:
         return Budget(path=p, exists=False)
     return check_text(src.text, display, p)[0]

@@ -125,9 +125,18 @@ def bless(
             measured[o.run.scenario] = figures
     environment = {"id": gate.environment.get("id"),
                    **dict(gate.environment.get("comparable", {}))}
-    result = budget_mod.update(gate.path, measured, mode=mode, environment=environment)
-    items_written = _bless_items(gate, [o.run for o in kept], measured, result)
-    written = _bless_quality(gate, scores, mode) if scores else ()
+    from ..budget.items import items_path
+    from ..files import locked
+    from ..quality.gate import scores_path
+
+    # One locked read-merge-write for every file the bless writes: each is read again
+    # under the lock (a bless beside this one may have written since this run started),
+    # this run's entries are merged in and the file is replaced atomically. The lock is
+    # per directory and re-entrant, so each file's own writer takes it again at no cost.
+    with locked(gate.path), locked(items_path(gate.path)), locked(scores_path(gate.path)):
+        result = budget_mod.update(gate.path, measured, mode=mode, environment=environment)
+        items_written = _bless_items(gate, [o.run for o in kept], measured, result)
+        written = _bless_quality(gate, scores, mode) if scores else ()
     return BlessResult(result, written, items_written)
 
 
@@ -138,16 +147,16 @@ def _bless_items(
     result: budget_mod.UpdateResult,
 ) -> tuple[str, ...]:
     """Keep each item's value of every key whose baseline the bless wrote."""
-    from ..budget.items import ItemStore, items_path, save_items, with_keys
+    from ..budget.items import items_path, merge_items
     from . import items as ic
 
     skipped = {(s.scenario, s.key) for s in result.skipped}
-    store = gate.items if gate.items is not None else ItemStore()
+    keyed: dict[str, list[tuple[str, ItemValues]]] = {}
     written: list[str] = []
     for run in runs:
         if run.scenario not in measured or not ic.has_items(run.requests):
             continue
-        keyed = []
+        pairs = []
         for key in measured[run.scenario]:
             if (run.scenario, key) in skipped or metric_class(split_key(key)[1]) not in (
                 "exact", "noisy", "derived"
@@ -155,14 +164,13 @@ def _bless_items(
                 continue
             got = ic.item_values(run.requests, key)
             rounded = {i: float(f"{v:.6g}") for i, v in got.values.items()}
-            keyed.append((key, ItemValues(rounded, got.labels)))
-        if keyed:
-            store = with_keys(store, run.scenario, keyed)
-            n = len({i for _, v in keyed for i in v.values})
+            pairs.append((key, ItemValues(rounded, got.labels)))
+        if pairs:
+            keyed[run.scenario] = pairs
+            n = len({i for _, v in pairs for i in v.values})
             written.append(f"{run.scenario} ({n} items)")
-    if written:
-        save_items(items_path(gate.path), store)
-        gate.items = store
+    if keyed:
+        gate.items = merge_items(items_path(gate.path), keyed)
     return tuple(written)
 
 
@@ -172,24 +180,28 @@ def _bless_quality(
     """Store per-sample baselines of every scored metric; returns what was written."""
     from ..quality import stored_from
     from ..quality.gate import scores_path
-    from ..quality.store import load_scores, save_scores, with_metric
+    from ..quality.store import ScoreStore, merge_scores, with_metric
 
     path = scores_path(gate.path)
-    store = load_scores(path)
     written: list[str] = []
-    for scenario, metrics in results.items():
-        for metric, scores in metrics.items():
-            if scores.unknown() or scores.misses():
-                continue  # quality unknown is not a baseline
-            old = store.get(scenario, metric)
-            if mode == "improvements" and old is not None:
-                old_scores = list(old.scores().values())
-                old_mean = sum(old_scores) / len(old_scores) if old_scores else None
-                new_mean = scores.mean()
-                if new_mean is None or (old_mean is not None and new_mean <= old_mean):
-                    continue
-            store = with_metric(store, scenario, metric, stored_from(scores))
-            written.append(f"{scenario}.{metric}")
-    if written:
-        save_scores(path, store)
+
+    def change(store: ScoreStore) -> ScoreStore:
+        # decided against what is on disk now, under the lock (improvements included)
+        written.clear()
+        for scenario, metrics in results.items():
+            for metric, scores in metrics.items():
+                if scores.unknown() or scores.misses():
+                    continue  # quality unknown is not a baseline
+                old = store.get(scenario, metric)
+                if mode == "improvements" and old is not None:
+                    old_scores = list(old.scores().values())
+                    old_mean = sum(old_scores) / len(old_scores) if old_scores else None
+                    new_mean = scores.mean()
+                    if new_mean is None or (old_mean is not None and new_mean <= old_mean):
+                        continue
+                store = with_metric(store, scenario, metric, stored_from(scores))
+                written.append(f"{scenario}.{metric}")
+        return store
+
+    merge_scores(path, change)
     return tuple(written)

@@ -76,8 +76,9 @@ def load_gate(
             loaded = budget_mod.loads(text, path)
             exists = True
         else:
-            exists = path.exists()
-            loaded = budget_mod.load(path)
+            # a bless may create the file, also at the target of a dangling symlink
+            loaded = budget_mod.load(path, creating=settings.update is not None)
+            exists = loaded.exists
             text = path.read_text(encoding="utf-8") if exists else ""
     except budget_mod.BudgetError as exc:
         raise GateError(str(exc)) from None

@@ -42,6 +42,17 @@ def judge_path(config_path: Path) -> Path:
     return config_path.with_name(f"{config_path.stem}.judge.json")
 
 
+def check_files(config_path: Path) -> None:
+    """Read the score store and the judge record beside ``config_path`` when they exist,
+    so a broken one stops the run at its start, named, instead of turning every quality
+    metric UNMEASURED. Raises :class:`~pytest_ragcost.inputs.InputError`."""
+    from .judge import JudgeRecord
+    from .store import load_scores
+
+    load_scores(scores_path(config_path))
+    JudgeRecord.load(judge_path(config_path))
+
+
 def _has_references(samples: Sequence[Sample]) -> bool:
     return any(s.reference_ids or s.reference_contexts for s in samples)
 
@@ -59,7 +70,7 @@ class QualityGate:
         self.mode = mode
         self.store = load_scores(scores_path(config_path))
         jpath = judge_path(config_path)
-        self.record = JudgeRecord.load(jpath) if jpath.exists() else JudgeRecord()
+        self.record = JudgeRecord.load(jpath)
 
     def metrics_for(self, run: ScenarioRun) -> list[str]:
         from ..models import metric_class

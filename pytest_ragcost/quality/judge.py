@@ -47,7 +47,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pytest_ragcost.files import write_text_atomic
+from pytest_ragcost.files import locked, write_text_atomic
+from pytest_ragcost.inputs import InputError, at, kind_of, number, read_json
 
 StructuredMode = Literal["json", "json_schema", "md_json"]
 STRUCTURED_MODES: tuple[StructuredMode, ...] = ("json", "json_schema", "md_json")
@@ -126,8 +127,13 @@ class JudgeConfigError(ValueError):
     """The judge cannot be set up as configured."""
 
 
-class JudgeRecordError(ValueError):
+class JudgeRecordError(InputError):
     """The judge record file is broken; the message says where and how to fix it."""
+
+
+#: the largest judge record read
+MAX_RECORD_BYTES = 256 << 20
+_RECORD_FIX = "re-record it with a live judge (record mode) or restore it from git"
 
 
 @dataclass(frozen=True)
@@ -209,6 +215,10 @@ class JudgeRecord:
 
     def __init__(self, answers: Mapping[tuple[str, str, str, str], RecordedAnswer] | None = None):
         self._answers: dict[tuple[str, str, str, str], RecordedAnswer] = dict(answers or {})
+        # what this process changed since the record was read: :meth:`save` applies only
+        # these to what is on disk then, so a recording beside this one keeps its answers
+        self._put: set[tuple[str, str, str, str]] = set()
+        self._dropped: set[tuple[str, str, str, str]] = set()
 
     def __len__(self) -> int:
         return len(self._answers)
@@ -231,7 +241,10 @@ class JudgeRecord:
 
     def put(self, answer: RecordedAnswer) -> None:
         """Add or replace one answer."""
-        self._answers[answer.key()] = answer
+        key = answer.key()
+        self._answers[key] = answer
+        self._put.add(key)
+        self._dropped.discard(key)
 
     def prune(self, judge_model: str, metric: str, keep_samples: set[str]) -> int:
         """Drop this judge's answers for ``metric`` whose sample is not in ``keep_samples``.
@@ -246,64 +259,93 @@ class JudgeRecord:
         ]
         for k in drop:
             del self._answers[k]
+            self._put.discard(k)
+            self._dropped.add(k)
         return len(drop)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> JudgeRecord:
-        """Read a record; a missing file is an empty record."""
+        """Read a record; a missing file is an empty record.
+
+        Raises :class:`JudgeRecordError` naming the file and the place for anything that
+        is not the record pytest-ragcost writes (see :mod:`pytest_ragcost.inputs`)."""
         p = Path(path)
+        shown = str(p)
         try:
-            text = p.read_text(encoding="utf-8")
-        except FileNotFoundError:
+            data = read_json(p, max_bytes=MAX_RECORD_BYTES, what="judge record",
+                             fix=_RECORD_FIX)
+        except InputError as exc:
+            raise JudgeRecordError(exc.file, exc.what, where=exc.where, line=exc.line,
+                                   column=exc.column, found=exc.found, fix=exc.fix) from None
+        if data is None:
             return cls()
-        fix = "re-record it with a live judge (record mode) or restore it from git"
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            msg = f"{p}:{exc.lineno}:{exc.colno}: judge record is not valid JSON ({exc.msg}); {fix}"
-            raise JudgeRecordError(msg) from None
+
+        def fail(where: str, expected: str, found: object) -> JudgeRecordError:
+            return JudgeRecordError(shown, f"must be {expected}", where=where,
+                                    found=kind_of(found), fix=_RECORD_FIX)
+
         if not isinstance(data, dict) or data.get("version") != RECORD_VERSION:
-            found = data.get("version") if isinstance(data, dict) else type(data).__name__
-            msg = (
-                f"{p}: judge record must be an object with version {RECORD_VERSION} "
-                f"(found {found!r}); {fix}"
-            )
-            raise JudgeRecordError(msg)
+            found = data.get("version") if isinstance(data, dict) else data
+            raise fail("the top level", f"an object with version {RECORD_VERSION}", found)
         raw = data.get("answers")
         if not isinstance(raw, list):
-            msg = f"{p}: 'answers' must be a list (found {type(raw).__name__}); {fix}"
-            raise JudgeRecordError(msg)
+            raise fail("answers", "a list", raw)
         rec = cls()
         for i, item in enumerate(raw):
-            where = f"{p}: answers[{i}]"
+            where = at("answers", i)
             if not isinstance(item, dict):
-                msg = f"{where} must be an object (found {type(item).__name__}); {fix}"
-                raise JudgeRecordError(msg)
+                raise fail(where, "an object", item)
             for name in ("judge_model", "metric", "sample", "prompt_sha256", "response"):
                 if not isinstance(item.get(name), str):
-                    msg = f"{where}.{name} must be a string (found {item.get(name)!r}); {fix}"
-                    raise JudgeRecordError(msg)
-            rec.put(
-                RecordedAnswer(
-                    judge_model=item["judge_model"],
-                    metric=item["metric"],
-                    sample=item["sample"],
-                    prompt_sha256=item["prompt_sha256"],
-                    response=item["response"],
-                    sample_label=str(item.get("sample_label", "")),
-                    params=dict(item.get("params") or {}),
-                    usage={str(k): int(v) for k, v in dict(item.get("usage") or {}).items()},
-                )
+                    raise fail(at(where, name), "a string", item.get(name))
+            label = item.get("sample_label", "")
+            if not isinstance(label, str):
+                raise fail(at(where, "sample_label"), "a string", label)
+            params = item.get("params") or {}
+            if not isinstance(params, dict):
+                raise fail(at(where, "params"), "an object", params)
+            usage = item.get("usage") or {}
+            if not isinstance(usage, dict):
+                raise fail(at(where, "usage"), "an object of token counts", usage)
+            counts = {
+                str(k): int(number(v, shown, at(where, "usage", str(k)), minimum=0,
+                                   maximum=2**53, integer=True, fix=_RECORD_FIX))
+                for k, v in usage.items()
+            }
+            rec._answers[(item["judge_model"], item["metric"], item["sample"],
+                          item["prompt_sha256"])] = RecordedAnswer(
+                judge_model=item["judge_model"],
+                metric=item["metric"],
+                sample=item["sample"],
+                prompt_sha256=item["prompt_sha256"],
+                response=item["response"],
+                sample_label=label,
+                params=dict(params),
+                usage=counts,
             )
         return rec
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the record atomically, sorted, indented for review."""
+        """Write this run's answers into the record at ``path``, atomically, sorted,
+        indented for review.
+
+        Under the lock the file is read again and only what this process changed (the
+        answers it put, the ones it pruned) is applied to it, so two recordings at once
+        keep each other's answers."""
         p = Path(path)
-        data = {"version": RECORD_VERSION, "answers": [a.to_dict() for a in self.answers()]}
-        text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         p.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(p, text)
+        with locked(p):
+            merged = dict(type(self).load(p)._answers)
+            for key in self._dropped:
+                merged.pop(key, None)
+            for key in self._put:
+                merged[key] = self._answers[key]
+            self._answers = merged
+            self._put.clear()
+            self._dropped.clear()
+            data = {"version": RECORD_VERSION, "answers": [a.to_dict() for a in self.answers()]}
+            text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+            write_text_atomic(p, text)
 
 
 def find_miss(exc: BaseException) -> JudgeMiss | None:

@@ -29,19 +29,29 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pytest_ragcost.files import locked, write_text_atomic
+from pytest_ragcost.inputs import InputError, at, number, read_json
 
 STORE_VERSION = 1
 DEFAULT_FILENAME = "ragcost.scores.json"
 
 
-class ScoreStoreError(ValueError):
+class ScoreStoreError(InputError):
     """The score store file is broken; the message says where and how to fix it."""
+
+
+#: the largest score store read
+MAX_SCORES_BYTES = 256 << 20
+_WHAT = "per-sample score store"
+_FIX_JSON = (
+    "the per-sample score store must be the JSON pytest-ragcost writes. Resolve the merge "
+    "conflict or edit, or delete the file and re-run with --ragcost-update."
+)
 
 
 @dataclass(frozen=True)
@@ -103,7 +113,8 @@ def _fail(path: Path, where: str, expected: str, found: object, fix: str) -> Sco
     found_txt = repr(found)
     if len(found_txt) > 80:
         found_txt = found_txt[:77] + "..."
-    return ScoreStoreError(f"{path}: {where} must be {expected} (found {found_txt}); {fix}")
+    return ScoreStoreError(str(path), f"must be {expected}", where=where, found=found_txt,
+                           fix=fix)
 
 
 _FIX = "fix the entry by hand or delete the file and re-run with --ragcost-update"
@@ -128,10 +139,10 @@ def _parse(path: Path, data: object) -> ScoreStore:
     scenarios: dict[str, dict[str, StoredMetric]] = {}
     for sc, metrics in raw_sc.items():
         if not isinstance(metrics, dict):
-            raise _fail(path, f"scenarios.{sc}", "an object", type(metrics).__name__, _FIX)
+            raise _fail(path, at("scenarios", sc), "an object", type(metrics).__name__, _FIX)
         out: dict[str, StoredMetric] = {}
         for m, entry in metrics.items():
-            where = f"scenarios.{sc}.{m}"
+            where = at("scenarios", sc, m)
             if not isinstance(entry, dict):
                 raise _fail(path, where, "an object", type(entry).__name__, _FIX)
             tier = entry.get("tier")
@@ -145,19 +156,16 @@ def _parse(path: Path, data: object) -> ScoreStore:
                 raise _fail(path, f"{where}.samples", "an object", type(samples).__name__, _FIX)
             parsed: dict[str, StoredScore] = {}
             for key, rec in samples.items():
-                w = f"{where}.samples.{key}"
+                w = at(where, "samples", key)
                 if not isinstance(rec, dict):
                     raise _fail(path, w, '{"output": "...", "score": 0.9}', rec, _FIX)
                 outp, score = rec.get("output"), rec.get("score")
                 if not isinstance(outp, str):
                     raise _fail(path, f"{w}.output", "a hash string", outp, _FIX)
-                if (
-                    isinstance(score, bool)
-                    or not isinstance(score, int | float)
-                    or not math.isfinite(score)
-                ):
+                if isinstance(score, bool) or not isinstance(score, int | float):
                     raise _fail(path, f"{w}.score", "a finite number", score, _FIX)
-                parsed[key] = StoredScore(output=outp, score=float(score))
+                parsed[key] = StoredScore(output=outp, score=number(
+                    score, str(path), f"{w}.score", fix=_FIX))
             out[m] = StoredMetric(tier=tier, judge=judge, samples=parsed)
         scenarios[sc] = out
     return ScoreStore(scenarios=scenarios)
@@ -171,19 +179,19 @@ def load_scores(path: str | os.PathLike[str]) -> ScoreStore:
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
+        data = read_json(p, max_bytes=MAX_SCORES_BYTES, what=_WHAT, fix=_FIX_JSON)
+    except InputError as exc:
+        raise ScoreStoreError(exc.file, exc.what, where=exc.where, line=exc.line,
+                              column=exc.column, found=exc.found, fix=exc.fix) from None
+    if data is None:
         return ScoreStore()
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        msg = (
-            f"{p}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}); the per-sample "
-            "score store must be the JSON pytest-ragcost writes. Resolve the merge "
-            "conflict or edit, or delete the file and re-run with --ragcost-update."
-        )
-        raise ScoreStoreError(msg) from None
-    return _parse(p, data)
+        return _parse(p, data)
+    except InputError as exc:
+        if isinstance(exc, ScoreStoreError):
+            raise
+        raise ScoreStoreError(exc.file, exc.what, where=exc.where, found=exc.found,
+                              fix=exc.fix) from None
 
 
 def with_metric(store: ScoreStore, scenario: str, metric: str, entry: StoredMetric) -> ScoreStore:
@@ -210,6 +218,21 @@ def save_scores(path: str | os.PathLike[str], store: ScoreStore) -> None:
     write_text_atomic(p, text)
 
 
+def merge_scores(
+    path: str | os.PathLike[str], change: Callable[[ScoreStore], ScoreStore]
+) -> ScoreStore:
+    """The one way a bless writes the store: under the lock, re-read what is on disk (a
+    bless running beside this one may have stored other scenarios since this run
+    started), apply ``change`` to it, and write the result atomically when it differs.
+    Returns the store as written."""
+    with locked(path):
+        old = load_scores(path)
+        new = change(old)
+        if new != old:
+            save_scores(path, new)
+        return new
+
+
 def update_scores(
     path: str | os.PathLike[str],
     scenario: str,
@@ -223,25 +246,9 @@ def update_scores(
 
     Every other scenario and metric in the file is kept as it was. Returns the new store.
     """
-    with locked(path):  # another bless writing this file beside us: wait, then re-read
-        return _update_scores(path, scenario, metric, scores, tier=tier, judge=judge)
-
-
-def _update_scores(
-    path: str | os.PathLike[str],
-    scenario: str,
-    metric: str,
-    scores: Mapping[str, tuple[str, float]],
-    *,
-    tier: str,
-    judge: str | None,
-) -> ScoreStore:
-    store = load_scores(path)
     entry = StoredMetric(
         tier=tier,
         judge=judge,
         samples={k: StoredScore(output=o, score=float(s)) for k, (o, s) in scores.items()},
     )
-    new = with_metric(store, scenario, metric, entry)
-    save_scores(path, new)
-    return new
+    return merge_scores(path, lambda store: with_metric(store, scenario, metric, entry))
