@@ -8,11 +8,13 @@ same CPU model and count, the same GPUs and the same kind of energy meter. The
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import platform
 import subprocess
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -42,45 +44,82 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def git_commit(root: Path) -> dict[str, Any] | None:
-    """The commit under test, if ``root`` is in a git work tree (and git answers quickly)."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=3,
-            check=False,
-        )
-        if head.returncode != 0:
-            return None
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=3,
-            check=False,
-        )
-        branch = subprocess.run(
-            ["git", "rev-parse", "--abbrev-ref", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=3,
-            check=False,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
+_GIT_STATUS = ["git", "status", "--porcelain=v2", "--branch", "--untracked-files=no"]
+#: git gets this long to answer; a slower one (a huge repository, a hung network mount)
+#: leaves the commit unknown
+GIT_TIMEOUT_S = 3.0
+
+
+def parse_git_status(text: str) -> dict[str, Any] | None:
+    """The commit, branch and dirtiness from ``git status --porcelain=v2 --branch``;
+    None before the first commit."""
+    commit = ""
+    branch = ""
+    dirty = False
+    for line in text.splitlines():
+        if line.startswith("# branch.oid "):
+            commit = line.split(" ", 2)[2].strip()
+        elif line.startswith("# branch.head "):
+            branch = line.split(" ", 2)[2].strip()
+        elif line and not line.startswith("#"):
+            dirty = True  # a changed tracked file (untracked ones are not listed)
+    if not commit or commit == "(initial)":
         return None
-    if branch in ("", "HEAD"):
+    if branch in ("", "(detached)"):
         # a detached checkout, as CI makes: the CI system knows the branch
         branch = os.environ.get("GITHUB_HEAD_REF") or os.environ.get("GITHUB_REF_NAME") or ""
-    return {
-        "commit": head.stdout.strip(),
-        "dirty": bool(dirty.stdout.strip()),
-        "branch": branch or None,
-    }
+    return {"commit": commit, "dirty": dirty, "branch": branch or None}
+
+
+class GitProbe:
+    """``git status`` of a work tree, started now and read when the commit is needed, so
+    git runs while the tests do. One subprocess; no answer, no repository or no git
+    gives None."""
+
+    def __init__(self, root: Path) -> None:
+        self._result: dict[str, Any] | None = None
+        self._done = False
+        try:
+            self._proc: subprocess.Popen[str] | None = subprocess.Popen(
+                # no index lock taken: a user's own git command may be waiting for it
+                _GIT_STATUS, cwd=root, env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                text=True,
+            )
+        except (OSError, ValueError, subprocess.SubprocessError):
+            self._proc = None
+        self._started = time.monotonic()
+
+    def result(self) -> dict[str, Any] | None:
+        """The commit under test (``commit``, ``dirty``, ``branch``) or None."""
+        if self._done or self._proc is None:
+            return self._result
+        self._done = True
+        left = max(GIT_TIMEOUT_S - (time.monotonic() - self._started), 0.0)
+        try:
+            out, _ = self._proc.communicate(timeout=left)
+        except (subprocess.SubprocessError, OSError):
+            self.close()
+            return None
+        if self._proc.returncode == 0:
+            self._result = parse_git_status(out)
+        return self._result
+
+    def close(self) -> None:
+        """Stop git if it is still running (an interrupted run never asks for the result)."""
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.kill()
+        with contextlib.suppress(subprocess.SubprocessError, OSError):
+            proc.communicate(timeout=GIT_TIMEOUT_S)
+        self._done = True
+
+
+def git_commit(root: Path) -> dict[str, Any] | None:
+    """The commit under test, if ``root`` is in a git work tree (and git answers quickly)."""
+    return GitProbe(root).result()
 
 
 def comparable(meters: MeterSet) -> dict[str, Any]:
@@ -110,8 +149,10 @@ def fingerprint_id(comp: dict[str, Any]) -> str:
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
-def fingerprint(meters: MeterSet, root: Path) -> dict[str, Any]:
-    """The JSON ``environment`` block."""
+def fingerprint(meters: MeterSet, root: Path | None = None) -> dict[str, Any]:
+    """The JSON ``environment`` block. Without ``root``, ``packages`` and ``git`` are left
+    empty for :func:`complete_environment` to fill in when a run is written (the start of
+    a run needs only the comparable part: its ``id``)."""
     comp = comparable(meters)
     return {
         "id": fingerprint_id(comp),
@@ -120,7 +161,14 @@ def fingerprint(meters: MeterSet, root: Path) -> dict[str, Any]:
         "release": platform.release(),
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
-        "packages": _versions(),
+        "packages": _versions() if root is not None else {},
         "meters": meters.describe(),
-        "git": git_commit(root),
+        "git": git_commit(root) if root is not None else None,
     }
+
+
+def complete_environment(environment: dict[str, Any], git: GitProbe | None) -> None:
+    """Fill in the package versions and the commit of a :func:`fingerprint` made without
+    a root."""
+    environment["packages"] = _versions()
+    environment["git"] = git.result() if git is not None else None

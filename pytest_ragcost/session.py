@@ -14,14 +14,17 @@ test loads none of them.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable, Generator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from . import __version__, junit, xdist
 from .config import Settings
+from .environment import GitProbe, complete_environment, fingerprint
 from .keys import RECORDER_KEY
 from .marker import ScenarioSpec
 from .meters.registry import MeterSet, build
@@ -72,6 +75,8 @@ class RagcostSession:
         self.items_written: list[str] = []
         self.frontiers: list[Frontier] = []
         self._counter: TokenCounter | None = None
+        self._gate_pending = False  # no budget file at the start: loaded on first use
+        self._git: GitProbe | None = None
         self._xdist: xdist.Controller | None = None
         self._ran: set[str] = set()
         self._failed_suite = False  # a suite-level error (two tests claim one scenario)
@@ -83,16 +88,17 @@ class RagcostSession:
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
-        from .compare.gate import GateError, load_gate
-        from .environment import fingerprint
-
         self.meters = build(
             self.settings.meters,
             watts_per_thread=self.settings.watts_per_thread,
             watts_source=self.settings.watts_per_thread_source,
         )
-        self.environment = fingerprint(self.meters, self.config.rootpath)
+        # the commit and package versions are read when the run is written, on the
+        # controller: git runs beside the tests meanwhile
+        self.environment = fingerprint(self.meters)
         workerinput = xdist.worker_input(self.config)
+        if workerinput is None:
+            self._git = GitProbe(self.config.rootpath)
         text = workerinput.get(xdist.CONFIG_TEXT) if workerinput is not None else None
         path = self.settings.config_path
         if (
@@ -110,22 +116,17 @@ class RagcostSession:
                 "create it with --ragcost-update"
             )
             raise pytest.UsageError(msg)
-        try:
-            self.gate = load_gate(
-                self.settings, self.environment, text=text, from_worker=workerinput
-            )
-        except GateError as exc:
-            self.close()
-            raise pytest.UsageError(f"pytest-ragcost: {exc}") from None
-        if workerinput is None and self.gate is not None:
-            from .inputs import InputError
-            from .quality.gate import check_files
-
-            try:
-                check_files(self.gate.path)
-            except InputError as exc:
+        if text is None and _nothing_to_read(path):
+            # no budget file and nothing beside it: every scenario is NEW, and the budget
+            # and quality modules load only once a scenario is judged or blessed
+            self._gate_pending = True
+        else:
+            problem = self._load_gate(text)
+            if problem is None and workerinput is None and self.gate is not None:
+                problem = _check_files(self.gate.path)
+            if problem is not None:
                 self.close()
-                raise pytest.UsageError(f"pytest-ragcost: {exc}") from None
+                raise pytest.UsageError(f"pytest-ragcost: {problem}")
         if workerinput is not None:
             self.history.runs = xdist.history_of(workerinput)
         else:
@@ -148,6 +149,27 @@ class RagcostSession:
             )
             raise pytest.UsageError(msg)
         self._start_exports()
+
+    def used_gate(self) -> Gate | None:
+        """The loaded ragcost.yaml; loaded here on first use when there was no file at the
+        start (a problem loading it then is said in the summary and fails the run)."""
+        if self._gate_pending:
+            self._gate_pending = False
+            if (problem := self._load_gate(None)) is not None:
+                self._worker_problem(problem)
+        return self.gate
+
+    def _load_gate(self, text: str | None) -> str | None:
+        """Load the budget file (or the text the controller sent); returns its problems."""
+        # the budget file's reader (ruamel.yaml, the schema) loads only when it is needed
+        from .compare.gate import GateError, load_gate
+
+        try:
+            self.gate = load_gate(self.settings, self.environment, text=text,
+                                  from_worker=xdist.worker_input(self.config))
+        except GateError as exc:
+            return str(exc)
+        return None
 
     def _start_exports(self) -> None:
         from .export import ExtraMissingError, available, require
@@ -172,15 +194,18 @@ class RagcostSession:
     def quality_gate(self) -> QualityGate | None:
         """The quality scorer, loaded on first use (ragas and the score files stay unread
         until a scenario records samples)."""
-        if self.quality is None and self.gate is not None:
+        gate = self.used_gate()
+        if self.quality is None and gate is not None:
             from .quality.gate import QualityGate
 
-            self.quality = QualityGate(self.gate.path, self.gate.budget, self.settings.judge_mode)
+            self.quality = QualityGate(gate.path, gate.budget, self.settings.judge_mode)
         return self.quality
 
     def close(self) -> None:
         if self.meters is not None:
             self.meters.close()
+        if self._git is not None:
+            self._git.close()
         self.history.close()
         if self._xdist is not None:
             with contextlib.suppress(ValueError):  # already unregistered
@@ -250,6 +275,12 @@ class RagcostSession:
             lines.append(f"ragcost: {missing.name} unavailable: {missing.reason}")
         if self.gate is not None:
             lines.append(f"ragcost: {self.gate.header()}")
+        elif self._gate_pending:
+            # the sentence Gate.header() writes for a missing file, without loading one
+            lines.append(
+                f"ragcost: config: {self.settings.config_path} (not found: every scenario is "
+                "NEW; --ragcost-update writes it)"
+            )
         if (history := self.history.header_line()) is not None:
             lines.append(f"ragcost: {history}")
         return lines
@@ -294,7 +325,7 @@ class RagcostSession:
 
         run = recorder.finish()
         scored = self._score(run) if report.passed and run.requests and run.samples else None
-        outcome = evaluate(run, self.gate, quality=scored, stored=self._stored(),
+        outcome = evaluate(run, self.used_gate(), quality=scored, stored=self._stored(),
                            test_passed=report.passed,
                            history=self.history.runs.get(run.scenario, {}))
         if self.spans is not None:
@@ -420,8 +451,9 @@ class RagcostSession:
         if self._interrupted:
             self.problems.append(
                 "interrupted: nothing written"
-                + (f" ({self.gate.path} unchanged)" if self.settings.update is not None
-                   and self.gate is not None else "")
+                + (f" ({self.settings.config_path} unchanged)"
+                   if self.settings.update is not None and self.settings.config_path is not None
+                   else "")
                 + "; run the whole session to bless or report"
             )
             return
@@ -433,6 +465,9 @@ class RagcostSession:
             and _ran_everything(session)
         )
         self._complete = complete
+        complete_environment(self.environment, self._git)
+        if self.settings.update is not None:
+            self.used_gate()  # a bless writes the file even when none was there
         if self._xunit2:
             junit.add_suite_properties(self.config, self.outcomes.values())
         if self.gate is not None:
@@ -543,3 +578,28 @@ def _ran_everything(session: pytest.Session) -> bool:
         return False
     args = [a for a in config.args if a]
     return all("::" not in a for a in args) and not config.getoption("lf", False)
+
+
+def _nothing_to_read(path: Path | None) -> bool:
+    """No budget file at ``path`` (not even a dangling link) and none of the files kept
+    beside it (per-item baselines, stored scores, the judge record)."""
+    if path is None:
+        return False
+    # the names budget/items.py and quality/gate.py give the files beside the budget file
+    beside = (path, *(path.with_name(f"{path.stem}.{kind}.json")
+                      for kind in ("items", "scores", "judge")))
+    return not any(os.path.lexists(p) for p in beside)
+
+
+def _check_files(config_path: Path) -> str | None:
+    """The problem of a broken score store or judge record beside the budget file, read
+    at the start so it stops the run named instead of making every quality metric
+    UNMEASURED."""
+    from .inputs import InputError
+    from .quality.gate import check_files
+
+    try:
+        check_files(config_path)
+    except InputError as exc:
+        return str(exc)
+    return None
