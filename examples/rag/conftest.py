@@ -84,7 +84,7 @@ def _register_token_counters(embedder: Embedder, generator: object) -> None:
     from ragpipe.llm import LlamaCppGenerator
 
     try:
-        from pytest_ragcost.record.tokens import register_counter
+        from pytest_ragcost import register_counter
     except ImportError:  # the plugin is not installed: nothing is metered anyway
         return
     tok = embedder.model.tokenizer

@@ -15,7 +15,7 @@ from ragpipe.corpus import GeneratedDocument
 from ragpipe.pipeline import Question, RagService
 from ragpipe.store import Hit
 
-from pytest_ragcost.record.recorder import Recorder
+from pytest_ragcost import Recorder
 
 SETTINGS = load_settings()
 REQUESTS = 100
