@@ -52,6 +52,8 @@ class Settings:
     judge_mode: JudgeMode = "replay"
     #: the run history: a SQLite file path or a postgresql:// URL; None when turned off
     history: str | None = None
+    #: the project this run belongs to in the history (default: the rootdir's name)
+    project: str = "default"
     #: ``textfile:PATH`` or ``pushgateway:URL`` (checked by export.target.parse_target)
     prometheus: str | None = None
     otel: OtelMode = "auto"
@@ -128,6 +130,34 @@ def history_location(value: Any, where: str, rootpath: Path) -> str | None:
         raise SettingsError(msg)
     path = Path(text)
     return str(path if path.is_absolute() else rootpath / path)
+
+
+#: the longest project name the history keeps (a label, not a document)
+MAX_PROJECT_CHARS = 200
+
+
+def project_name(value: Any, where: str) -> str:
+    """A project name as given: printable, without surrounding spaces, 1-200 characters."""
+    text = str(value)
+    if (
+        not text.strip()
+        or text != text.strip()
+        or len(text) > MAX_PROJECT_CHARS
+        or not text.isprintable()
+    ):
+        msg = (
+            f"{where}: {value!r} is not a project name; expected 1-{MAX_PROJECT_CHARS} "
+            "printable characters without leading or trailing spaces, e.g. "
+            "--ragcost-project=search-api"
+        )
+        raise SettingsError(msg)
+    return text
+
+
+def default_project(rootpath: Path) -> str:
+    """The project a run belongs to unless ``--ragcost-project`` names one: the rootdir's
+    directory name (``root`` for the file system's root)."""
+    return rootpath.resolve().name or "root"
 
 
 
@@ -237,6 +267,10 @@ def _update(value: Any, source: Source) -> UpdateMode:
 
 def _history(value: Any, source: Source) -> str | None:
     return history_location(value, source.where, source.rootpath)
+
+
+def _project(value: Any, source: Source) -> str:
+    return project_name(value, source.where)
 
 
 def _prometheus(value: Any, source: Source) -> str:
@@ -368,6 +402,15 @@ OPTIONS: tuple[Option, ...] = (
         ".ragcost/history.sqlite3 at the rootdir), postgresql://USER@HOST/DB for a team "
         "(pip install 'pytest-ragcost[postgres]'), or none. Earlier runs of the same code "
         "on the same machine give noisy metrics their between-run noise.",
+    ),
+    Option(
+        "project", "--ragcost-project", metavar="NAME", parse=_project,
+        default_at=default_project,
+        ini="ragcost_project",
+        ini_help="The project's name in the history (like --ragcost-project).",
+        help="The project this run belongs to in the history (default: the rootdir's "
+        "name), so one database serves many projects: the between-run noise and the "
+        "trends read only the same project's runs.",
     ),
     Option(
         "prometheus", "--ragcost-prometheus", metavar="TARGET", parse=_prometheus,

@@ -49,8 +49,10 @@ class RunHistory:
         from .history import open_store
 
         try:
-            self.store = open_store(self.settings.history, Path(self.settings.history))
-            self.runs = self.store.summaries(str(environment.get("id")))
+            self.store = open_store(self.settings.history, Path(self.settings.history),
+                                    project=self.settings.project)
+            self.runs = self.store.summaries(str(environment.get("id")),
+                                             project=self.settings.project)
         except Exception as exc:
             self._failed("not read", exc)
 
@@ -63,8 +65,8 @@ class RunHistory:
             default=0,
         )
         return (
-            f"history: {self.store.label} ({earlier} earlier run(s) of these scenarios on "
-            "this machine)"
+            f"history: {self.store.label}, project {self.settings.project} ({earlier} "
+            "earlier run(s) of these scenarios on this machine)"
         )
 
     def record(
@@ -82,6 +84,7 @@ class RunHistory:
         meta = RunMeta(
             environment=environment,
             ragcost_version=__version__,
+            project=self.settings.project,
             profile=profile(self.settings.update is not None),
             config={
                 "requests": self.settings.requests,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pytest_ragcost.history import RunMeta, Store
@@ -60,11 +61,18 @@ def outcome(
     return Outcome(run=run, verdicts=[verdict], quality=quality)
 
 
-def meta(environment: dict[str, Any] | None = None, **git: Any) -> RunMeta:
+def meta(
+    environment: dict[str, Any] | None = None,
+    *,
+    project: str = "proj",
+    ts: datetime | None = None,
+    **git: Any,
+) -> RunMeta:
     env = dict(environment or ENV)
     if git:
         env["git"] = {**env["git"], **git}
-    return RunMeta(environment=env, ragcost_version="9.9.9", config={"requests": 4})
+    return RunMeta(environment=env, ragcost_version="9.9.9", project=project,
+                   config={"requests": 4}, ts=ts)
 
 
 def check_round_trip(store: Store) -> None:
@@ -125,7 +133,7 @@ def check_round_trip(store: Store) -> None:
 
     store.record(meta(commit="b" * 40), [outcome([20.0, 22.0, 21.0, 19.0])])
     store.record(meta({**ENV, "id": "otherenv0000"}), [outcome([99.0, 99.0])])
-    got = store.summaries("envaaaaaaaaa")
+    got = store.summaries("envaaaaaaaaa", project="proj")
     runs = got["qa"]["wall_ms"]["mean"]
     assert [r.value for r in runs] == [20.5, 10.5]  # newest first, this environment only
     assert [r.commit for r in runs] == ["b" * 40, ENV["git"]["commit"]]
@@ -134,8 +142,10 @@ def check_round_trip(store: Store) -> None:
     assert runs[0].se > 0
     # the p95 a budget entry asked for, of the one run that was asked
     assert [round(r.value, 6) for r in got["qa"]["wall_ms"]["p95"]] == [11.85]
-    assert store.summaries("envaaaaaaaaa", window=1)["qa"]["wall_ms"]["mean"][0].value == 20.5
-    assert store.summaries("envaaaaaaaaa", ["nope"]) == {}
+    assert store.summaries("envaaaaaaaaa", project="proj", window=1)["qa"]["wall_ms"]["mean"][
+        0].value == 20.5
+    assert store.summaries("envaaaaaaaaa", ["nope"], project="proj") == {}
+    assert store.summaries("envaaaaaaaaa", project="other") == {}
 
 
 def check_migration_from_v1(store_v1: Store, reopen: Any) -> None:
@@ -152,9 +162,9 @@ def check_migration_from_v1(store_v1: Store, reopen: Any) -> None:
     assert store_v1.schema_version() == 1
     store_v1.close()
     store = reopen()
-    assert store.schema_version() == 2
+    assert store.schema_version() == 3
     versions = store.backend.query("SELECT version FROM schema_version ORDER BY version")
-    assert versions == [(1,), (2,)]
+    assert versions == [(1,), (2,), (3,)]
     assert store.backend.query("SELECT id, git_sha, env_id, branch FROM run") == [
         ("old", "abc", None, None)
     ]

@@ -15,7 +15,7 @@ from pytest_ragcost.history.store import price_rates_hash
 
 
 def test_a_run_reads_back_row_by_row_and_as_summaries(tmp_path: Path) -> None:
-    store = open_store(str(tmp_path / "h.sqlite3"), tmp_path / "unused")
+    store = open_store(str(tmp_path / "h.sqlite3"), tmp_path / "unused", project="proj")
     check_round_trip(store)
     store.close()
 
@@ -23,29 +23,30 @@ def test_a_run_reads_back_row_by_row_and_as_summaries(tmp_path: Path) -> None:
 def test_a_version_1_store_migrates_and_keeps_its_rows(tmp_path: Path) -> None:
     path = tmp_path / "v1.sqlite3"
     check_migration_from_v1(
-        Store(SQLiteBackend(path)), lambda: open_store(str(path), tmp_path / "unused")
+        Store(SQLiteBackend(path)),
+        lambda: open_store(str(path), tmp_path / "unused", project="proj"),
     )
 
 
 def test_a_store_newer_than_this_version_is_refused_with_the_fix(tmp_path: Path) -> None:
     path = tmp_path / "h.sqlite3"
-    open_store(str(path), path).close()
+    open_store(str(path), path, project="proj").close()
     with sqlite3.connect(path) as conn:
         conn.execute("INSERT INTO schema_version VALUES (7, 'later')")
     with pytest.raises(HistoryError, match=r"schema is version 7, newer than this "
-                       r"pytest-ragcost knows \(2\); upgrade pytest-ragcost"):
-        open_store(str(path), path)
+                       r"pytest-ragcost knows \(3\); upgrade pytest-ragcost"):
+        open_store(str(path), path, project="proj")
 
 
 def test_the_default_location_and_bad_urls(tmp_path: Path) -> None:
     default = tmp_path / ".ragcost" / "history.sqlite3"
-    open_store("sqlite", default).close()
+    open_store("sqlite", default, project="proj").close()
     assert default.is_file()
     with pytest.raises(HistoryError, match="unknown scheme 'mysql'"):
-        open_store("mysql://u:secret@host/db", default)
+        open_store("mysql://u:secret@host/db", default, project="proj")
     (tmp_path / "dir.sqlite3").mkdir()
     with pytest.raises(HistoryError, match="cannot open the history"):
-        open_store(str(tmp_path / "dir.sqlite3"), default)
+        open_store(str(tmp_path / "dir.sqlite3"), default, project="proj")
 
 
 def test_a_postgres_url_without_psycopg_names_the_extra(
@@ -62,14 +63,15 @@ def test_a_postgres_url_without_psycopg_names_the_extra(
 
     monkeypatch.setattr(builtins, "__import__", no_psycopg)
     with pytest.raises(HistoryError) as info:
-        open_store("postgresql://me:hunter2@127.0.0.1:1/db", Path("unused"))
+        open_store("postgresql://me:hunter2@127.0.0.1:1/db", Path("unused"), project="proj")
     assert "pip install 'pytest-ragcost[postgres]'" in str(info.value)
     assert "hunter2" not in str(info.value)
 
 
 def test_two_runs_written_concurrently_both_land(tmp_path: Path) -> None:
     path = tmp_path / "h.sqlite3"
-    first, second = open_store(str(path), path), open_store(str(path), path)
+    first = open_store(str(path), path, project="proj")
+    second = open_store(str(path), path, project="proj")
     first.record(meta(), [outcome([1.0, 2.0])])
     second.record(meta(), [outcome([3.0, 4.0])])
     assert len(first.runs()) == 2

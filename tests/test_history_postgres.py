@@ -40,7 +40,7 @@ def database(server: str) -> str:
 
 
 def test_a_run_reads_back_row_by_row_and_as_summaries(database: str) -> None:
-    store = open_store(database, Path("unused"))
+    store = open_store(database, Path("unused"), project="proj")
     assert store.backend.dialect == "postgresql"
     check_round_trip(store)
     store.close()
@@ -48,7 +48,8 @@ def test_a_run_reads_back_row_by_row_and_as_summaries(database: str) -> None:
 
 def test_a_version_1_store_migrates_and_keeps_its_rows(database: str) -> None:
     check_migration_from_v1(
-        Store(PostgresBackend(database)), lambda: open_store(database, Path("unused"))
+        Store(PostgresBackend(database)),
+        lambda: open_store(database, Path("unused"), project="proj"),
     )
 
 
@@ -56,7 +57,7 @@ def test_a_server_that_is_not_there_is_a_clear_error_without_the_password(server
     port = int(server.rsplit(":", 1)[1].split("/", 1)[0])
     url = f"postgresql://postgres:s3cret@127.0.0.1:{port + 1 if port < 65535 else 1}/postgres"
     with pytest.raises(HistoryError) as info:
-        open_store(url, Path("unused"))
+        open_store(url, Path("unused"), project="proj")
     assert str(info.value).startswith(
         "cannot connect to the history postgresql://postgres:***@127.0.0.1:"
     )

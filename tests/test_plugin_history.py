@@ -26,7 +26,8 @@ def test_every_run_goes_to_the_default_sqlite_history(rag_project: pytest.Pytest
     result.assert_outcomes(passed=1)
     history = rag_project.path / ".ragcost" / "history.sqlite3"
     result.stdout.fnmatch_lines(
-        [f"ragcost: history: {history} (0 earlier run(s) of these scenarios on this machine)"]
+        [f"ragcost: history: {history}, project {rag_project.path.name} (0 earlier run(s) of "
+         "these scenarios on this machine)"]
     )
     result = rag_project.runpytest("--ragcost")
     result.assert_outcomes(passed=1)

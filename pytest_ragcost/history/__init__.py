@@ -1,15 +1,27 @@
 """The run history: every ``--ragcost`` run kept in SQLite (default) or PostgreSQL.
 
 A plain library (no pytest import): the plugin writes runs into it and reads earlier
-runs' summaries for the between-run noise of noisy metrics; the CLI and the A/B runner
-can do the same.
+runs' summaries of the same project for the between-run noise of noisy metrics; reports
+read a branch's trend; ``ragcost history`` lists, shows, exports and prunes it.
 """
 
 from __future__ import annotations
 
-from .backends import HistoryError
+from .backends import HistoryError, redact
+from .lineage import Lineage, lineage_of
 from .schema import LATEST as SCHEMA_VERSION
-from .store import RunMeta, Store, open_store, price_rates_hash
+from .store import (
+    MetricRow,
+    PruneResult,
+    RunDetail,
+    RunFilter,
+    RunMeta,
+    RunRow,
+    Store,
+    TrendRun,
+    open_store,
+    price_rates_hash,
+)
 
 #: where the default SQLite history lives, relative to the rootdir
 DEFAULT_PATH = ".ragcost/history.sqlite3"
@@ -18,8 +30,17 @@ __all__ = [
     "DEFAULT_PATH",
     "SCHEMA_VERSION",
     "HistoryError",
+    "Lineage",
+    "MetricRow",
+    "PruneResult",
+    "RunDetail",
+    "RunFilter",
     "RunMeta",
+    "RunRow",
     "Store",
+    "TrendRun",
+    "lineage_of",
     "open_store",
     "price_rates_hash",
+    "redact",
 ]

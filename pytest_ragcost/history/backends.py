@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,7 +37,34 @@ class Backend(Protocol):
         """A transaction; ``lock`` also serialises it against other writers (migrations)."""
         ...
 
+    def has_table(self, name: str) -> bool: ...
+
+    def stamp(self, when: datetime) -> Any:
+        """``when`` as this database stores a ``{timestamp}`` column."""
+        ...
+
+    def scrub(self, text: str) -> str:
+        """``text`` without the connection's password (for messages)."""
+        ...
+
     def close(self) -> None: ...
+
+
+def utc(value: Any) -> datetime:
+    """A ``{timestamp}`` column's value (ISO text from SQLite, a datetime from PostgreSQL)
+    as an aware UTC datetime."""
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)
+
+
+def iso(when: datetime) -> str:
+    """The one text form of a time in SQLite: UTC, always with microseconds, so that text
+    order is time order."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 class SQLiteBackend:
@@ -77,15 +105,33 @@ class SQLiteBackend:
             raise
         self._conn.execute("COMMIT")
 
+    def has_table(self, name: str) -> bool:
+        return bool(self.query(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ))
+
+    def stamp(self, when: datetime) -> Any:
+        return iso(when)
+
+    def scrub(self, text: str) -> str:
+        return text
+
     def close(self) -> None:
         self._conn.close()
 
 
-def _redact(url: str) -> str:
-    """The URL without its secrets, for messages."""
+def redact(url: str) -> str:
+    """The URL without its secrets, for every message, header and file."""
     from ..redact import redact_url
 
     return redact_url(url)
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` (a driver's message) without the URL's secrets, whatever it quotes."""
+    from ..redact import redact_text, secrets_in
+
+    return redact_text(text, secrets_in(url))
 
 
 class PostgresBackend:
@@ -96,7 +142,8 @@ class PostgresBackend:
     _LOCK_KEY = 0x7261_6763  # "ragc"
 
     def __init__(self, url: str, *, connect_timeout_s: int = 5) -> None:
-        self.label = _redact(url)
+        self.label = redact(url)
+        self._url = url
         try:
             import psycopg
         except ImportError:
@@ -109,11 +156,8 @@ class PostgresBackend:
         try:
             self._conn = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout_s)
         except Exception as exc:  # psycopg.Error, and a ValueError from a URL it cannot parse
-            from ..redact import redact_text, secrets_in
-
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            first = redact_text(first, secrets_in(url))
-            msg = f"cannot connect to the history {self.label}: {first}"
+            msg = f"cannot connect to the history {self.label}: {scrub(first, url)}"
             raise HistoryError(msg) from None
 
     @staticmethod
@@ -141,6 +185,16 @@ class PostgresBackend:
                 self.execute("SELECT pg_advisory_xact_lock(?)", (self._LOCK_KEY,))
             yield
 
+    def has_table(self, name: str) -> bool:
+        rows = self.query("SELECT to_regclass(?)", (name,))
+        return bool(rows and rows[0][0] is not None)
+
+    def stamp(self, when: datetime) -> Any:
+        return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+    def scrub(self, text: str) -> str:
+        return scrub(text, self._url)
+
     def close(self) -> None:
         self._conn.close()
 
@@ -157,7 +211,7 @@ def connect(url: str, default_path: Path) -> Backend:
     if "://" in text:
         scheme = text.split("://", 1)[0]
         msg = (
-            f"--ragcost-history: unknown scheme {scheme!r} in {_redact(text)!r}; expected a "
+            f"--ragcost-history: unknown scheme {scheme!r} in {redact(text)!r}; expected a "
             "file path, sqlite:///PATH, postgresql://USER@HOST/DB or none"
         )
         raise HistoryError(msg)
