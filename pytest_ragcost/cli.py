@@ -9,6 +9,7 @@
     ragcost compare RUN.json [--config FILE] [--strict]
                                                  verdicts of a saved run against a budget file
     ragcost ab REF [--rounds N] [-- PYTEST ARGS] head against a git ref, same job, alternating
+    ragcost history list|show|export|prune       the run history (SQLite or PostgreSQL)
 
 An output option takes its path as its value, as the plugin's flags do
 (``--ragcost-html=PATH``, ``--ragcost-csv=DIR``); ``-`` sends it to stdout.
@@ -32,7 +33,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from . import __version__
 from .models import Outcome, ScenarioRun
@@ -305,15 +306,34 @@ def _silence_stdout() -> None:
         pass
 
 
+def _history(args: argparse.Namespace, out: io.StringIO) -> int:
+    from .history.command import CommandError, run
+
+    try:
+        return run(args, out)
+    except CommandError as exc:
+        raise CliError(str(exc)) from None
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with any URL it quotes in an error (``unrecognized arguments: ...``)
+    stripped of its secrets."""
+
+    def error(self, message: str) -> NoReturn:
+        from .redact import redact_text
+
+        super().error(redact_text(message))
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ragcost",
         description=(__doc__ or "").splitlines()[0],
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"pytest-ragcost {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p = sub.add_parser("check", help="validate ragcost.yaml (exit 2 with its problems)")
     p.add_argument("path", nargs="?", default="ragcost.yaml")
     p.set_defaults(func=_check)
@@ -363,6 +383,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="PATH", help="write the A/B runs and verdicts as JSON")
     p.add_argument("--markdown", metavar="PATH", help="write the verdicts as Markdown")
     p.set_defaults(func=_ab)
+    from .history.command import add_parser
+
+    add_parser(sub).set_defaults(func=_history)
     return parser
 
 

@@ -3,15 +3,35 @@ reads (the same cases run on a real PostgreSQL in test_history_postgres.py)."""
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import sqlite3
+import subprocess
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from history_cases import check_migration_from_v1, check_round_trip, meta, outcome
+from history_cases import (
+    check_concurrent_writers,
+    check_listing,
+    check_migration_from_v1,
+    check_migration_from_v2,
+    check_projects_kept_apart,
+    check_prune_keeps_summaries,
+    check_round_trip,
+    check_trend_follows_the_branch,
+    meta,
+    outcome,
+)
 
-from pytest_ragcost.history import HistoryError, Store, open_store
+from pytest_ragcost.history import HistoryError, Lineage, Store, lineage_of, open_store
 from pytest_ragcost.history.backends import SQLiteBackend
+from pytest_ragcost.history.locate import Located, locate
 from pytest_ragcost.history.store import price_rates_hash
+
+#: stores written by pytest-ragcost 0.2 itself (tests/data/history_v2/make.py)
+V2_STORES = Path(__file__).parent / "data" / "history_v2"
 
 
 def test_a_run_reads_back_row_by_row_and_as_summaries(tmp_path: Path) -> None:
@@ -86,3 +106,122 @@ def test_the_rates_hash_follows_the_rates_not_the_package_version() -> None:
     assert new == old
     assert other != new
     assert price_rates_hash([outcome([1.0], priced=False).run]) is None
+
+
+def test_projects_on_one_store_are_kept_apart(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "h.sqlite3"), tmp_path, project="A")
+    check_projects_kept_apart(store)
+    store.close()
+
+
+def test_a_trend_follows_its_branch_and_the_commits_it_was_built_on(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "h.sqlite3"), tmp_path, project="proj")
+    check_trend_follows_the_branch(store)
+    store.close()
+
+
+def test_a_prune_drops_request_rows_and_keeps_what_noise_and_trends_read(
+    tmp_path: Path,
+) -> None:
+    store = open_store(str(tmp_path / "h.sqlite3"), tmp_path, project="proj")
+    check_prune_keeps_summaries(store)
+    store.close()
+
+
+def test_runs_are_listed_shown_and_exported_by_project_branch_scenario_and_time(
+    tmp_path: Path,
+) -> None:
+    store = open_store(str(tmp_path / "h.sqlite3"), tmp_path, project="proj")
+    check_listing(store)
+    store.close()
+
+
+def test_a_store_written_by_0_2_migrates_in_place_and_its_runs_stay_readable(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "history.sqlite3"
+    shutil.copy(V2_STORES / "history.sqlite3", path)
+
+    def raw(sql: str) -> list[tuple[Any, ...]]:
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            return conn.execute(sql).fetchall()
+
+    check_migration_from_v2(lambda: open_store(str(path), path, project="quickstart"), raw)
+    # the times keep one text form, old and new, so text order is time order
+    stamps = [ts for (ts,) in raw("SELECT ts FROM run ORDER BY ts")]
+    assert all(datetime.fromisoformat(ts).tzinfo is not None for ts in stamps)
+
+
+def test_eight_writers_from_two_projects_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+
+    def count(sql: str) -> int:
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            return int(conn.execute(sql).fetchone()[0])
+
+    check_concurrent_writers(str(path), count, writers=8, runs=3, requests=10)
+
+
+def _git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main",
+         *args], cwd=cwd, capture_output=True, text=True, check=True,
+    )
+    return done.stdout.strip()
+
+
+def test_the_lineage_of_a_checkout_is_its_commit_and_ancestors(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    shas = []
+    for name in ("one", "two"):
+        (repo / name).write_text(name)
+        _git(repo, "add", name)
+        _git(repo, "commit", "-q", "-m", name)
+        shas.append(_git(repo, "rev-parse", "HEAD"))
+    _git(repo, "checkout", "-q", "-b", "feature")
+    (repo / "f").write_text("f")
+    _git(repo, "add", "f")
+    _git(repo, "commit", "-q", "-m", "f")
+    feature = _git(repo, "rev-parse", "HEAD")
+    _git(repo, "checkout", "-q", "main")
+    (repo / "three").write_text("3")
+    _git(repo, "add", "three")
+    _git(repo, "commit", "-q", "-m", "three")
+    main_after = _git(repo, "rev-parse", "HEAD")
+    _git(repo, "checkout", "-q", "feature")
+    got = lineage_of(repo, "feature", environ={"GITHUB_BASE_REF": "main"})
+    assert got == Lineage("feature", (feature, shas[1], shas[0]), None)
+    assert main_after not in got.commits
+    # a shallow clone knows one commit: the CI system's base branch stands in
+    clone = tmp_path / "clone"
+    _git(tmp_path, "clone", "-q", "--depth=1", "--branch=feature", f"file://{repo}",
+         str(clone))
+    shallow = lineage_of(clone, "feature", environ={"GITHUB_BASE_REF": "main"})
+    assert shallow == Lineage("feature", (feature,), "main")
+    assert lineage_of(clone, "feature", environ={}).base is None
+    assert lineage_of(tmp_path, None, environ={}) == Lineage(None, (), None)
+
+
+def test_the_cli_finds_the_projects_history_and_name_as_pytest_does(tmp_path: Path) -> None:
+    project = tmp_path / "search-api"
+    (project / "tests" / "deep").mkdir(parents=True)
+    (project / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\nragcost_history = "runs/h.db"\n'
+    )
+    found = locate(project / "tests" / "deep")
+    assert (found.store, found.project, found.ini) == (
+        str(project / "runs" / "h.db"), "search-api", project / "pyproject.toml"
+    )
+    (project / "tests" / "pytest.ini").write_text(
+        "[pytest]\nragcost_project = search\nragcost_history = postgresql://ci@db/ragcost\n"
+    )
+    found = locate(project / "tests" / "deep")
+    assert (found.store, found.project) == ("postgresql://ci@db/ragcost", "search")
+    (project / "tests" / "pytest.ini").write_text("[pytest]\nragcost_history = none\n")
+    assert locate(project / "tests").store is None
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    assert locate(bare) == Located(str(bare / ".ragcost" / "history.sqlite3"), "bare", bare,
+                                   None)

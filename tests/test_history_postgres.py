@@ -3,16 +3,42 @@
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from history_cases import check_migration_from_v1, check_round_trip
+from history_cases import (
+    SCENARIO,
+    check_concurrent_writers,
+    check_listing,
+    check_migration_from_v1,
+    check_migration_from_v2,
+    check_projects_kept_apart,
+    check_prune_keeps_summaries,
+    check_round_trip,
+    check_trend_follows_the_branch,
+    make_project,
+    run_pytest_at_once,
+)
 from pg_server import Unavailable, postgres_server
+from test_history_team import check_outputs_without_history, check_two_projects_count_their_own
 
+from pytest_ragcost.cli import main as cli_main
 from pytest_ragcost.history import HistoryError, Store, open_store
 from pytest_ragcost.history.backends import PostgresBackend
+
+V2_STORES = Path(__file__).parent / "data" / "history_v2"
+#: the password the tests put in URLs, to find it wherever it leaks
+PASSWORD = "Pw-4leak-c4nary"
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 psycopg = pytest.importorskip(
     "psycopg", reason="psycopg 3 is not installed (pip install 'pytest-ragcost[postgres]')"
@@ -86,3 +112,165 @@ def test_a_pytest_run_writes_its_run_into_postgres(
         requests = conn.execute("SELECT count(*), min(scenario) FROM request").fetchone()
     assert runs == (1,)
     assert requests == (3, "qa")
+
+
+def _count(database: str) -> Any:
+    def count(sql: str) -> int:
+        with psycopg.connect(database) as conn:
+            row = conn.execute(sql).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    return count
+
+
+def _with_password(url: str, password: str = PASSWORD) -> str:
+    """The URL with a password (the throwaway server trusts every local connection, so
+    any password gets in, as a real one would)."""
+    return url.replace("postgresql://postgres@", f"postgresql://postgres:{password}@")
+
+
+def test_projects_on_one_database_are_kept_apart(database: str) -> None:
+    store = open_store(database, Path("unused"), project="A")
+    check_projects_kept_apart(store)
+    store.close()
+
+
+def test_a_trend_follows_its_branch_and_the_commits_it_was_built_on(database: str) -> None:
+    store = open_store(database, Path("unused"), project="proj")
+    check_trend_follows_the_branch(store)
+    store.close()
+
+
+def test_a_prune_drops_request_rows_and_keeps_what_noise_and_trends_read(
+    database: str,
+) -> None:
+    store = open_store(database, Path("unused"), project="proj")
+    check_prune_keeps_summaries(store)
+    store.close()
+
+
+def test_runs_are_listed_shown_and_exported_by_project_branch_scenario_and_time(
+    database: str,
+) -> None:
+    store = open_store(database, Path("unused"), project="proj")
+    check_listing(store)
+    store.close()
+
+
+def test_a_database_written_by_0_2_migrates_in_place_and_its_runs_stay_readable(
+    database: str,
+) -> None:
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute((V2_STORES / "postgres.sql").read_text())
+
+    def raw(sql: str) -> list[tuple[Any, ...]]:
+        with psycopg.connect(database) as conn:
+            return [tuple(r) for r in conn.execute(sql).fetchall()]
+
+    assert raw("SELECT data_type FROM information_schema.columns"
+               " WHERE table_name = 'run' AND column_name = 'ts'") == [("text",)]
+    check_migration_from_v2(lambda: open_store(database, Path("unused"),
+                                               project="quickstart"), raw)
+    # dashboards filter on a real time: the run's text time became a timestamptz
+    assert raw("SELECT data_type FROM information_schema.columns"
+               " WHERE table_name = 'run' AND column_name = 'ts'") == [
+        ("timestamp with time zone",)
+    ]
+
+
+def test_eight_writers_from_two_projects_lose_nothing_and_never_deadlock(
+    database: str,
+) -> None:
+    check_concurrent_writers(database, _count(database), writers=8, runs=5, requests=20)
+
+
+def test_four_pytest_runs_at_once_into_a_new_database_record_four_runs(
+    database: str, tmp_path: Path
+) -> None:
+    projects = [make_project(tmp_path, f"p{i}") for i in range(4)]
+    results = run_pytest_at_once(projects, f"--ragcost-history={database}")
+    for result in results:
+        assert result.returncode == 0, result.stdout
+        assert "history not" not in result.stdout
+    count = _count(database)
+    assert count("SELECT COUNT(*) FROM run") == 4
+    assert count("SELECT COUNT(DISTINCT project) FROM run") == 4
+    assert count("SELECT COUNT(*) FROM request") == 12
+    assert count("SELECT COUNT(*) FROM schema_version") == 3
+
+
+def test_two_projects_on_one_database_each_count_only_their_own_runs(
+    database: str, pytester: pytest.Pytester
+) -> None:
+    check_two_projects_count_their_own(pytester, database)
+
+
+def test_a_password_is_never_printed_nor_written(
+    database: str, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = _with_password(database)
+    summary = pytester.path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    pytester.makepyfile(test_qa=SCENARIO)
+    result = pytester.runpytest(
+        "--ragcost", f"--ragcost-history={url}", "--ragcost-json=out/run.json",
+        "--ragcost-markdown=out/run.md", "--ragcost-html=out/run.html",
+        "--ragcost-csv=out/csv", "--junitxml=out/junit.xml", "-rA",
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["ragcost: history: postgresql://postgres:***@127.0.0.1:*"
+                                 "project * (0 earlier run(s)*"])
+    # the CLI over the same database: its listing, details, export and errors
+    with psycopg.connect(database) as conn:
+        (run_id,) = conn.execute("SELECT id FROM run").fetchall()[0]
+    for args in (["list"], ["list", "--json"], ["show", run_id[:8]], ["show", run_id, "--json"],
+                 ["export", "--format", "json"], ["export", "-o", str(pytester.path / "x.csv")],
+                 ["show", "ffffffff"], ["prune", "--keep-days", "1", "--dry-run"]):
+        assert cli_main(["history", *args, "--store", url]) in (0, 2)
+    bad_db = url.rsplit("/", 1)[0] + "/no_such_db"
+    assert cli_main(["history", "list", "--store", bad_db]) == 2
+    with pytest.raises(SystemExit) as info:
+        cli_main(["history", "list", "--store", url, "--bogus", url])
+    assert info.value.code == 2
+    out, err = capsys.readouterr()
+    assert "postgresql://postgres:***@" in out
+    assert 'database "no_such_db" does not exist' in err
+    texts = [result.stdout.str(), result.stderr.str(), out, err]
+    texts += [p.read_text(errors="replace") for p in pytester.path.rglob("*") if p.is_file()]
+    with psycopg.connect(database) as conn:
+        texts += [str(r) for r in conn.execute("SELECT * FROM run").fetchall()]
+        texts += [str(r) for r in conn.execute("SELECT * FROM environment").fetchall()]
+    assert len(texts) > 12
+    assert not [t[:200] for t in texts if PASSWORD in t]
+
+
+def test_a_store_that_is_down_warns_and_the_run_completes_with_all_its_outputs(
+    server: str, pytester: pytest.Pytester
+) -> None:
+    port = int(server.rsplit(":", 1)[1].split("/", 1)[0])
+    down = _with_password(server).replace(f":{port}/", f":{_closed_port()}/")
+    check_outputs_without_history(pytester, down, "not read", PASSWORD)
+
+
+def test_a_store_that_goes_away_during_the_run_warns_and_loses_no_output(
+    database: str, pytester: pytest.Pytester
+) -> None:
+    # the server ends the run's connection before the run writes (a restart, a failover)
+    pytester.makeconftest(
+        f"""
+        import psycopg
+        import pytest
+
+        @pytest.hookimpl(trylast=True)
+        def pytest_sessionstart(session):
+            from pytest_ragcost.keys import get_session
+            store = get_session(session.config).history.store
+            (pid,) = store.backend.query("SELECT pg_backend_pid()")[0]
+            with psycopg.connect({database!r}, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        """
+    )
+    check_outputs_without_history(pytester, _with_password(database), "not written", PASSWORD)
+    assert _count(database)("SELECT COUNT(*) FROM run") == 0
