@@ -15,7 +15,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import DEFAULT_HISTORY, SettingsError, default_project, project_name
+from ..config import SettingsError, default_project, history_location, project_name
 
 
 @dataclass(frozen=True)
@@ -72,13 +72,8 @@ def _from(rootdir: Path, ini: Path | None, values: dict[str, str]) -> Located:
         project = default_project(rootdir)
     raw = values.get("ragcost_history", "").strip()
     store: str | None
-    if raw.lower() in ("none", "off", "false", "no"):
-        store = None
-    elif not raw or raw in ("sqlite", "default"):
-        store = str(rootdir / DEFAULT_HISTORY)
-    elif "://" in raw and not raw.startswith("sqlite:///"):
-        store = raw
-    else:
-        path = Path(raw.removeprefix("sqlite:///"))
-        store = str(path if path.is_absolute() else rootdir / path)
+    try:
+        store = history_location(raw, f"ragcost_history in {ini}", rootdir)
+    except SettingsError:
+        store = raw  # opening it says what is wrong with it
     return Located(store, project, rootdir, ini)
