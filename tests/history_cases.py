@@ -55,9 +55,11 @@ def outcome(
                 trace_id=f"{i:032x}",
                 index=i,
                 metrics={"wall_ms": ms, "cpu_ms": ms * 0.8, "energy_j": ms / 100,
-                         "tokens_context": 120.0 + i, "errors": 1.0 if i == 1 else 0.0},
+                         "tokens_context": 120.0 + i, "errors": 1.0 if i == 1 else 0.0,
+                         **({"cost_usd": 0.0001} if priced else {})},
                 sources={"wall_ms": "timer", "cpu_ms": "timer", "energy_j": "estimated",
-                         "tokens_context": "counted", "errors": "given"},
+                         "tokens_context": "counted", "errors": "given",
+                         **({"cost_usd": price_source} if priced else {})},
                 stages=(retrieve, generate),
             )
         )

@@ -15,7 +15,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 PG_BIN = Path(os.environ.get("RAGCOST_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -45,13 +45,21 @@ def _as_server_user() -> tuple[list[str], int | None, int | None]:
 
 
 @contextlib.contextmanager
-def postgres_server() -> Iterator[str]:
-    """Start a server; yields a ``postgresql://`` URL of its ``postgres`` database."""
+def postgres_server(
+    *, durable: bool = False, settings: Mapping[str, str] | None = None,
+    base_dir: Path | None = None,
+) -> Iterator[str]:
+    """Start a server; yields a ``postgresql://`` URL of its ``postgres`` database.
+
+    The tests' server skips fsync (its data is thrown away); ``durable`` keeps it, as a
+    real server does, for timings (benchmarks/bench_history_scale.py). ``settings`` are
+    further ``-c name=value`` server settings; ``base_dir`` where the data directory goes
+    (default: the system's temporary directory)."""
     if not (PG_BIN / "pg_ctl").exists():
         msg = f"PostgreSQL server binaries not found in {PG_BIN} (apt-get install postgresql)"
         raise Unavailable(msg)
     prefix, uid, gid = _as_server_user()
-    base = Path(tempfile.mkdtemp(prefix="ragcost-pg-"))
+    base = Path(tempfile.mkdtemp(prefix="ragcost-pg-", dir=base_dir))
     data = base / "data"
     if uid is not None and gid is not None:
         os.chown(base, uid, gid)
@@ -71,9 +79,11 @@ def postgres_server() -> Iterator[str]:
     try:
         run(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
             "--no-sync", "-E", "UTF8")
+        extra = "".join(f" -c {k}={v}" for k, v in (settings or {}).items())
         run(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(base / "server.log"), "-w",
             "-t", "60", "-o",
-            f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -F", "start")
+            f"-p {port} -k {base} -c listen_addresses=127.0.0.1{'' if durable else ' -F'}"
+            f"{extra}", "start")
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
         with contextlib.suppress(Exception):

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from history_cases import (
+    ENV,
     SCENARIO,
     check_concurrent_writers,
     check_listing,
@@ -21,10 +22,12 @@ from history_cases import (
     check_round_trip,
     check_trend_follows_the_branch,
     make_project,
+    meta,
+    outcome,
     run_pytest_at_once,
 )
 from pg_server import Unavailable, postgres_server
-from test_history_team import check_outputs_without_history, check_two_projects_count_their_own
+from test_history_team import check_outputs_without_history
 
 from pytest_ragcost.cli import main as cli_main
 from pytest_ragcost.history import HistoryError, Store, open_store
@@ -203,7 +206,24 @@ def test_four_pytest_runs_at_once_into_a_new_database_record_four_runs(
 def test_two_projects_on_one_database_each_count_only_their_own_runs(
     database: str, pytester: pytest.Pytester
 ) -> None:
-    check_two_projects_count_their_own(pytester, database)
+    # project A runs once through pytest; project B's four runs of the same scenario on
+    # this machine go in through the store (the plugin's path is the SQLite test's)
+    a = make_project(pytester.path, "proj_a")
+    args = ("--ragcost", f"--ragcost-history={database}", str(a))
+    first = pytester.runpytest(*args)
+    first.assert_outcomes(passed=1)
+    first.stdout.fnmatch_lines(["ragcost: history: *, project proj_a (0 earlier run(s) *"])
+    with psycopg.connect(database) as conn:
+        (env_id,) = conn.execute("SELECT env_id FROM run").fetchall()[0]
+    store = open_store(database, Path("unused"), project="proj_b")
+    for i in range(4):
+        store.record(meta({**ENV, "id": env_id}, project="proj_b", commit=f"{i}" * 40),
+                     [outcome([5.0, 6.0])])
+    store.close()
+    again = pytester.runpytest(*args)
+    again.assert_outcomes(passed=1)
+    again.stdout.fnmatch_lines(["ragcost: history: *, project proj_a (1 earlier run(s) of "
+                                "these scenarios on this machine)"])
 
 
 def test_a_password_is_never_printed_nor_written(
@@ -274,3 +294,4 @@ def test_a_store_that_goes_away_during_the_run_warns_and_loses_no_output(
     )
     check_outputs_without_history(pytester, _with_password(database), "not written", PASSWORD)
     assert _count(database)("SELECT COUNT(*) FROM run") == 0
+

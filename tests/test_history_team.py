@@ -11,9 +11,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from history_cases import SCENARIO, make_project, run_pytest_at_once
+from history_cases import SCENARIO, make_project, meta, outcome, run_pytest_at_once
 
 from pytest_ragcost.cli import main
+from pytest_ragcost.history import open_store
 
 
 def check_two_projects_count_their_own(pytester: pytest.Pytester, url: str) -> None:
@@ -185,9 +186,33 @@ def test_history_prune_keeps_what_list_show_and_export_of_summaries_need(
     }
     assert main(["history", "list"]) == 0
     assert capsys.readouterr().out.count("3 (pruned)") == 2
-    # the next run still reads the pruned runs' summaries as its between-run noise
     with sqlite3.connect(recorded / ".ragcost" / "history.sqlite3") as conn:
         assert conn.execute("SELECT COUNT(*) FROM request").fetchone() == (3,)
+
+
+def test_after_a_prune_the_next_run_still_counts_the_pruned_runs(
+    recorded: Path, pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["history", "prune", "--keep-days", "0"]) == 0
+    assert "dropped the per-request rows of 3 run(s)" in capsys.readouterr().out
+    result = pytester.runpytest("--ragcost", str(recorded))
+    result.assert_outcomes(passed=1)
+    # its between-run noise reads the pruned runs' summaries
+    result.stdout.fnmatch_lines(["ragcost: history: *, project search (2 earlier run(s) *"])
+
+
+@pytest.fixture
+def quick_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project whose default history holds two runs written through the store (no
+    pytest run needed); the current directory is the project."""
+    project = make_project(tmp_path, "search")
+    path = project / ".ragcost" / "history.sqlite3"
+    store = open_store(str(path), path, project="search")
+    for wall in ([1.0, 2.0], [3.0]):
+        store.record(meta(project="search"), [outcome(wall)])
+    store.close()
+    monkeypatch.chdir(project)
+    return project
 
 
 @pytest.mark.parametrize(
@@ -205,7 +230,7 @@ def test_history_prune_keeps_what_list_show_and_export_of_summaries_need(
     ],
 )
 def test_history_mistakes_are_said_with_exit_2_and_no_traceback(
-    recorded: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+    quick_store: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
     assert main(["history", *args]) == 2
     err = capsys.readouterr().err
@@ -219,7 +244,7 @@ def test_history_mistakes_are_said_with_exit_2_and_no_traceback(
              ["list", "--limit", "x"], ["export", "--format", "xml"], ["frobnicate"]],
 )
 def test_history_argument_errors_exit_2(
-    recorded: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+    quick_store: Path, capsys: pytest.CaptureFixture[str], args: list[str]
 ) -> None:
     with pytest.raises(SystemExit) as info:
         main(["history", *args])

@@ -141,7 +141,11 @@ class PostgresBackend:
     #: pg_advisory_xact_lock key serialising migrations of one database
     _LOCK_KEY = 0x7261_6763  # "ragc"
 
-    def __init__(self, url: str, *, connect_timeout_s: int = 5) -> None:
+    #: how long a connection may take unless the URL says (``?connect_timeout=N``): long
+    #: enough for a busy server, short enough that a store that is down costs little
+    CONNECT_TIMEOUT_S = 10
+
+    def __init__(self, url: str, *, connect_timeout_s: int | None = None) -> None:
         self.label = redact(url)
         self._url = url
         try:
@@ -154,7 +158,13 @@ class PostgresBackend:
             raise HistoryError(msg) from None
         self._psycopg = psycopg
         try:
-            self._conn = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout_s)
+            if "connect_timeout=" in url:
+                self._conn = psycopg.connect(url, autocommit=True)
+            else:
+                self._conn = psycopg.connect(
+                    url, autocommit=True,
+                    connect_timeout=connect_timeout_s or self.CONNECT_TIMEOUT_S,
+                )
         except Exception as exc:  # psycopg.Error, and a ValueError from a URL it cannot parse
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             msg = f"cannot connect to the history {self.label}: {scrub(first, url)}"
