@@ -179,7 +179,8 @@ def test_flaky(ragcost):
         time.sleep(0.05 if i % 4 == 1 else 0.001)
 
     report = ragcost.load(one, list(range(8)))
-    assert report["errors"] == 2 and report["timeouts"] == 2
+    # the two slow calls ran past timeout_s: abandoned, so errors as well as timeouts
+    assert report["errors"] == 4 and report["timeouts"] == 2
 '''
     )
     rag_project.makefile(
@@ -187,7 +188,7 @@ def test_flaky(ragcost):
     )
     result = rag_project.runpytest("--ragcost", "--ragcost-json=out.json")
     assert result.ret == 1
-    result.stdout.fnmatch_lines(["*errors (total): 2*over budget 0*"])
+    result.stdout.fnmatch_lines(["*errors (total): 4*over budget 0*"])
     scenario = scenario_of(read_json(rag_project.path / "out.json"), "flaky")
     assert sum(r["metrics"]["timeouts"] for r in scenario["requests"]) == 2
     assert scenario["load"]["first_errors"][0] == "ConnectionError: upstream closed"
@@ -297,3 +298,100 @@ def test_an_executor_pool_records_the_wait_of_each_request(tmp_path: Path) -> No
     # Little's law over the pool: depth = task arrival rate x mean wait of a task
     rate = 24 / report["elapsed_s"]
     assert queue["queue_depth_mean"] == pytest.approx(rate * queue["wait_ms_mean"] / 1000, rel=0.15)
+
+
+def test_no_more_threads_start_than_requests_are_asked_for(rag_project: pytest.Pytester) -> None:
+    rag_project.makepyfile(
+        test_many='''
+import threading
+import pytest
+
+@pytest.mark.ragcost(scenario="many-{users}")
+@pytest.mark.parametrize("users", [10**5, 10**9])
+def test_many(ragcost, users, monkeypatch):
+    started = []
+    start = threading.Thread.start
+
+    def counted(thread):
+        started.append(thread.name)
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", counted)
+    report = ragcost.load(lambda i: None, [1, 2, 3], users=users, requests=5)
+    assert report["requests"] == 5
+    assert len(started) <= 5, len(started)
+'''
+    )
+    result = rag_project.runpytest_subprocess("--ragcost", "-p", "no:randomly", timeout=120)
+    result.assert_outcomes(passed=2)
+
+
+def test_a_level_past_the_thread_cap_is_a_usage_error(rag_project: pytest.Pytester) -> None:
+    rag_project.makepyfile(
+        test_cap='''
+import pytest
+
+@pytest.mark.ragcost(scenario="crowd")
+def test_crowd(ragcost):
+    ragcost.load(lambda i: None, [1], users=5000, duration_s=0.5)
+
+@pytest.mark.ragcost(scenario="flood")
+def test_flood(ragcost):
+    ragcost.load(lambda i: None, [1], rate=1e9, duration_s=10, workers=2)
+'''
+    )
+    result = rag_project.runpytest_subprocess("--ragcost", timeout=120)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines([
+        "*ragcost.load(): users=5000 would start 5,000 driver threads; at most 1,024 are "
+        "allowed*",
+        "*ragcost.load(): rate=1e+09 for duration_s=10 plans 10,000,000,000 requests; at "
+        "most 1,000,000 are allowed*",
+    ])
+    result.stdout.no_fnmatch_line("*Traceback*")
+
+
+def test_a_hung_call_is_abandoned_at_its_timeout(rag_project: pytest.Pytester) -> None:
+    rag_project.makepyfile(
+        test_hung='''
+import threading
+import time
+import pytest
+
+NEVER = threading.Event()
+
+@pytest.mark.ragcost(scenario="hung", load={"users": 2, "timeout_s": 0.2})
+def test_hung(ragcost):
+    def one(i):
+        with ragcost.stage("call"):
+            if i == 1:
+                NEVER.wait(600)
+            else:
+                time.sleep(0.01)
+        ragcost.sample(question=str(i), answer="a")
+
+    t0 = time.monotonic()
+    report = ragcost.load(one, [0, 1, 2, 3], requests=6)
+    assert time.monotonic() - t0 < 10
+    assert report["requests"] == 6
+    assert report["timeouts"] == 2 and report["errors"] == 2
+'''
+    )
+    result = rag_project.runpytest_subprocess("--ragcost", "--ragcost-json=out.json",
+                                              timeout=90)
+    result.assert_outcomes(passed=1)
+    scenario = scenario_of(read_json(rag_project.path / "out.json"), "hung")
+    requests = scenario["requests"]
+    assert len(requests) == 6
+    hung = [r for r in requests if r["metrics"]["timeouts"] == 1]
+    assert len(hung) == 2
+    for r in hung:
+        assert r["error"].startswith("TimeoutError: the call ran past timeout_s=0.2 s")
+        assert r["metrics"]["errors"] == 1
+        assert 180 <= r["metrics"]["wall_ms"] < 5000
+        assert r["stages"] == []  # its stage never closed
+    done = [r for r in requests if r["metrics"]["timeouts"] == 0]
+    assert all(r["stages"][0]["name"] == "call" and "error" not in r for r in done)
+    # the abandoned calls never reached their sample; the others did, on their own trace
+    assert sorted(s["question"] for s in scenario["samples"]) == ["0", "0", "2", "3"]
+    assert {s["trace_id"] for s in scenario["samples"]} <= {r["trace_id"] for r in done}

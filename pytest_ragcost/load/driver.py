@@ -66,6 +66,7 @@ def drive(
     if not items:
         msg = "ragcost.load() got no items to send"
         raise ValueError(msg)
+    threads_wanted = spec.threads_for(limit)
     readings = [(g, g.read()) for g in gauge.live()]
     for g, _ in readings:
         g.reset_max()
@@ -114,7 +115,7 @@ def drive(
 
         threads = [
             threading.Thread(target=user, name=f"ragcost-user-{i}", daemon=True)
-            for i in range(spec.users)
+            for i in range(threads_wanted)
         ]
         for th in threads:
             th.start()
@@ -142,7 +143,7 @@ def drive(
 
         threads = [
             threading.Thread(target=worker, name=f"ragcost-worker-{i}", daemon=True)
-            for i in range(spec.threads)
+            for i in range(threads_wanted)
         ]
         for th in threads:
             th.start()
@@ -159,7 +160,7 @@ def drive(
             shot = context.Shot(seq, intended_ns=intended, backlog_ahead=ahead)
             pending.put((shot, items[seq % len(items)], arrived))
             seq += 1
-            intended += int(gap() * 1e9)
+            intended += max(int(gap() * 1e9), 1)
         for _ in threads:
             pending.put(None)
         for th in threads:

@@ -31,16 +31,19 @@ import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..meters.window import Figures
 from ..models import RequestRecord
+from . import context
+from .bounded import BoundedCaller, Job
 from .context import Shot
 from .driver import Driven, drive
 from .spec import LoadSpec
 
 if TYPE_CHECKING:
-    from ..record.child import MeteredCalls
+    from ..record.child import CallRequest, MeteredCalls
 
 T = TypeVar("T")
 
@@ -87,8 +90,23 @@ def run(
     failed = [0]
     lock = threading.Lock()
 
-    def call(item: T) -> _Done:
-        request = calls.open()
+    def failure(error: str) -> None:
+        with lock:
+            failed[0] += 1
+            if len(first_errors) < 5:
+                first_errors.append(error)
+
+    def attempt(
+        item: T, opened: list[CallRequest], job: Job[_Done | None] | None
+    ) -> _Done | None:
+        if job is not None:
+            with job.lock:
+                if job.given_up:  # the driver stopped waiting before the call began
+                    return None
+                opened.append(calls.open())
+        else:
+            opened.append(calls.open())
+        request = opened[0]
         error: str | None = None
         timed_out = False
         try:
@@ -99,22 +117,62 @@ def run(
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             timed_out = isinstance(exc, TimeoutError)
-            with lock:
-                failed[0] += 1
-            if len(first_errors) < 5:
-                first_errors.append(error)
+            failure(error)
         return _Done(request.close(error), timed_out)
 
-    for i in range(warmup):
+    caller = BoundedCaller(spec.timeout_s) if spec.timeout_s is not None else None
+
+    def warm(item: T) -> None:
         request = calls.open(warmup=True)
         try:
-            fn(items[i % len(items)])
+            fn(item)
         finally:
             request.close()
 
-    window = calls.level_window()
-    driven = drive(call, items, spec, limit)
-    level = window.close()
+    def call(item: T) -> _Done | None:
+        opened: list[CallRequest] = []
+        if caller is None:
+            return attempt(item, opened, None)
+        shot = context.current()
+
+        def on_helper(job: Job[_Done | None]) -> _Done | None:
+            context.bind(shot)  # a tracked queue charges its wait to this request
+            try:
+                return attempt(item, opened, job)
+            finally:
+                context.bind(None)
+
+        job: Job[_Done | None] = Job(on_helper)
+        if caller.call(job):
+            if job.error is not None:
+                raise job.error
+            return job.result
+        error = (
+            f"TimeoutError: the call ran past timeout_s={caller.timeout_s:g} s and was "
+            "abandoned (it goes on in the background)"
+        )
+        failure(error)
+        record = opened[0].abandon(error) if opened else None
+        return _Done(record, True)
+
+    try:
+        for i in range(warmup):
+            item = items[i % len(items)]
+            if caller is None:
+                warm(item)
+                continue
+            warm_job: Job[None] = Job(partial(_warm_job, warm, item))
+            if caller.call(warm_job) and warm_job.error is not None:
+                raise warm_job.error
+        with lock:
+            first_errors.clear()
+            failed[0] = 0
+        window = calls.level_window()
+        driven = drive(call, items, spec, limit)
+        level = window.close()
+    finally:
+        if caller is not None:
+            caller.close()
     figures = _figures(driven, first_errors, failed[0])
     if calls.metering:
         records = _records(driven, level)
@@ -128,6 +186,11 @@ def run(
             )
             raise RuntimeError(msg)
     return LoadReport(figures)
+
+
+def _warm_job(warm: Callable[[T], None], item: T, job: Job[None]) -> None:
+    del job  # a warm-up call records nothing: there is nothing to abandon
+    warm(item)
 
 
 @dataclass(frozen=True)

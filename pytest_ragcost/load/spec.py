@@ -13,6 +13,10 @@ ARRIVALS: tuple[Arrival, ...] = ("poisson", "uniform")
 KEYS = ("users", "rate", "requests", "duration_s", "timeout_s", "arrival", "workers", "seed")
 #: driver threads of an open-loop level when ``workers`` is not given
 DEFAULT_OPEN_WORKERS = 32
+#: the most driver threads one level starts (each is an OS thread with its own stack)
+MAX_THREADS = 1024
+#: the most requests an open loop bounded only by ``duration_s`` may plan
+MAX_ARRIVALS = 1_000_000
 
 
 class LoadSpecError(ValueError):
@@ -30,9 +34,12 @@ class LoadSpec:
     (coordinated omission cannot hide it). ``workers`` caps an open loop's requests in
     flight; arrivals beyond it wait in the driver's backlog, and that wait is counted.
 
-    Bounds: ``requests`` and/or ``duration_s`` (arrivals stop at the first bound reached).
+    Bounds: ``requests`` and/or ``duration_s`` (arrivals stop at the first bound reached);
+    never more driver threads start than requests are asked for.
     ``timeout_s``: a request slower than this (from its intended start) counts in
-    ``timeouts``; a Python call cannot be interrupted, so it still runs to its end.
+    ``timeouts``, and a call still running ``timeout_s`` after it started is abandoned:
+    recorded as a timeout and an error, while the driver goes on (a Python call cannot be
+    interrupted, so it finishes in the background, on a thread of its own).
     """
 
     users: int | None = None
@@ -60,6 +67,30 @@ class LoadSpec:
         if self.users is not None:
             return self.users
         return self.workers or DEFAULT_OPEN_WORKERS
+
+    def threads_for(self, limit: int | None, where: str = "ragcost.load()") -> int:
+        """Driver threads to start for at most ``limit`` requests (``None``: only
+        ``duration_s`` bounds them); a usage error when that is more than
+        :data:`MAX_THREADS` or an open loop would plan more than :data:`MAX_ARRIVALS`."""
+        wanted = self.threads if limit is None else min(self.threads, limit)
+        if wanted > MAX_THREADS:
+            given = f"users={self.users}" if self.users is not None else f"workers={self.workers}"
+            msg = (
+                f"{where}: {given} would start {wanted:,} driver threads; at most "
+                f"{MAX_THREADS:,} are allowed. Lower it, or bound the level with requests=N "
+                "(no more threads start than requests)"
+            )
+            raise LoadSpecError(msg)
+        if self.rate is not None and limit is None and self.duration_s is not None:
+            planned = self.rate * self.duration_s
+            if planned > MAX_ARRIVALS:
+                msg = (
+                    f"{where}: rate={self.rate:g} for duration_s={self.duration_s:g} plans "
+                    f"{planned:,.0f} requests; at most {MAX_ARRIVALS:,} are allowed. Lower "
+                    "the rate or the duration, or give requests=N"
+                )
+                raise LoadSpecError(msg)
+        return max(wanted, 1)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in KEYS if getattr(self, k) is not None}
