@@ -360,9 +360,13 @@ class SpanBridge:
         if timing is None or trace_id is None:
             return tuple(stages), None
         timing.end_ns = time.time_ns()
-        merged = merge(stages, captured, [s[0] for s in timing.stages])
+        if captured:
+            merged = merge(stages, captured, [s[0] for s in timing.stages])
+        else:  # the app made no span in this request: nothing to fold in
+            merged = Merged(tuple(stages))
         timing.merged = merged
-        self._timings[trace_id] = timing
+        if self._out_provider is not None:  # kept only for emit(), which sends them out
+            self._timings[trace_id] = timing
         self.duplicates += merged.duplicates
         self.captured += sum(1 for s in captured if stage_of(s.attributes) is not None)
         ttft_ms = (

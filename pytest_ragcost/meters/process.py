@@ -17,7 +17,7 @@ import sys
 from typing import Any
 
 from .base import Unavailable
-from .window import Figures, Probe
+from .window import CpuProbe, Figures
 
 #: the figures getrusage gives a window
 RUSAGE_METRICS = ("peak_rss_mb", "ctx_switches", "page_faults")
@@ -26,8 +26,9 @@ RUSAGE_METRICS = ("peak_rss_mb", "ctx_switches", "page_faults")
 _MAXRSS_TO_MIB = 1 / (1024 * 1024) if sys.platform == "darwin" else 1 / 1024
 
 
-class RusageProbe(Probe):
-    """getrusage(RUSAGE_SELF) at both ends of a window."""
+class RusageProbe(CpuProbe):
+    """getrusage(RUSAGE_SELF) at both ends of a window; its user + system time is the
+    window's CPU time (microseconds, the same total as ``time.process_time``)."""
 
     def __init__(self, resource: Any) -> None:
         self._getrusage = resource.getrusage
@@ -35,6 +36,10 @@ class RusageProbe(Probe):
 
     def read(self) -> object:
         return self._getrusage(self._who)
+
+    def cpu_ns(self, reading: Any) -> int:
+        seconds: float = reading.ru_utime + reading.ru_stime
+        return round(seconds * 1e9)
 
     def figures(self, before: Any, after: Any, out: Figures) -> None:
         metrics = out.metrics

@@ -54,13 +54,24 @@ class Probe(ABC):
         """Add the figures between two readings to ``out``."""
 
 
+class CpuProbe(Probe):
+    """A probe whose reading also holds the process's CPU time (``cpu_ns(reading)``), so
+    a window that reads it needs no separate CPU clock: one system call fewer per end."""
+
+    @abstractmethod
+    def cpu_ns(self, reading: object) -> int:
+        """The process's CPU time in a reading, in ns."""
+
+
 @dataclass(frozen=True)
 class Plan:
-    """What a kind of window reads. ``cpu``: process CPU time (``cpu_ms``) besides the wall
-    clock; ``probes``: further readings, in order."""
+    """What a kind of window reads. ``cpu``: the process's CPU time (``cpu_ms``) besides
+    the wall clock, from ``cpu_probe`` when there is one (else the CPU clock); ``probes``:
+    further readings, in order (after the clocks, so they see ``cpu_ms``)."""
 
     cpu: bool = False
     probes: tuple[Probe, ...] = ()
+    cpu_probe: CpuProbe | None = None
 
     def open(self) -> Window:
         """Take the opening readings now."""
@@ -74,12 +85,17 @@ WALL_ONLY = Plan()
 class Window:
     """An open window. ``close()`` takes the closing readings and returns the figures."""
 
-    __slots__ = ("_plan", "_readings", "cpu0_ns", "wall0_ns")
+    __slots__ = ("_cpu_reading", "_plan", "_readings", "cpu0_ns", "wall0_ns")
 
     def __init__(self, plan: Plan) -> None:
         self._plan = plan
         self._readings: Sequence[object] = [p.read() for p in plan.probes] if plan.probes else ()
-        self.cpu0_ns = _cpu_ns() if plan.cpu else 0
+        self._cpu_reading: object = None
+        if plan.cpu_probe is not None:
+            self._cpu_reading = reading = plan.cpu_probe.read()
+            self.cpu0_ns = plan.cpu_probe.cpu_ns(reading)
+        else:
+            self.cpu0_ns = _cpu_ns() if plan.cpu else 0
         # the wall clock last in, first out: the window's own readings stay outside it
         self.wall0_ns = _perf_ns()
 
@@ -89,11 +105,23 @@ class Window:
         wall1 = _perf_ns()
         plan = self._plan
         out = Figures()
-        out.metrics["wall_ms"] = (wall1 - self.wall0_ns - own_wall_ns) / 1e6
-        out.sources["wall_ms"] = "timer"
-        if plan.cpu:
-            out.metrics["cpu_ms"] = (_cpu_ns() - self.cpu0_ns - own_cpu_ns) / 1e6
-            out.sources["cpu_ms"] = "timer"
-        for probe, before in zip(plan.probes, self._readings, strict=True):
-            probe.figures(before, probe.read(), out)
+        metrics = out.metrics
+        metrics["wall_ms"] = (wall1 - self.wall0_ns - own_wall_ns) / 1e6
+        if plan.cpu_probe is not None:
+            probe = plan.cpu_probe
+            reading = probe.read()
+            metrics["cpu_ms"] = (probe.cpu_ns(reading) - self.cpu0_ns - own_cpu_ns) / 1e6
+            out.sources.update(_CLOCKS)
+            probe.figures(self._cpu_reading, reading, out)
+        elif plan.cpu:
+            metrics["cpu_ms"] = (_cpu_ns() - self.cpu0_ns - own_cpu_ns) / 1e6
+            out.sources.update(_CLOCKS)
+        else:
+            out.sources["wall_ms"] = "timer"
+        if plan.probes:
+            for each, before in zip(plan.probes, self._readings, strict=True):
+                each.figures(before, each.read(), out)
         return out
+
+
+_CLOCKS = {"wall_ms": "timer", "cpu_ms": "timer"}

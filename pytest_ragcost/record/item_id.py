@@ -79,9 +79,13 @@ def canonical(item: Any, _depth: int = 0) -> Any:
     return {"repr": text}
 
 
+# one encoder for every item (json.dumps with options builds a new one per call)
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def content_id(item: Any) -> str:
     """16 hex digits of SHA-256 over the item's canonical JSON."""
-    text = json.dumps(canonical(item), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    text = _CANONICAL_JSON.encode(canonical(item))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -95,10 +99,11 @@ def label_of(item: Any) -> str:
     its ``question``/``query``/``text``/... field, else a shortened repr."""
     if isinstance(item, str):
         return _short(item)
-    for name in _LABEL_FIELDS:
-        value = item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
-        if isinstance(value, str) and value.strip():
-            return _short(value)
+    if not (item is None or type(item) in (int, float, bool)):  # plain numbers: no fields
+        for name in _LABEL_FIELDS:
+            value = item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
+            if isinstance(value, str) and value.strip():
+                return _short(value)
     try:
         return _short(repr(item))
     except Exception:  # a broken __repr__ must not break the run

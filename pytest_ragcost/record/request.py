@@ -8,6 +8,7 @@ the thread that runs it (see :mod:`pytest_ragcost.record.child`).
 from __future__ import annotations
 
 import os
+import random
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -24,9 +25,15 @@ _perf_ns = time.perf_counter_ns
 _SUMMED = ("tokens_", "count_")
 
 
+# W3C trace-context sized (16 random bytes), so it can be joined with OTel traces. Drawn
+# from a generator seeded by the OS, not os.urandom per request: a system call per request
+# costs more than the rest of a request's bookkeeping on a busy machine
+_ids = random.Random(os.urandom(32))
+os.register_at_fork(after_in_child=lambda: _ids.seed(os.urandom(32)))
+
+
 def trace_id() -> str:
-    # W3C trace-context sized (16 random bytes), so it can be joined with OTel traces
-    return os.urandom(16).hex()
+    return f"{_ids.getrandbits(128) or 1:032x}"
 
 
 class RequestRecorder:
