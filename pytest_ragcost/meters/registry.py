@@ -63,18 +63,17 @@ class MeterSet:
         return found
 
     def _build_plan(self, kind: str) -> Plan:
-        probes: list[Probe] = []
-        if self.energy:
-            probes.append(EnergyProbe(self))
-        elif self.estimate is not None:
-            probes.append(EstimateProbe(self.estimate))
+        probes: tuple[Probe, ...] = (EnergyProbe(self),) if self.energy else ()
+        derived: tuple[Probe, ...] = ()
+        if not self.energy and self.estimate is not None:
+            derived = (EstimateProbe(self.estimate),)
         cpu = self.process or kind == "benchmark"
         rusage = None
         if kind in ("request", "level") and self.process:
             rusage = self.rusage
-        if not cpu and not probes:
+        if not cpu and not probes and not derived:
             return WALL_ONLY
-        return Plan(cpu=cpu, probes=tuple(probes), cpu_probe=rusage)
+        return Plan(cpu=cpu, probes=probes, cpu_probe=rusage, derived=derived)
 
     def kind_of(self, meter: EnergyMeter) -> EnergyKind:
         # machine-wide counters see every worker's work when xdist runs several at once

@@ -72,6 +72,9 @@ class Plan:
     cpu: bool = False
     probes: tuple[Probe, ...] = ()
     cpu_probe: CpuProbe | None = None
+    #: probes whose figures derive from the others' (the estimate meter, from the CPU
+    #: time): never read, asked for figures last
+    derived: tuple[Probe, ...] = ()
 
     def open(self) -> Window:
         """Take the opening readings now."""
@@ -121,6 +124,8 @@ class Window:
         if plan.probes:
             for each, before in zip(plan.probes, self._readings, strict=True):
                 each.figures(before, each.read(), out)
+        for each in plan.derived:
+            each.figures(None, None, out)
         return out
 
 

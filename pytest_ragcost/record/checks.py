@@ -19,7 +19,7 @@ class RagcostValueWarning(UserWarning):
 MAX_COUNT = 2**53
 
 # names already checked: a stage or count name is checked once per run, not per request
-_VALID_NAMES: set[str] = set()
+VALID_NAMES: set[str] = set()
 
 
 def digits(value: float) -> str:
@@ -36,7 +36,7 @@ def type_name(value: object) -> str:
 def check_name(name: object, what: str) -> str:
     """``name`` when it can be a stage, count or token-kind name; else a usage error."""
     __tracebackhide__ = True
-    if type(name) is str and name in _VALID_NAMES:
+    if type(name) is str and name in VALID_NAMES:
         return name
     if not isinstance(name, str) or not NAME_RE.match(name):
         msg = (
@@ -45,8 +45,8 @@ def check_name(name: object, what: str) -> str:
             "(dots separate stage and metric in ragcost.yaml keys, e.g. 'generate.wall_ms')"
         )
         raise RagcostUsageError(msg)
-    if len(_VALID_NAMES) < 10_000:
-        _VALID_NAMES.add(name)
+    if len(VALID_NAMES) < 10_000:
+        VALID_NAMES.add(name)
     return name
 
 

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..meters.window import WALL_ONLY, Plan, Window
 from ..models import RequestRecord, Sample, ScenarioRun
-from .checks import MAX_COUNT, RagcostUsageError, RagcostValueWarning, check_name, storable
+from .checks import (
+    MAX_COUNT,
+    VALID_NAMES,
+    RagcostUsageError,
+    RagcostValueWarning,
+    check_name,
+    storable,
+)
 from .child import MeteredCalls, ThreadBinding
 from .item_id import ItemIdError, ItemIds
 from .request import RequestRecorder
@@ -201,8 +208,10 @@ class Recorder:
     def stage(self, name: str) -> Stage:
         """Open a stage of the current request: ``with ragcost.stage("generate") as st:``."""
         __tracebackhide__ = True
-        check_name(name, "stage name")
-        return Stage(self._here(), name)  # with metering off it validates and measures nothing
+        if name not in VALID_NAMES:
+            check_name(name, "stage name")
+        # with metering off it validates and measures nothing
+        return Stage(self._threads.request or self._main, name)
 
     # -- samples -----------------------------------------------------------------------------
     def sample(

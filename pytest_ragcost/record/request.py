@@ -99,6 +99,11 @@ class RequestRecorder:
         """Whether what happens now becomes part of a record."""
         return self.metering and self.recording and not self.abandoned
 
+    @property
+    def window(self) -> Window | None:
+        """The open request's window, if metered."""
+        return self._window
+
     def close(self, error: str | None = None, index: int = 0) -> RequestRecord | None:
         """Close the open request; its record, unless nothing is recorded."""
         if not self.is_open:
@@ -204,7 +209,7 @@ class RequestRecorder:
         self.stage = None
         if self._spans is not None and self.recording:
             self._spans.exit_stage()
-        if record is not None and self.measuring:
+        if record is not None and self.recording and not self.abandoned:
             self.stages.append(record)
 
     # -- tokens -----------------------------------------------------------------------------

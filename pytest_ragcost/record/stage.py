@@ -9,16 +9,41 @@ from typing import TYPE_CHECKING, Any
 
 from ..meters.window import Window
 from ..models import TOKEN_KINDS, StageRecord
-from .checks import MAX_COUNT, RagcostUsageError, check_name, digits, type_name
+from .checks import MAX_COUNT, VALID_NAMES, RagcostUsageError, check_name, digits, type_name
 
 if TYPE_CHECKING:
     from .request import RequestRecorder
 
 #: the kinds a provider bills for; context is part of the prompt and not added again
 BILLED_KINDS = tuple(k for k in TOKEN_KINDS if k != "context")
+_BILLED = frozenset(BILLED_KINDS)
 
 _perf_ns = time.perf_counter_ns
 _cpu_ns = time.process_time_ns
+
+
+#: count name -> its metric name, for names already checked
+_COUNT_KEYS: dict[str, str] = {}
+
+
+def _check_count(stage: str, name: str, value: object) -> None:
+    """A usage error unless ``value`` can be a count (a finite number from 0 to 2**53)."""
+    __tracebackhide__ = True
+    if isinstance(value, bool) or not isinstance(value, int | float) or (
+        isinstance(value, float) and not math.isfinite(value)
+    ):
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        msg = (
+            f"stage {stage!r}: st.count({name}=...) needs a finite number "
+            f"(got {shown} of type {type_name(value)})"
+        )
+        raise RagcostUsageError(msg)
+    if not 0 <= value <= MAX_COUNT:
+        shown = repr(value) if len(repr(value)) <= 60 else digits(value)
+        msg = (
+            f"stage {stage!r}: st.count({name}=...) must be from 0 to 2**53 (got {shown})"
+        )
+        raise RagcostUsageError(msg)
 
 
 class Stage:
@@ -68,8 +93,12 @@ class Stage:
         other keyword (a custom kind). Strings and lists of strings are counted with the
         tokenizer of ``model``; integers are taken as counts."""
         __tracebackhide__ = True
-        for kind in kinds:
-            check_name(kind, "token kind")
+        given = True  # every value a plain count: nothing to tokenize
+        for kind, value in kinds.items():
+            if kind not in VALID_NAMES:
+                check_name(kind, "token kind")
+            if type(value) is not int or not 0 <= value <= MAX_COUNT:
+                given = False
         if model is not None and not isinstance(model, str):
             msg = (
                 f"stage {self.name!r}: st.tokens(model=...) takes a model name string such as "
@@ -87,12 +116,11 @@ class Stage:
         counted = self._counted
         sources = self._counted_sources
         assert sources is not None
-        if all(type(v) is int for v in kinds.values()):
-            # given counts: nothing is tokenized, so there is no own time to take out
+        if given:
+            # no tokenizer runs, so there is no own time to take out
             for kind, value in kinds.items():
-                count = req.count_tokens(value, model, self.name, kind)
-                counted[kind] = counted.get(kind, 0.0) + count[0]
-                sources[kind] = count[1]
+                counted[kind] = counted.get(kind, 0.0) + value
+                sources[kind] = "given"
             return
         t0, cpu0 = _perf_ns(), _cpu_ns()
         try:
@@ -134,28 +162,16 @@ class Stage:
         """Named counts (candidates, chunks, retries ...), recorded as ``count_<name>``."""
         __tracebackhide__ = True
         for name, value in counts.items():
-            check_name(name, "count name")
-            if isinstance(value, bool) or not isinstance(value, int | float) or (
-                isinstance(value, float) and not math.isfinite(value)
-            ):
-                shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-                msg = (
-                    f"stage {self.name!r}: st.count({name}=...) needs a finite number "
-                    f"(got {shown} of type {type_name(value)})"
-                )
-                raise RagcostUsageError(msg)
-            if not 0 <= value <= MAX_COUNT:
-                shown = repr(value) if len(repr(value)) <= 60 else digits(value)
-                msg = (
-                    f"stage {self.name!r}: st.count({name}=...) must be from 0 to 2**53 "
-                    f"(got {shown})"
-                )
-                raise RagcostUsageError(msg)
+            key = _COUNT_KEYS.get(name)
+            if key is None:
+                check_name(name, "count name")
+                key = _COUNT_KEYS.setdefault(name, f"count_{name}")
+            if type(value) is not int or not 0 <= value <= MAX_COUNT:
+                _check_count(self.name, name, value)
             if not self._req.metering:
                 continue
             if self._counts is None:
                 self._counts = {}
-            key = f"count_{name}"
             self._counts[key] = self._counts.get(key, 0.0) + float(value)
 
     def first_token(self, *_: Any, **__: Any) -> None:
@@ -186,8 +202,8 @@ class Stage:
         provider = self._provider
         if kinds is not None or provider is not None:
             self._tokens(metrics, sources, dict(kinds or {}), provider or {})
-        start_ns = self._req.start_ns
-        start_ms = None if start_ns is None else max(0.0, (self._t0 - start_ns) / 1e6)
+        request = self._req.window
+        start_ms = None if request is None else max(0.0, (self._t0 - request.wall0_ns) / 1e6)
         return StageRecord(self.name, metrics, sources, self._error, self._model, start_ms)
 
     def _tokens(
@@ -203,9 +219,13 @@ class Stage:
             if kind in provider:
                 kinds[kind] = provider[kind]
                 sources[f"tokens_{kind}"] = self._provider_source or "provider"
+        total = 0.0
+        billed = False
         for kind, value in kinds.items():
             metrics[f"tokens_{kind}"] = value
-        billed = [k for k in BILLED_KINDS if k in kinds]
+            if kind in _BILLED:
+                total += value
+                billed = True
         if billed:
-            metrics["tokens_total"] = sum(kinds[k] for k in billed)
+            metrics["tokens_total"] = total
             sources["tokens_total"] = "derived"
