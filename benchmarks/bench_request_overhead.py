@@ -79,6 +79,15 @@ def test_overhead(ragcost):
 '''
 
 
+BURNER = """
+import os, sys
+parent = int(sys.argv[1])
+while os.getppid() == parent:
+    for _ in range(100_000):
+        pass
+"""
+
+
 @dataclass(frozen=True)
 class Variant:
     name: str
@@ -133,7 +142,8 @@ def burner(on: bool) -> Iterator[None]:
     if not on:
         yield
         return
-    proc = subprocess.Popen([sys.executable, "-c", "while True:\n    pass\n"])
+    # it stops by itself when this script is gone, however this script ends
+    proc = subprocess.Popen([sys.executable, "-c", BURNER, str(os.getpid())])
     try:
         yield
     finally:
