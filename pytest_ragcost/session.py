@@ -85,6 +85,7 @@ class RagcostSession:
         self._stopped = False  # -x, --maxfail: write what ran, call nothing STALE
         self._complete = False  # the whole suite ran to its end (a missing scenario is STALE)
         self._xunit2 = junit.is_xunit2(config)
+        self._on_worker = xdist.is_worker(config)
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
@@ -316,10 +317,12 @@ class RagcostSession:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        if call.when != "call":
-            return report
         recorder = item.stash.get(RECORDER_KEY, None)
         if recorder is None or not recorder.metering:
+            return report
+        if call.when == "setup" and self._on_worker:
+            xdist.mark_running(report, recorder.scenario)
+        if call.when != "call":
             return report
         from .compare.evaluate import evaluate
 
@@ -336,6 +339,9 @@ class RagcostSession:
                 self._note(f"OpenTelemetry: could not emit spans: {type(exc).__name__}: {exc}")
         self._keep(outcome)
         self._apply(item, report, outcome)
+        if self._on_worker:
+            # travels now, with the report: a worker that dies later loses nothing of it
+            xdist.send_outcome(report, outcome)
         return report
 
     def _score(self, run: ScenarioRun) -> QualityScores | None:
@@ -442,9 +448,8 @@ class RagcostSession:
         if self.spans is not None:
             for note in self.spans.shutdown():
                 self._note(note)
-        if xdist.is_worker(self.config):
-            xdist.send_results(self.config, list(self.outcomes.values()), self.notes,
-                               self.problems)
+        if self._on_worker:
+            xdist.send_notes(self.config, self.notes, self.problems)
             return
         if self._failed_suite:
             session.testsfailed += 1
@@ -457,8 +462,12 @@ class RagcostSession:
                 + "; run the whole session to bless or report"
             )
             return
+        crashes = self._xdist.crashes if self._xdist is not None else []
+        for crash in crashes:
+            self.problems.append(crash.line())
         complete = (
-            not self._stopped
+            not crashes
+            and not self._stopped
             and not session.shouldstop
             and not session.shouldfail
             and len(self._ran) >= session.testscollected
@@ -474,6 +483,7 @@ class RagcostSession:
             self._add_stale(session, complete)
             if self.settings.update is not None:
                 self._bless(session)
+                self._not_blessed(session, crashes)
         self._write_outputs(session)
         self.history.record(self.environment, list(self.outcomes.values()), self.gate)
 
@@ -506,6 +516,16 @@ class RagcostSession:
         self.update_result = result.update
         self.quality_written = list(result.quality_written)
         self.items_written = list(result.items_written)
+
+    def _not_blessed(self, session: pytest.Session, crashes: list[xdist.Crash]) -> None:
+        """A bless never skips silently: what a crashed worker lost is named, and fails the
+        run."""
+        assert self.gate is not None
+        lines = [line for crash in crashes
+                 if (line := crash.not_blessed(self.gate.path.name)) is not None]
+        self.problems.extend(lines)
+        if lines:
+            session.testsfailed += 1
 
     def _write_outputs(self, session: pytest.Session) -> None:
         from .outputs import write_outputs

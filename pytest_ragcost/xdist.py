@@ -2,14 +2,19 @@
 
 The controller sends each worker the budget file's text and the history's earlier runs
 (``workerinput``), so every worker judges against the same baselines without reading
-files or the store itself. Workers measure and judge; their outcomes travel back, and
-the controller alone writes files and the history.
+files or the store itself. Workers measure and judge; each scenario's outcome travels
+back on the test's own report as soon as the test finishes (pytest serialises a
+report's attributes, and xdist hands the report to the controller's
+``pytest_runtest_logreport``), so a worker that dies loses only the test it was
+running. The controller alone writes files and the history, and says which worker
+crashed and what it lost.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -23,9 +28,12 @@ if TYPE_CHECKING:
 CONFIG_TEXT = "ragcost_config_text"
 HISTORY = "ragcost_history"
 #: ``workeroutput`` keys (worker -> controller, when the worker finishes)
-OUTCOMES = "ragcost_outcomes"
 NOTES = "ragcost_notes"
 PROBLEMS = "ragcost_problems"
+#: attributes of a worker's test reports (worker -> controller, as each test finishes)
+OUTCOME_ATTR = "ragcost_outcome"
+PROBLEMS_ATTR = "ragcost_problems"
+SCENARIO_ATTR = "ragcost_scenario"
 
 
 def is_worker(config: pytest.Config) -> bool:
@@ -44,9 +52,71 @@ def history_of(workerinput: dict[str, Any]) -> Runs:
     return runs_from_json(workerinput.get(HISTORY) or "{}")
 
 
+# -- the worker's side -----------------------------------------------------------------
+def mark_running(report: pytest.TestReport, scenario: str) -> None:
+    """On a worker's setup report: the scenario this test measures, so the controller
+    can name it if the worker dies before the test ends."""
+    setattr(report, SCENARIO_ATTR, scenario)
+
+
+def send_outcome(report: pytest.TestReport, outcome: Outcome) -> None:
+    """On a worker's call report: the scenario's outcome, as JSON text (a string always
+    crosses; a value execnet cannot carry would lose the whole report)."""
+    problems: list[str] = []
+    setattr(report, OUTCOME_ATTR, json.dumps(transportable(outcome.to_dict(), problems)))
+    if problems:
+        setattr(report, PROBLEMS_ATTR, problems)
+
+
+def send_notes(config: pytest.Config, notes: Sequence[str], problems: Sequence[str]) -> None:
+    """On a worker at its end: the notes (exports) and problems not tied to one test."""
+    output: dict[str, Any] = config.workeroutput  # type: ignore[attr-defined]
+    output[NOTES] = list(notes)
+    output[PROBLEMS] = list(problems)
+
+
+# -- the controller's side -------------------------------------------------------------
+@dataclass
+class Crash:
+    """A worker that died: its id, what xdist said, the test it was running (if one)
+    and that test's scenario (if it had reached its setup's end), and the scenarios
+    it had finished, which were kept."""
+
+    worker: str
+    error: str
+    nodeid: str | None = None
+    scenario: str | None = None
+    kept: tuple[str, ...] = ()
+
+    def line(self) -> str:
+        running = (
+            f"while running {self.nodeid}" if self.nodeid is not None else "between tests"
+        )
+        lost = (
+            f"; scenario {self.scenario!r} was not measured" if self.scenario is not None
+            else ""
+        )
+        kept = (
+            f"; the {len(self.kept)} scenario(s) it finished are kept: {', '.join(self.kept)}"
+            if self.kept else ""
+        )
+        return f"xdist worker {self.worker} crashed {running} ({self.error}){lost}{kept}"
+
+    def not_blessed(self, config_name: str) -> str | None:
+        """The bless's note for what this crash lost, or None when it lost no test."""
+        if self.nodeid is None:
+            return None
+        what = (f"scenario {self.scenario!r} ({self.nodeid})" if self.scenario is not None
+                else f"whatever {self.nodeid} measures")
+        return (
+            f"not blessed: {what}: its worker {self.worker} crashed while running it; "
+            f"{config_name} keeps its earlier baselines; run it again to bless it"
+        )
+
+
 class Controller:
-    """Registered on the controller: feeds each worker as it starts and takes its
-    results when it goes down."""
+    """Registered on the controller: feeds each worker as it starts, keeps each
+    scenario's outcome as its test's report arrives, and notes crashed workers."""
 
     def __init__(
         self,
@@ -63,6 +133,9 @@ class Controller:
         self._problem = problem
         #: workers started (the controller's JSON counts them)
         self.workers = 0
+        self.crashes: list[Crash] = []
+        self._running: dict[str, str] = {}  # nodeid -> scenario, from setup reports
+        self._kept: dict[str, list[str]] = {}  # worker id -> scenarios received
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -72,28 +145,46 @@ class Controller:
             node.workerinput[CONFIG_TEXT] = text
         node.workerinput[HISTORY] = runs_to_json(self._history())
 
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        node = getattr(report, "node", None)
+        if node is None:
+            return  # this process's own report (no xdist): the session keeps its outcome
+        scenario = getattr(report, SCENARIO_ATTR, None)
+        if isinstance(scenario, str):
+            self._running[report.nodeid] = scenario
+        text = getattr(report, OUTCOME_ATTR, None)
+        if isinstance(text, str):
+            outcome = Outcome.from_dict(json.loads(text))
+            self._keep(outcome)
+            self._kept.setdefault(_worker_id(node), []).append(outcome.run.scenario)
+        for problem in getattr(report, PROBLEMS_ATTR, None) or []:
+            self._problem(str(problem))
+
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        if error is not None:
+            worker = _worker_id(node)
+            self.crashes.append(Crash(worker, str(error), kept=tuple(self._kept.get(worker, ()))))
         output = getattr(node, "workeroutput", {}) or {}
-        for data in output.get(OUTCOMES, []):
-            self._keep(Outcome.from_dict(data))
         for note in output.get(NOTES, []):
             self._note(note)
         for problem in output.get(PROBLEMS, []):
             self._problem(problem)
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_handlecrashitem(self, crashitem: str, report: Any, sched: Any) -> None:
+        # xdist calls this right after pytest_testnodedown for the worker that died
+        worker = _worker_id(getattr(report, "node", None))
+        for crash in reversed(self.crashes):
+            if crash.worker == worker and crash.nodeid is None:
+                crash.nodeid = crashitem
+                crash.scenario = self._running.get(crashitem)
+                return
 
-def send_results(
-    config: pytest.Config, outcomes: Sequence[Outcome], notes: Sequence[str],
-    problems: list[str],
-) -> None:
-    """On a worker at the end: its outcomes, notes and problems for the controller."""
-    output: dict[str, Any] = config.workeroutput  # type: ignore[attr-defined]
-    output[NOTES] = list(notes)
-    # workeroutput crosses a process boundary; a value it cannot carry would lose every
-    # result of this worker, so anything odd travels as its repr
-    output[OUTCOMES] = [transportable(o.to_dict(), problems) for o in outcomes]
-    output[PROBLEMS] = list(problems)
+
+def _worker_id(node: Any) -> str:
+    gateway = getattr(node, "gateway", None)
+    return str(getattr(gateway, "id", None) or getattr(node, "workerid", "?"))
 
 
 def runs_to_json(runs: Runs) -> str:

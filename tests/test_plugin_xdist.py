@@ -131,3 +131,90 @@ def test_estimates_stay_estimated_under_xdist(monkeypatch: pytest.MonkeyPatch) -
     metrics, sources = no_counters.figures([], [], cpu_ms=250.0)
     assert metrics["energy_cpu_j"] == pytest.approx(1.0)
     assert sources["energy_j"] == "estimated"
+
+
+CRASHING = '''
+import os
+import signal
+
+import pytest
+from ragkit import QUESTIONS, Retriever
+
+
+def _measure(ragcost):
+    for q in ragcost.requests(QUESTIONS):
+        with ragcost.stage("search") as st:
+            st.count(candidates=len(Retriever().search(q)))
+
+
+@pytest.mark.ragcost(scenario="kept-1", requests=2)
+def test_a(ragcost):
+    _measure(ragcost)
+
+
+@pytest.mark.ragcost(scenario="kept-2", requests=2)
+def test_b(ragcost):
+    _measure(ragcost)
+
+
+@pytest.mark.ragcost(scenario="lost", requests=2)
+def test_c(ragcost):
+    _measure(ragcost)
+    {kill}
+'''
+
+XDIST = ("-n", "2", "--dist", "loadfile", "--max-worker-restart=0", "-p", "no:randomly")
+KILLS = {"os._exit": "os._exit(1)", "SIGKILL": "os.kill(os.getpid(), signal.SIGKILL)"}
+
+
+def _crashing_project(project: pytest.Pytester, kill: str) -> None:
+    project.makepyfile(test_crash=CRASHING.replace("{kill}", KILLS[kill]))
+    project.makepyfile(test_other=scenario_source("other", requests=2, func="other"))
+
+
+def _history_scenarios(project: pytest.Pytester) -> list[str]:
+    import sqlite3
+
+    with sqlite3.connect(project.path / ".ragcost" / "history.sqlite3") as conn:
+        rows = conn.execute("SELECT DISTINCT scenario FROM request ORDER BY 1").fetchall()
+    return [r[0] for r in rows]
+
+
+@pytest.mark.parametrize("kill", sorted(KILLS))
+def test_a_crashed_worker_loses_only_the_test_it_was_running(
+    rag_project: pytest.Pytester, kill: str
+) -> None:
+    _crashing_project(rag_project, kill)
+    # loadfile: test_crash.py's three tests run in order on one worker; without a restart,
+    # xdist gives the crashed test to no other worker
+    result = rag_project.runpytest("--ragcost", "--ragcost-json=run.json", *XDIST)
+    result.assert_outcomes(passed=3, failed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    doc = read_json(rag_project.path / "run.json")
+    assert sorted(s["scenario"] for s in doc["scenarios"]) == ["kept-1", "kept-2", "other"]
+    assert scenario_of(doc, "kept-1")["n_requests"] == 2
+    assert doc["complete"] is False
+    result.stdout.fnmatch_lines([
+        "ragcost error: xdist worker gw* crashed while running test_crash.py::test_c (*); "
+        "scenario 'lost' was not measured; the 2 scenario(s) it finished are kept: "
+        "kept-1, kept-2",
+    ])
+    for name in ("kept-1", "kept-2", "other"):
+        result.stdout.fnmatch_lines([f"scenario {name} (*): 2 requests"])
+    assert _history_scenarios(rag_project) == ["kept-1", "kept-2", "other"]
+
+
+def test_a_bless_names_what_a_crashed_worker_lost(rag_project: pytest.Pytester) -> None:
+    _crashing_project(rag_project, "SIGKILL")
+    result = rag_project.runpytest("--ragcost-update", *XDIST)
+    result.assert_outcomes(passed=3, failed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    text = (rag_project.path / "ragcost.yaml").read_text(encoding="utf-8")
+    for name in ("kept-1", "kept-2", "other"):
+        assert f"{name}:" in text
+    assert "lost:" not in text
+    result.stdout.fnmatch_lines([
+        "ragcost error: not blessed: scenario 'lost' (test_crash.py::test_c): its worker gw* "
+        "crashed while running it; ragcost.yaml keeps its earlier baselines; run it again "
+        "to bless it",
+    ])
