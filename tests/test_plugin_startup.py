@@ -63,8 +63,8 @@ def test_a_run_that_meters_nothing_loads_nothing_heavy(rag_project: pytest.Pytes
         "ragcost: *, energy: *",
         "ragcost: config: *ragcost.yaml (not found: every scenario is NEW; --ragcost-update "
         "writes it)",
-        "ragcost: history: *history.sqlite3 (0 earlier run(s) of these scenarios on this "
-        "machine)",
+        "ragcost: history: *history.sqlite3, project * (0 earlier run(s) of these scenarios "
+        "on this machine)",
     ])
     result.stdout.fnmatch_lines(["*= ragcost =*", "energy: *"])
     assert _loaded(rag_project) == []
