@@ -333,9 +333,15 @@ def number(value: object, file: str, where: str, *, minimum: float = -MAX_NUMBER
                 not integer or result.is_integer())
     if not ok:
         expected = "a whole number" if integer else "a finite number"
-        raise InputError(file, f"must be {expected} from {minimum:g} to {maximum:g}",
+        raise InputError(file, f"must be {expected} from {_bound(minimum)} to {_bound(maximum)}",
                          where=where, found=kind_of(value), fix=fix)
     return result
+
+
+def _bound(value: float) -> str:
+    if float(value).is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return f"{value:g}"
 
 
 def expect(value: object, kinds: type | tuple[type, ...], file: str, where: str,

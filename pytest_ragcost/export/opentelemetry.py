@@ -23,14 +23,23 @@ downstream do not count it twice. Spans go to the exporter the standard variable
 with none named, nothing leaves the process. A failing exporter is counted and reported,
 never raised.
 
+**Bounded.** Export never holds the run hostage: spans are sent in the background, an
+exporter that fails once (a refused connection, a timeout) is not tried again, the flush
+at the end of the run waits at most :data:`SHUTDOWN_BUDGET_S`, and the exporters' own
+retry and error logging is collected for the summary (one line per exporter, secrets in
+the endpoint or headers masked) instead of being printed into pytest's progress line.
+
 Needs ``opentelemetry-sdk`` (``pip install 'pytest-ragcost[otel]'``); imported only then.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import random
+import re
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -111,8 +120,42 @@ def build_exporter(name: str, env: Mapping[str, str] | None = None) -> SpanExpor
     return OTLPSpanExporter()
 
 
+#: the most the end of a run waits for spans still to be sent, whatever the endpoint does
+SHUTDOWN_BUDGET_S = 3.0
+#: the loggers whose retry and error messages are collected instead of printed
+QUIET_LOGGERS = (
+    "opentelemetry.exporter",
+    "opentelemetry.sdk._shared_internal",
+    "opentelemetry.sdk.trace.export",
+)
+
+
+def export_secrets(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The literal secrets an exporter's messages may quote: those of the endpoint URLs
+    and every header value (headers carry API keys and bearer tokens)."""
+    from ..redact import secrets_in
+
+    found: list[str] = []
+    for name, value in env.items():
+        if not name.startswith("OTEL_EXPORTER_OTLP"):
+            continue
+        if name.endswith("ENDPOINT"):
+            found += secrets_in(value)
+        elif name.endswith("HEADERS"):
+            for pair in value.split(","):
+                _key, sep, val = pair.partition("=")
+                if sep and val.strip():
+                    found.append(val.strip())
+                    found += [part for part in val.strip().split() if len(part) >= 8]
+    return tuple(found)
+
+
 class _CountingExporter(SpanExporter):
-    """Passes spans on; counts what failed so the run can say so (never raises)."""
+    """Passes spans on; counts what failed so the run can say so (never raises).
+
+    After the first failed export it stops calling the exporter (a down endpoint would
+    otherwise cost every later batch its full timeout and retries); later batches are
+    counted as not sent."""
 
     def __init__(self, inner: SpanExporter, name: str) -> None:
         self.inner = inner
@@ -120,8 +163,12 @@ class _CountingExporter(SpanExporter):
         self.exported = 0
         self.failed = 0
         self.last_error: str | None = None
+        self.broken = False
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self.broken:
+            self.failed += len(spans)
+            return SpanExportResult.FAILURE
         try:
             result = self.inner.export(spans)
         except Exception as exc:  # an exporter must not take the run down
@@ -131,7 +178,16 @@ class _CountingExporter(SpanExporter):
             self.exported += len(spans)
         else:
             self.failed += len(spans)
+            self.broken = True
         return result
+
+    def give_up(self) -> None:
+        """Send nothing more, and cut short the exporter's retry wait."""
+        self.broken = True
+        try:
+            self.inner.shutdown()
+        except Exception as exc:
+            self.last_error = self.last_error or f"{type(exc).__name__}: {exc}"
 
     def shutdown(self) -> None:
         try:
@@ -142,6 +198,57 @@ class _CountingExporter(SpanExporter):
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         flush = getattr(self.inner, "force_flush", None)
         return bool(flush(timeout_millis)) if flush is not None else True
+
+
+def _core(message: str | None) -> str | None:
+    """The cause in an exporter's log message, without its retry chatter, shortened."""
+    if not message:
+        return None
+    m = re.match(r"^Transient error (.*) encountered while exporting", message, re.DOTALL)
+    text = (m.group(1) if m else message).strip()
+    return text if len(text) <= 240 else text[:237] + "..."
+
+
+class _Collected(logging.Handler):
+    """Keeps the exporters' log records for the summary instead of the terminal."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.count = 0
+        self.first: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno < logging.WARNING:
+            return
+        self.count += 1
+        if self.first is None:
+            try:
+                self.first = record.getMessage()
+            except Exception:
+                self.first = str(record.msg)
+
+
+class _QuietLogs:
+    """While installed, the loggers in :data:`QUIET_LOGGERS` write to a collector only."""
+
+    def __init__(self) -> None:
+        self.handler = _Collected()
+        self._saved: list[tuple[logging.Logger, bool]] = []
+
+    def install(self) -> None:
+        if self._saved:
+            return
+        for name in QUIET_LOGGERS:
+            logger = logging.getLogger(name)
+            self._saved.append((logger, logger.propagate))
+            logger.addHandler(self.handler)
+            logger.propagate = False
+
+    def remove(self) -> None:
+        for logger, propagate in self._saved:
+            logger.removeHandler(self.handler)
+            logger.propagate = propagate
+        self._saved = []
 
 
 @dataclass
@@ -251,10 +358,14 @@ class SpanBridge:
         self._installed_provider: TracerProvider | None = None
         self.duplicates = 0
         self.captured = 0
+        self._quiet = _QuietLogs()
         self._exporters = self._build_exporters()
+        self._own = list(self._exporters)  # ragcost's spans go here; the app's may follow
         self._out_provider: TracerProvider | None = None
         self._ids = _RequestIds()
+        self.emitted = 0
         if self._exporters:
+            self._quiet.install()
             self._out_provider = self._provider(self._exporters, self._ids)
 
     # -- providers ----------------------------------------------------------------------
@@ -278,7 +389,9 @@ class SpanBridge:
         resource = Resource.create(
             {} if "OTEL_SERVICE_NAME" in self._env else {"service.name": "pytest-ragcost"}
         )
-        provider = TracerProvider(resource=resource, id_generator=ids)
+        # shutdown_on_exit=False: the SDK's exit hook would wait up to 30 s per processor
+        # for a down endpoint after the run; :meth:`shutdown` does it, bounded
+        provider = TracerProvider(resource=resource, id_generator=ids, shutdown_on_exit=False)
         for exporter in exporters:
             provider.add_span_processor(BatchSpanProcessor(exporter))
         return provider
@@ -300,6 +413,8 @@ class SpanBridge:
             if trace.get_tracer_provider() is ours:
                 self._installed_provider = ours
                 self._exporters.extend(app_exporters)
+                if app_exporters:
+                    self._quiet.install()
                 self._hooked.add(id(ours))
                 return
             provider = trace.get_tracer_provider()
@@ -398,6 +513,7 @@ class SpanBridge:
             if timing is None:
                 continue
             count += self._emit_request(tracer, run, req, timing)
+        self.emitted += count
         return count
 
     def _emit_request(self, tracer: Any, run: ScenarioRun, req: RequestRecord,
@@ -456,39 +572,78 @@ class SpanBridge:
         root.end(end_time=max(timing.end_ns, timing.start_ns))
         return count
 
-    def shutdown(self, timeout_s: float = 10.0) -> list[str]:
-        """Flush and stop ragcost's exporters; the lines to report (never raises)."""
+    def shutdown(self, timeout_s: float = SHUTDOWN_BUDGET_S) -> list[str]:
+        """Flush and stop ragcost's exporters, waiting at most ``timeout_s`` whatever the
+        endpoint does; the lines to report (never raises)."""
+        from ..redact import redact_text
+
         problems: list[str] = list(self.notes)
-        for provider in (self._out_provider, self._installed_provider):
-            if provider is None:
-                continue
-            try:
-                provider.force_flush(int(timeout_s * 1000))
-            except Exception as exc:
-                problems.append(f"OpenTelemetry: flushing spans failed: {exc}")
-        if self._out_provider is not None:
-            try:
-                self._out_provider.shutdown()
-            except Exception as exc:
-                problems.append(f"OpenTelemetry: stopping the exporter failed: {exc}")
-            self._out_provider = None
+        providers = [p for p in (self._out_provider, self._installed_provider) if p is not None]
+        errors: list[str] = []
+
+        def finish() -> None:
+            for provider in providers:
+                try:
+                    provider.force_flush(int(timeout_s * 1000))
+                except Exception as exc:
+                    errors.append(f"OpenTelemetry: flushing spans failed: {exc}")
+            for provider in providers:
+                try:
+                    provider.shutdown()
+                except Exception as exc:
+                    errors.append(f"OpenTelemetry: stopping the exporter failed: {exc}")
+
+        gave_up = False
+        if providers:
+            started = time.monotonic()
+            worker = threading.Thread(target=finish, name="ragcost-otel-flush", daemon=True)
+            worker.start()
+            worker.join(timeout_s)
+            if worker.is_alive():
+                # the endpoint never answered: stop retrying, leave the rest unsent (the
+                # thread is a daemon and the export a copy; the run's results are whole)
+                gave_up = True
+                for exporter in self._exporters:
+                    exporter.give_up()
+                worker.join(max(0.0, min(0.5, timeout_s + 1.0 - (time.monotonic() - started))))
+        self._out_provider = None
+        self._installed_provider = None
+        self._quiet.remove()
+        problems += errors
         if self.captured:
             dropped = f", {self.duplicates} duplicate(s) dropped" if self.duplicates else ""
             problems.append(
                 f"OpenTelemetry: {self.captured} app span(s) folded into stages{dropped}"
             )
+        secrets = export_secrets(self._env)
+        logged = self._quiet.handler.first
         for exporter in self._exporters:
-            if exporter.exported and not exporter.failed:
-                problems.append(
-                    f"OpenTelemetry: {exporter.exported} span(s) sent via {exporter.name}"
-                )
-            if exporter.failed:
-                detail = f" ({exporter.last_error})" if exporter.last_error else ""
-                problems.append(
-                    f"warning: OpenTelemetry: the {exporter.name} exporter failed to send "
-                    f"{exporter.failed} span(s){detail}; the run's results are unaffected"
-                )
+            own = exporter in self._own
+            unsent = self._unsent(exporter)
+            label = exporter.name if own else f"{exporter.name} (the app's spans)"
+            if not unsent:
+                if exporter.exported:
+                    problems.append(
+                        f"OpenTelemetry: {exporter.exported} span(s) sent via {label}")
+                continue
+            detail = exporter.last_error or _core(logged)
+            if gave_up and not exporter.failed:
+                detail = f"no answer within {timeout_s:g} s"
+            detail_text = f" ({redact_text(detail, secrets)})" if detail else ""
+            sent = f", {exporter.exported} sent" if exporter.exported else ""
+            problems.append(
+                f"warning: OpenTelemetry: the {label} exporter failed to send {unsent} "
+                f"span(s){sent}{detail_text}; it is not tried again after a failure, and "
+                "the run's results are unaffected"
+            )
         return problems
+
+    def _unsent(self, exporter: _CountingExporter) -> int:
+        """Spans given to ``exporter`` that it did not send: for ragcost's own exporters
+        every span emitted and not confirmed, for the app's those that failed."""
+        if exporter in self._own:
+            return max(exporter.failed, self.emitted - exporter.exported)
+        return exporter.failed
 
     def describe(self) -> str:
         """The header line: what is captured and where ragcost's spans go."""

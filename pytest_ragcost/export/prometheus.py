@@ -19,8 +19,9 @@ then.
 from __future__ import annotations
 
 import math
+import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from prometheus_client.utils import floatToGoString
 
 from ..files import write_text_atomic
 from ..models import Outcome, RequestRecord
+from ..redact import redact_text
 from .target import Target
 
 #: GenAI semantic conventions' ``gen_ai.client.operation.duration`` buckets, with three
@@ -303,11 +305,18 @@ def exposition(outcomes: Sequence[Outcome], info: Mapping[str, str],
     return generate_latest(registry(outcomes, info, timestamp_s)).decode("utf-8")
 
 
+#: the most a push may take, whatever the gateway does (connect, send, answer)
+PUSH_BUDGET_S = 5.0
+
+
 def export(target: Target, outcomes: Sequence[Outcome], info: Mapping[str, str],
-           timeout_s: float = 10.0) -> str:
+           timeout_s: float = PUSH_BUDGET_S) -> str:
     """Write or push the run's metrics; returns a line saying where they went.
 
-    Raises ``OSError`` (unwritable file, unreachable gateway) for the caller to report."""
+    A push gives up after ``timeout_s`` in all (a gateway that accepts the connection and
+    never answers costs the run that, once). Raises ``OSError`` (unwritable file,
+    unreachable or silent gateway) for the caller to report; its message never holds the
+    URL's credentials."""
     if target.kind == "textfile":
         path = Path(target.where)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -315,15 +324,47 @@ def export(target: Target, outcomes: Sequence[Outcome], info: Mapping[str, str],
         write_text_atomic(path, exposition(outcomes, info))
         return f"Prometheus metrics written to {target.where}"
     reg = registry(outcomes, info)
-    try:
-        push_to_gateway(target.where, job="ragcost", registry=reg,
-                        grouping_key=dict(target.grouping), timeout=timeout_s)
-    except OSError:
-        raise
-    except Exception as exc:  # urllib raises HTTPError/URLError (OSErrors); be sure
-        raise OSError(f"{type(exc).__name__}: {exc}") from exc
+    failure: list[BaseException] = []
+
+    def push() -> None:
+        try:
+            push_to_gateway(target.where, job="ragcost", registry=reg,
+                            grouping_key=dict(target.grouping), timeout=timeout_s,
+                            handler=_handler(target))
+        except BaseException as exc:  # reported by the caller, never raised in the thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=push, name="ragcost-pushgateway", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        raise OSError(f"the gateway did not answer within {timeout_s:g} s")
+    if failure:
+        exc = failure[0]
+        secrets = tuple(s for s in (target.password, target.username) if s)
+        text = redact_text(getattr(exc, "strerror", None) or str(exc) or type(exc).__name__,
+                           secrets)
+        raise OSError(text) from None
     group = ", ".join(f"{k}={v}" for k, v in (("job", "ragcost"), *target.grouping))
     return f"Prometheus metrics pushed to {target.where} (group {group})"
+
+
+def _handler(target: Target) -> Any:
+    """prometheus-client's request handler: basic authentication when the URL had
+    credentials, else the default."""
+    from prometheus_client.exposition import basic_auth_handler, default_handler
+
+    if target.username is None and target.password is None:
+        return default_handler
+    username, password = target.username or "", target.password or ""
+
+    def handle(url: str, method: str, timeout: float | None, headers: list[tuple[str, str]],
+               data: bytes) -> Callable[[], None]:
+        handler: Callable[[], None] = basic_auth_handler(
+            url, method, timeout, headers, data, username, password)
+        return handler
+
+    return handle
 
 
 def families(text: str) -> Iterable[str]:

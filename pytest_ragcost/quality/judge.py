@@ -279,7 +279,16 @@ class JudgeRecord:
                                    column=exc.column, found=exc.found, fix=exc.fix) from None
         if data is None:
             return cls()
+        try:
+            return cls._parse(shown, data)
+        except JudgeRecordError:
+            raise
+        except InputError as exc:
+            raise JudgeRecordError(exc.file, exc.what, where=exc.where, found=exc.found,
+                                   fix=exc.fix) from None
 
+    @classmethod
+    def _parse(cls, shown: str, data: object) -> JudgeRecord:
         def fail(where: str, expected: str, found: object) -> JudgeRecordError:
             return JudgeRecordError(shown, f"must be {expected}", where=where,
                                     found=kind_of(found), fix=_RECORD_FIX)
