@@ -44,11 +44,13 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -179,20 +181,82 @@ def resolve_ref(ref: str, cwd: Path) -> tuple[Path, str]:
     return top, sha
 
 
+class ABInterrupted(KeyboardInterrupt):
+    """The A/B run was stopped by a signal (Ctrl-C, a cancelled CI job's SIGTERM, a closed
+    terminal's SIGHUP); the base worktree has been removed by then."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
+
+    @property
+    def line(self) -> str:
+        """The one line to print for it."""
+        return (f"ragcost ab: interrupted by {signal.Signals(self.signum).name}; the base "
+                "worktree was removed, nothing was written")
+
+
+#: the signals that stop an A/B run the way Ctrl-C does
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
+
+
+@contextlib.contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """While inside, SIGINT, SIGTERM and SIGHUP raise :class:`ABInterrupted`, so every
+    ``finally`` (the worktree's removal, a running side's kill) runs as on Ctrl-C; SIGTERM
+    and SIGHUP would otherwise end the process on the spot. Outside the main thread,
+    where handlers cannot be set, nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        raise ABInterrupted(signum)
+
+    saved = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    try:
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, stop)
+        yield
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ignore the stop signals while cleaning up: a second Ctrl-C must not leave the
+    worktree half removed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    try:
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
+        yield
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+
+
 @contextlib.contextmanager
 def base_checkout(top: Path, sha: str) -> Any:
-    """A detached worktree of ``sha`` in a temporary directory, removed afterwards."""
+    """A detached worktree of ``sha`` in a temporary directory, removed (and pruned from
+    the repository's worktree list) afterwards, also when a signal stops the run."""
     tmp = Path(tempfile.mkdtemp(prefix="ragcost-ab-"))
     tree = tmp / "base"
     try:
         _git(["worktree", "add", "--detach", "--quiet", str(tree), sha], top)
         yield tree
     finally:
-        with contextlib.suppress(ABError):
-            _git(["worktree", "remove", "--force", str(tree)], top)
-        shutil.rmtree(tmp, ignore_errors=True)
-        with contextlib.suppress(ABError):
-            _git(["worktree", "prune"], top)
+        with _signals_held():
+            with contextlib.suppress(ABError):
+                _git(["worktree", "remove", "--force", str(tree)], top)
+            shutil.rmtree(tmp, ignore_errors=True)
+            with contextlib.suppress(ABError):
+                _git(["worktree", "prune"], top)
 
 
 # --------------------------------------------------------------------------- runs
@@ -285,7 +349,8 @@ def run_ab(
     rel = here.relative_to(top.resolve())
     args = strip_outer_options(pytest_args)
     result = ABResult(ref=ref, sha=sha, rounds=rounds)
-    with base_checkout(top, sha) as tree, tempfile.TemporaryDirectory(prefix="ragcost-ab-") as w:
+    with stopped_by_signals(), base_checkout(top, sha) as tree, \
+            tempfile.TemporaryDirectory(prefix="ragcost-ab-") as w:
         base_cwd = tree / rel
         if not base_cwd.is_dir():
             raise ABError(f"{ref} ({sha[:12]}) has no directory {rel}; nothing to run there")

@@ -42,6 +42,8 @@ from .runfile import SavedRun
 EXIT_OK = 0
 EXIT_GATE_FAILED = 1
 EXIT_USAGE = 2
+#: ``ragcost ab`` stopped by Ctrl-C, SIGTERM or SIGHUP (the shell's 128 + SIGINT)
+EXIT_INTERRUPTED = 130
 
 _EPILOG = """\
 exit codes:
@@ -50,6 +52,7 @@ exit codes:
      INCONCLUSIVE, NEW or STALE)
   2  usage or input error: bad arguments; a missing, unreadable or malformed file
      (ragcost.yaml or the run JSON); output that cannot be written
+  130  ab: stopped by Ctrl-C, SIGTERM or SIGHUP (the base worktree is removed)
 """
 
 
@@ -257,6 +260,11 @@ def _ab(args: argparse.Namespace, out: io.StringIO) -> int:
     except ABError as exc:
         print(f"ragcost ab: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: one line, no traceback
+        line = getattr(exc, "line", None)
+        print(line if isinstance(line, str) else "ragcost ab: interrupted; the base "
+              "worktree was removed, nothing was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
     write_outputs(
         result,
         Path(args.json) if args.json else None,

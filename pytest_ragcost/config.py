@@ -302,11 +302,14 @@ def _otel(value: Any, source: Source) -> OtelMode:
 
 
 def _ab_rounds(value: Any, source: Source) -> int:
-    rounds = positive_int(value, source.where, "rounds")
-    if rounds < 2:
+    try:
+        rounds = int(str(value).strip())
+    except ValueError:
+        rounds = 0
+    if rounds < 2:  # one bound, said once: -3, 1 and 'many' get the same message
         msg = (
-            f"{source.where} must be at least 2 (got {value!r}): the spread of the rounds "
-            "is the noise"
+            f"{source.where} must be at least 2 (got {value!r}): a whole number of rounds, "
+            "whose spread is the noise"
         )
         raise SettingsError(msg)
     return rounds

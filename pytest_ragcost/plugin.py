@@ -8,6 +8,8 @@ registers its options, marker and fixture and does nothing else.
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from .config import BY_FIELD, OPTIONS, Settings, SettingsError, resolve
@@ -65,9 +67,19 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
         )
     except ABError as exc:
         raise pytest.UsageError(f"pytest-ragcost: {exc}") from None
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: one line, no traceback
+        print(_interrupted_line(exc), file=sys.stderr, flush=True)
+        return int(pytest.ExitCode.INTERRUPTED)
     write_outputs(result, settings.json_path, settings.markdown_path)
     print("\n".join(summary_lines(result)), flush=True)
     return result.exit_code
+
+
+def _interrupted_line(exc: KeyboardInterrupt) -> str:
+    line = getattr(exc, "line", None)
+    if isinstance(line, str):
+        return line
+    return "ragcost ab: interrupted; the base worktree was removed, nothing was written"
 
 
 def pytest_configure(config: pytest.Config) -> None:

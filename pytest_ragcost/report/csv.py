@@ -5,14 +5,21 @@ metric), with each knob of the run's configuration as its own column, so a sprea
 or pandas pivots it without parsing names. ``configs.csv`` has one row per scenario
 (a configuration of a sweep, or a scenario of its own) with its quality interval, cost
 per answer, latency percentiles and, for sweeps, the frontier columns.
+
+Numbers are written as numbers. A text cell a spreadsheet would evaluate as a formula
+(one that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return: a scenario
+named by a parametrize value such as ``=cmd|' /C calc'!A0``) is written with a leading
+``'``, as OWASP recommends for CSV injection, so the spreadsheet shows it as text; a
+text cell that is just a number (``-3``) is left alone. Every CSV writer of the package
+goes through :func:`writer`.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..compare.stats import quantile
@@ -34,10 +41,53 @@ def knob_names(outcomes: Sequence[Outcome]) -> list[str]:
     return list(seen)
 
 
-def _v(x: float | None) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+#: what a spreadsheet evaluates when a cell starts with it
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def neutralise(cell: object) -> object:
+    """``cell`` as written to a CSV: numbers as they are, a formula-like text with a
+    leading ``'``."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_START) and not _NUMBER_RE.match(cell):
+        return "'" + cell
+    return cell
+
+
+class _SafeWriter:
+    """Rows of RFC 4180 CSV: a text cell is quoted when it holds a comma, a quote, a line
+    break or a carriage return (``csv`` leaves a lone carriage return bare when lines end
+    in ``\\n``, which splits the row for a reader), numbers are written bare."""
+
+    def __init__(self, out: io.StringIO) -> None:
+        self._out = out
+
+    def writerow(self, row: Iterable[object]) -> None:
+        self._out.write(",".join(_field(neutralise(c)) for c in row) + "\n")
+
+
+def _field(cell: object) -> str:
+    if cell is None:
         return ""
-    return repr(float(x)) if isinstance(x, float) else str(x)
+    text = repr(cell) if isinstance(cell, float) else str(cell)
+    if any(ch in text for ch in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def writer(out: io.StringIO) -> _SafeWriter:
+    """A CSV writer (``\\n`` line ends) whose every text cell goes through
+    :func:`neutralise`."""
+    return _SafeWriter(out)
+
+
+def _v(x: float | None) -> float | int | str:
+    """A figure as a CSV number ("" when there is none)."""
+    if x is None or isinstance(x, bool) or not isinstance(x, int | float):
+        return ""
+    if isinstance(x, float) and not math.isfinite(x):
+        return ""
+    return x
 
 
 def request_rows(outcomes: Sequence[Outcome], run_id: str) -> str:
@@ -45,7 +95,7 @@ def request_rows(outcomes: Sequence[Outcome], run_id: str) -> str:
     unit, source."""
     knobs = knob_names(outcomes)
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
+    w = writer(out)
     w.writerow(["run", "config", *knobs, "item", "request", "stage", "metric", "value", "unit",
                 "source"])
     from ..quality.identity import sample_keys
@@ -74,8 +124,15 @@ def request_rows(outcomes: Sequence[Outcome], run_id: str) -> str:
     return out.getvalue()
 
 
-def _cell(value: Any) -> str:
-    return "" if value is None else str(value)
+def _cell(value: Any) -> object:
+    """A knob's value: numbers as numbers, anything else as text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | float):
+        return _v(value)
+    return str(value)
 
 
 CONFIG_HEAD = [
@@ -93,7 +150,7 @@ def config_rows(outcomes: Sequence[Outcome], frontiers: Sequence[Frontier]) -> s
     knobs = knob_names(outcomes)
     points = {p.name: (f, p) for f in frontiers for p in f.points}
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
+    w = writer(out)
     w.writerow([CONFIG_HEAD[0], *knobs, *CONFIG_HEAD[1:]])
     for o in sorted(outcomes, key=lambda o: o.run.scenario):
         run = o.run
