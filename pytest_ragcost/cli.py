@@ -189,7 +189,7 @@ def _report(args: argparse.Namespace, out: io.StringIO) -> int:
             _write_file(Path(target), text)
             note = f"ragcost: wrote {target} ({len(text.encode('utf-8')):,} bytes)"
             if to_stdout:  # stdout carries the report that goes there, and nothing else
-                print(note, file=sys.stderr)
+                print(_inert(note), file=sys.stderr)
             else:
                 out.write(note + "\n")
         return EXIT_OK
@@ -228,7 +228,7 @@ def _compare(args: argparse.Namespace, out: io.StringIO) -> int:
         raise CliError(str(exc)) from None
     if not gate.exists:
         # on stderr: stdout holds only the verdict tables
-        print(f"note: {config} not found: every scenario is NEW", file=sys.stderr)
+        print(_inert(f"note: {config} not found: every scenario is NEW"), file=sys.stderr)
     outcomes = [
         evaluate(o.run, gate, quality=QualityScores.from_outcome(o) if o.quality or
                  o.quality_errors else None, stored=store, test_passed=o.test_passed)
@@ -258,7 +258,7 @@ def _ab(args: argparse.Namespace, out: io.StringIO) -> int:
             log=lambda line: print(line, flush=True),
         )
     except ABError as exc:
-        print(f"ragcost ab: {exc}", file=sys.stderr)
+        print(_inert(f"ragcost ab: {exc}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: one line, no traceback
         line = getattr(exc, "line", None)
@@ -289,11 +289,20 @@ def _export(args: argparse.Namespace, out: io.StringIO) -> int:
     return EXIT_OK
 
 
+def _inert(text: str) -> str:
+    from .report.terminal import inert
+
+    return inert(text)
+
+
 def _emit(text: str) -> str | None:
     """Write ``text`` to stdout; the reason when it cannot be written (a closed pipe is
     not an error: the reader, e.g. ``head``, had what it wanted)."""
+    from .report.terminal import inert
+
     try:
-        sys.stdout.write(text)
+        # names and messages come from files: no escape sequence reaches the terminal raw
+        sys.stdout.write(inert(text))
         sys.stdout.flush()
     except BrokenPipeError:
         _silence_stdout()
@@ -410,7 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = int(args.func(args, out))
     except CliError as exc:
         _emit(out.getvalue())
-        print(f"ragcost: {exc}", file=sys.stderr)
+        print(_inert(f"ragcost: {exc}"), file=sys.stderr)
         return EXIT_USAGE
     except (RecursionError, MemoryError) as exc:
         print(f"ragcost: the input is too large or too deep to handle ({type(exc).__name__})",

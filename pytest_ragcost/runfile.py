@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .inputs import InputError, number
 from .models import (
+    NAME_RE,
     STATUSES,
     Outcome,
     RequestRecord,
@@ -179,6 +181,31 @@ class _Checker:
         return {
             str(k): self.number(v, f"{where}.{k}") for k, v in self.obj(value, where).items()
         }
+
+    def metrics(self, value: object, where: str) -> dict[str, float]:
+        """A request's or a stage's figures: names as the recorder gives them (no dots:
+        a dot separates stage and metric in a key), values from 0 to
+        :data:`~pytest_ragcost.inputs.MAX_NUMBER`."""
+        out: dict[str, float] = {}
+        for k, v in self.obj(value, where).items():
+            if not NAME_RE.match(str(k)):
+                raise self.fail(f"{where}.{k}" if k else f"{where}[\"\"]",
+                                "named by a metric name (letters, digits, '_' or '-', no dots)",
+                                k)
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise self.fail(f"{where}.{k}", "a finite number", v)
+            try:
+                out[str(k)] = number(v, str(self.path), f"{where}.{k}", minimum=0)
+            except InputError as exc:
+                raise RunFileError(str(exc)) from None
+        return out
+
+    def stage_name(self, value: object, where: str) -> str:
+        name = self.text(value, where) or ""
+        if not NAME_RE.match(name):
+            raise self.fail(where, "a stage name (letters, digits, '_' or '-', starting with a "
+                            "letter or '_', no dots: as ragcost.stage() takes it)", value)
+        return name
 
     def texts(self, value: object, where: str) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -390,7 +417,7 @@ class _Checker:
         return RequestRecord(
             trace_id=self.text(r.get("trace_id"), f"{where}.trace_id") or "",
             index=self.integer(r.get("index"), f"{where}.index"),
-            metrics=self.numbers(r.get("metrics"), f"{where}.metrics"),
+            metrics=self.metrics(r.get("metrics"), f"{where}.metrics"),
             sources=self.texts(r.get("sources", {}), f"{where}.sources"),
             stages=tuple(
                 self.stage(s, f"{where}.stages[{k}]")
@@ -402,8 +429,8 @@ class _Checker:
     def stage(self, value: object, where: str) -> StageRecord:
         s = self.obj(value, where)
         return StageRecord(
-            name=self.text(s.get("name"), f"{where}.name") or "",
-            metrics=self.numbers(s.get("metrics"), f"{where}.metrics"),
+            name=self.stage_name(s.get("name"), f"{where}.name"),
+            metrics=self.metrics(s.get("metrics"), f"{where}.metrics"),
             sources=self.texts(s.get("sources", {}), f"{where}.sources"),
             error=self.text(s.get("error"), f"{where}.error", optional=True),
             model=self.text(s.get("model"), f"{where}.model", optional=True),

@@ -137,6 +137,15 @@ def shown(text: object) -> str:
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in out)
 
 
+def inert(text: str) -> str:
+    """Whole lines for a terminal: line breaks and tabs kept, every other control
+    character (an escape sequence's ESC, BEL, a C1 code) shown escaped, so a name from a
+    file cannot recolour, retitle or rewrite the user's terminal."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch in "\n\t" else repr(ch)[1:-1] for ch in text)
+
+
 def _change(v: Verdict) -> str:
     """The change as a percentage of the baseline (in the unit when the baseline is 0);
     float noise far below the shown precision is no change."""
@@ -358,7 +367,7 @@ def summary_lines(
                                    subsequent_indent="  ")
     for problem in problems:
         lines.append(f"ragcost error: {problem}")
-    return lines
+    return [inert(line) for line in lines]
 
 
 def quiet_lines(
