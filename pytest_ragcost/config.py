@@ -306,10 +306,11 @@ def _ab_rounds(value: Any, source: Source) -> int:
         rounds = int(str(value).strip())
     except ValueError:
         rounds = 0
-    if rounds < 2:  # one bound, said once: -3, 1 and 'many' get the same message
+    if rounds < 2:  # one bound, said the same way for -3, 1 and 'many': at least 2
+        what = "at least 2" if rounds == 1 else "a whole number of rounds, at least 2"
         msg = (
-            f"{source.where} must be at least 2 (got {value!r}): a whole number of rounds, "
-            "whose spread is the noise"
+            f"{source.where} must be {what} (got {value!r}): the spread of the rounds is "
+            "the noise"
         )
         raise SettingsError(msg)
     return rounds

@@ -192,10 +192,9 @@ class _Checker:
                 raise self.fail(f"{where}.{k}" if k else f"{where}[\"\"]",
                                 "named by a metric name (letters, digits, '_' or '-', no dots)",
                                 k)
-            if isinstance(v, bool) or not isinstance(v, int | float):
-                raise self.fail(f"{where}.{k}", "a finite number", v)
+            value = self.number(v, f"{where}.{k}")
             try:
-                out[str(k)] = number(v, str(self.path), f"{where}.{k}", minimum=0)
+                out[str(k)] = number(value, str(self.path), f"{where}.{k}", minimum=0)
             except InputError as exc:
                 raise RunFileError(str(exc)) from None
         return out

@@ -133,6 +133,7 @@ def test_rounds_below_two_say_two(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_x="def test_x(): pass")
     result = pytester.runpytest("--ragcost-ab=HEAD", "--ragcost-ab-rounds=-3")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--ragcost-ab-rounds must be at least 2 (got '-3')*"])
+    result.stderr.fnmatch_lines(
+        ["*--ragcost-ab-rounds must be a whole number of rounds, at least 2 (got '-3')*"])
     assert "at least 1" not in result.stderr.str()
     assert ">= 1" not in result.stderr.str()

@@ -83,7 +83,7 @@ CASES: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
                               "metric name"),
     "tokens -1e300": (_metric("tokens_prompt", -1e300), "scenarios[0].requests[0].metrics."
                       "tokens_prompt must be a finite number from 0 to"),
-    "wall 1e300": (_metric("wall_ms", 1e300), "metrics.wall_ms must be a finite number"),
+    "wall 1e300": (_metric("wall_ms", 1e300), "metrics.wall_ms must be a finite number from 0"),
 }
 
 COMMANDS = [["report"], ["report", "--markdown", "-"], ["report", "--html", "-"],
