@@ -62,7 +62,7 @@ from pytest_ragcost.compare.stats import (
     summarize,
     t_quantile,
 )
-from pytest_ragcost.models import Tolerance
+from pytest_ragcost.run import Tolerance
 
 DISTS = ("lognormal", "heavy")
 CVS = (0.03, 0.10, 0.25)

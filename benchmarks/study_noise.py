@@ -59,7 +59,7 @@ from pytest_ragcost.compare import stats  # noqa: E402
 from pytest_ragcost.compare.gate import load_gate  # noqa: E402
 from pytest_ragcost.config import Settings  # noqa: E402
 from pytest_ragcost.history import open_store  # noqa: E402
-from pytest_ragcost.models import (  # noqa: E402
+from pytest_ragcost.run import (  # noqa: E402
     RequestRecord,
     ScenarioRun,
     metric_class,

@@ -21,10 +21,11 @@ How:
    keys), requests are paired by item id:
 
    - noisy metrics: in each round, the mean over the shared items of
-     ``log(head / base)``; across rounds, the mean and its standard error give the interval
-     of the ratio (Student t, rounds - 1 degrees of freedom). The gate's own rule decides
-     (:func:`pytest_ragcost.compare.stats.judge`): FAIL only when the interval lies above the
-     tolerance;
+     ``log(head / base)``; across rounds, the one paired estimator
+     (:func:`pytest_ragcost.compare.evidence.paired`) gives the interval of the ratio
+     (Student t, rounds - 1 degrees of freedom). The gate's own rule decides
+     (:func:`pytest_ragcost.compare.rules.judge`): FAIL only when the interval lies above
+     the tolerance;
    - exact metrics: item by item on the last round (they do not vary), naming the items
      that moved.
 
@@ -51,22 +52,23 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from .compare import items as ic
-from .compare import stats
-from .models import (
+from .compare.describe import stat_value
+from .compare.evidence import Evidence, items_exact, log_ratios, paired, shared_items
+from .compare.itemvalues import has_items, item_values
+from .compare.rules import Rule, judge, worst
+from .run import (
     Outcome,
     RequestRecord,
     ScenarioRun,
-    Stat,
-    Tolerance,
     Verdict,
     metric_class,
     split_key,
 )
+from .run.model import Finding, ItemsUsed
 
 #: even, so each side goes first equally often
 DEFAULT_ROUNDS = 6
@@ -128,6 +130,9 @@ class ABResult:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        from .report.verdicts import sentence
+        from .run.codec import encode_request, encode_verdict
+
         return {
             "schema_version": 1,
             "kind": "ab",
@@ -137,11 +142,12 @@ class ABResult:
             "rounds": self.rounds,
             "runs": [
                 {"side": r.side, "round": r.round, "seconds": round(r.seconds, 3),
-                 "scenarios": {sc: [q.to_dict() for q in reqs]
+                 "scenarios": {sc: [encode_request(q) for q in reqs]
                                for sc, reqs in r.scenarios.items()}}
                 for r in self.runs
             ],
-            "verdicts": {sc: [v.to_dict() for v in vs] for sc, vs in self.verdicts.items()},
+            "verdicts": {sc: [encode_verdict(v, sentence) for v in vs]
+                         for sc, vs in self.verdicts.items()},
             "problems": list(self.problems),
         }
 
@@ -283,16 +289,14 @@ def strip_outer_options(args: Sequence[str]) -> list[str]:
 def load_side(path: Path, side: str, rnd: int, seconds: float = 0.0) -> SideRun:
     """One side's run from its ``--ragcost-json`` file (for re-using measured runs with
     :func:`compare`)."""
+    from .run.codec import RunFileError, read_run
+
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        scenarios = {
-            sc["scenario"]: tuple(RequestRecord.from_dict(r) for r in sc["requests"])
-            for sc in doc["scenarios"]
-            if sc.get("requests")
-        }
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        run = read_run(path)
+    except RunFileError as exc:
         raise ABError(f"the {side} run of round {rnd} wrote no usable JSON ({exc})") from None
-    return SideRun(side, rnd, seconds, scenarios, doc.get("environment", {}))
+    scenarios = {o.run.scenario: o.run.requests for o in run.outcomes if o.run.requests}
+    return SideRun(side, rnd, seconds, scenarios, dict(run.environment))
 
 
 def run_side(
@@ -424,79 +428,80 @@ def compare(runs: Sequence[SideRun], budget: Any = None) -> dict[str, list[Verdi
         base_last = last["base"].scenarios[scenario]
         verdicts: list[Verdict] = []
         for key, entry in _keys(scenario, budget, head_last):
-            kind = metric_class(split_key(key)[1])
-            tolerance: Tolerance = (entry.tolerance if entry is not None else None) or default_tol
-            severity: Literal["fail", "warn"] = entry.severity if entry is not None else "fail"
-            stat: Stat = entry.stat if entry is not None else "mean"
-            cur_src, base_src = _source(head_last, key), _source(base_last, key)
-            if not ic.has_items(head_last) or not ic.has_items(base_last):
-                verdicts.append(Verdict(scenario, key, "INCOMPARABLE",
-                                        f"{key}: requests carry no item ids on one side (an "
-                                        "older pytest-ragcost); nothing to pair"))
-                continue
-            if kind in ("exact", "derived"):
-                verdicts.append(ic.exact_verdict(
-                    scenario=scenario, key=key, kind=kind,
-                    base=ic.item_values(base_last, key), cur=ic.item_values(head_last, key),
-                    stat=stat, tolerance=tolerance, severity=severity,
-                    current_source=comparable_source(split_key(key)[1], cur_src),
-                    baseline_source=comparable_source(split_key(key)[1], base_src),
-                    what="base",
-                ))
-                continue
+            metric = split_key(key)[1]
+            kind = metric_class(metric)
             # `severity: warn` on a time or energy entry says a stored baseline from another
             # run cannot be trusted on a shared machine; here both sides share the machine
-            verdicts.append(_noisy(scenario, key, by_round, complete, stat, tolerance,
-                                   "fail", cur_src, base_src))
+            rule = Rule(
+                kind=kind,
+                tolerance=(entry.tolerance if entry is not None else None) or default_tol,
+                severity=(entry.severity if entry is not None else "fail")
+                if kind in ("exact", "derived") else "fail",
+                stat=entry.stat if entry is not None else "mean",
+            )
+            cur_src, base_src = _source(head_last, key), _source(base_last, key)
+            if not has_items(head_last) or not has_items(base_last):
+                verdicts.append(_unpaired(scenario, key, rule, "no_item_ids"))
+                continue
+            if kind in ("exact", "derived"):
+                ev = items_exact(
+                    scenario, key, item_values(base_last, key), item_values(head_last, key),
+                    rule.stat, side="base",
+                    source=comparable_source(metric, cur_src),
+                    baseline_source=comparable_source(metric, base_src),
+                )
+                verdicts.append(judge(ev, rule))
+                continue
+            ev_noisy = _rounds_evidence(scenario, key, by_round, complete, rule.stat,
+                                        cur_src, base_src)
+            verdicts.append(judge(ev_noisy, rule) if ev_noisy is not None
+                            else _unpaired(scenario, key, rule, "nothing_to_pair"))
         if verdicts:
-            out[scenario] = stats.worst(verdicts)
+            out[scenario] = worst(verdicts)
     return out
 
 
-def _noisy(
+def _unpaired(scenario: str, key: str, rule: Rule, reason: str) -> Verdict:
+    return Verdict(scenario, key, "INCOMPARABLE", reason, (Finding("INCOMPARABLE", reason),),
+                   tolerance=str(rule.tolerance), stat=rule.stat, basis="rounds")
+
+
+def _rounds_evidence(
     scenario: str,
     key: str,
     by_round: Mapping[int, Mapping[str, SideRun]],
     complete: Sequence[int],
     stat: Any,
-    tolerance: Tolerance,
-    severity: Any,
     cur_src: str | None,
     base_src: str | None,
-) -> Verdict:
+) -> Evidence | None:
+    """A noisy metric's evidence from the rounds: each round's mean log ratio over the
+    items both sides ran, then the one paired estimator over rounds."""
     round_logs: list[float] = []
     items = 0
     base_stats: list[float] = []
     for rnd in complete:
         head = by_round[rnd]["head"].scenarios.get(scenario, ())
         base = by_round[rnd]["base"].scenarios.get(scenario, ())
-        hv, bv = ic.item_values(head, key), ic.item_values(base, key)
-        change = ic.paired_change((bv.values[i], hv.values[i]) for i in hv.values if i in bv.values)
-        if change is None:
+        hv, bv = item_values(head, key), item_values(base, key)
+        shared = shared_items(bv, hv)
+        logs = log_ratios((bv.values[i], hv.values[i]) for i in shared)
+        if not logs:
             continue
-        round_logs.append(change.log_ratio)
-        items = max(items, change.n)
-        shared = [bv.values[i] for i in hv.values if i in bv.values]
-        base_stats.append(stats.stat_value(shared, stat))
-    if not round_logs or not base_stats or min(base_stats) <= 0:
-        return Verdict(scenario, key, "INCOMPARABLE",
-                       f"{key}: no item has a positive value on both sides in any round; "
-                       "nothing to pair")
-    n = len(round_logs)
-    mean = math.fsum(round_logs) / n
-    se = None
-    if n >= 2:
-        se = math.sqrt(math.fsum((x - mean) ** 2 for x in round_logs) / (n - 1) / n)
+        round_logs.append(math.fsum(logs) / len(logs))
+        items = max(items, len(logs))
+        base_stats.append(stat_value([bv.values[i] for i in shared], stat))
+    change = paired(round_logs, "log")
+    if change is None or not base_stats or min(base_stats) <= 0:
+        return None
     baseline = math.exp(math.fsum(math.log(b) for b in base_stats) / len(base_stats))
-    verdict = ic.change_verdict(
-        scenario=scenario, key=key, change=ic.PairedChange(mean, se, n), baseline=baseline,
-        tolerance=tolerance, severity=severity, current_source=cur_src,
-        baseline_source=base_src, counts=f"{n} rounds x {items} items, paired",
+    n = len(round_logs)
+    return Evidence(
+        scenario, key, current=baseline * math.exp(change.estimate), n=n, stat=stat,
+        baseline=baseline, baseline_n=n, change=change, source=cur_src,
+        baseline_source=base_src, basis="rounds", rounds=n,
+        items=ItemsUsed(shared=items, of=items, side="base"),
     )
-    message = verdict.message.replace("more requests narrow", "more rounds narrow").replace(
-        "run more requests", "run more rounds (--ragcost-ab-rounds)"
-    )
-    return replace(verdict, stat=stat, message=message)
 
 
 # --------------------------------------------------------------------------- outputs
@@ -505,6 +510,7 @@ def _noisy(
 def summary_lines(result: ABResult) -> list[str]:
     """The terminal report: one verdict table per scenario."""
     from .report.terminal import verdict_table
+    from .report.verdicts import sentence
 
     lines = [f"ragcost ab: head against {result.ref} ({result.sha[:12]}), "
              f"{result.rounds} alternating rounds"]
@@ -512,7 +518,7 @@ def summary_lines(result: ABResult) -> list[str]:
         lines += ["", f"scenario {scenario}", verdict_table(verdicts)]
         for v in verdicts:
             if v.status != "PASS":
-                lines.append(f"  {v.status}: {v.message}")
+                lines.append(f"  {v.status}: {sentence(v)}")
     if not result.verdicts:
         lines.append("no scenario was measured on both sides")
     lines += [f"ragcost ab: {p}" for p in result.problems]

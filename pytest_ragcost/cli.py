@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__
-from .models import Outcome, ScenarioRun
-from .runfile import SavedRun
+from .run import Outcome, ScenarioRun
+from .run.model import Run
 
 EXIT_OK = 0
 EXIT_GATE_FAILED = 1
@@ -60,11 +60,11 @@ class CliError(Exception):
     """A usage or input error; ``str()`` is the message (exit code 2)."""
 
 
-def _load_run(path: Path) -> SavedRun:
-    from .runfile import RunFileError, read
+def _load_run(path: Path) -> Run:
+    from .run.codec import RunFileError, read_run
 
     try:
-        return read(path)
+        return read_run(path)
     except RunFileError as exc:
         raise CliError(str(exc)) from None
 
@@ -179,7 +179,7 @@ def _report(args: argparse.Namespace, out: io.StringIO) -> int:
         texts.append((html_to, html_text(saved.outcomes, saved.environment, fronts,
                                          history=history, created=saved.created)))
     if markdown_to is not None:
-        texts.append((markdown_to, markdown(saved.outcomes, saved.environment)))
+        texts.append((markdown_to, markdown(saved.outcomes, dict(saved.environment))))
     if texts:
         to_stdout = any(target == STDOUT for target, _ in texts)
         for target, text in texts:
@@ -204,7 +204,7 @@ def _report(args: argparse.Namespace, out: io.StringIO) -> int:
 
 
 def _compare(args: argparse.Namespace, out: io.StringIO) -> int:
-    from .compare.evaluate import QualityScores, evaluate, exit_code, stale
+    from .compare.evaluate import QualityScores, evaluate, exit_code, stale_scenarios
     from .compare.gate import GateError, load_gate
     from .config import Settings
     from .quality.gate import scores_path
@@ -229,13 +229,15 @@ def _compare(args: argparse.Namespace, out: io.StringIO) -> int:
     if not gate.exists:
         # on stderr: stdout holds only the verdict tables
         print(_inert(f"note: {config} not found: every scenario is NEW"), file=sys.stderr)
+    measured = [o for o in saved.outcomes if o.run.nodeid or o.run.requests]
+    books = _noise_books(args.history, saved, measured, config)
     outcomes = [
-        evaluate(o.run, gate, quality=QualityScores.from_outcome(o) if o.quality or
-                 o.quality_errors else None, stored=store, test_passed=o.test_passed)
-        for o in saved.outcomes
+        evaluate(o.run, gate, quality=QualityScores.from_outcome(o), stored=store,
+                 test_passed=o.test_passed, noise=books.get(o.run.scenario))
+        for o in measured
     ]
     if saved.complete:
-        for verdict in stale(gate, (o.run.scenario for o in outcomes)):
+        for verdict in stale_scenarios(gate, (o.run.scenario for o in outcomes)):
             outcomes.append(Outcome(run=ScenarioRun(verdict.scenario, "", ()),
                                     verdicts=[verdict]))
     for outcome in outcomes:
@@ -243,7 +245,77 @@ def _compare(args: argparse.Namespace, out: io.StringIO) -> int:
             continue
         out.write(f"scenario {outcome.run.scenario}\n")
         out.write(verdict_table(outcome.verdicts) + "\n\n")
+    if args.json:
+        from dataclasses import replace
+
+        from .report.outputs import run_json
+
+        _write_file(Path(args.json), run_json(replace(saved, outcomes=outcomes)))
     return exit_code(outcomes, strict=args.strict)
+
+
+def _noise_books(
+    history: str | None, saved: Run, outcomes: Sequence[Outcome], config: Path
+) -> dict[str, Any]:
+    """Per scenario, where its noisy metrics take their between-run noise from.
+
+    By default: the noise each verdict of the saved run recorded (so an uploaded run is
+    judged as the plugin judged it, without its store), else the history at the default
+    place beside the config (``.ragcost/history.sqlite3``) when it exists, read as it was
+    before the run; ``--history URL`` reads that store instead; ``--history none`` uses
+    the prior alone.
+    """
+    from .compare.noise import NoiseBook
+
+    if history is not None and history.strip().lower() == "none":
+        return {o.run.scenario: NoiseBook() for o in outcomes}
+    recorded = {
+        o.run.scenario: {v.key: v.noise for v in o.verdicts if v.noise is not None}
+        for o in outcomes
+    }
+    summaries: dict[str, Any] = {}
+    url = history
+    if url is None and not any(recorded.values()):
+        default = config.resolve().parent / ".ragcost" / "history.sqlite3"
+        url = str(default) if default.is_file() else None
+    if url is not None:
+        summaries = _history_summaries(url, saved, config)
+    books = {}
+    for o in outcomes:
+        name = o.run.scenario
+        if history is not None:
+            books[name] = NoiseBook(summaries.get(name, {}))
+        else:
+            books[name] = NoiseBook(summaries.get(name, {}), recorded.get(name, {}))
+    return books
+
+
+def _history_summaries(url: str, saved: Run, config: Path) -> dict[str, Any]:
+    """Earlier runs' summaries on the saved run's environment, from runs before it."""
+    from .config import SettingsError, history_location
+    from .history import HistoryError, open_store
+
+    try:
+        where = history_location(url, "--history", config.resolve().parent)
+    except SettingsError as exc:
+        raise CliError(str(exc)) from None
+    if where is None:
+        return {}
+    try:
+        store = open_store(where, Path(where))
+    except HistoryError as exc:
+        print(f"ragcost: warning: history not read: {exc}; noisy metrics are judged on "
+              "the prior", file=sys.stderr)
+        return {}
+    try:
+        env_id = str(saved.environment.get("id"))
+        return store.summaries(env_id, before=saved.created or None)
+    except Exception as exc:
+        print(f"ragcost: warning: history not read: {type(exc).__name__}: {exc}; noisy "
+              "metrics are judged on the prior", file=sys.stderr)
+        return {}
+    finally:
+        store.close()
 
 
 def _ab(args: argparse.Namespace, out: io.StringIO) -> int:
@@ -388,6 +460,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true",
                    help="fail on INCOMPARABLE, INCONCLUSIVE, NEW and STALE too "
                    "(like --ragcost-strict)")
+    p.add_argument("--json", metavar="PATH", default=None,
+                   help="also write the run with the verdicts reached here, as "
+                   "--ragcost-json writes it")
+    p.add_argument(
+        "--history", default=None, metavar="URL|none",
+        help="where noisy metrics take their between-run noise from: by default the noise "
+        "the run recorded (the plugin's), else the history beside the config "
+        "(.ragcost/history.sqlite3) as it was before the run; a SQLite path or "
+        "postgresql:// URL reads that store; none uses the prior alone",
+    )
     p.set_defaults(func=_compare)
     p = sub.add_parser(
         "ab",

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 
 import pytest
 
-from .models import Outcome
+from .run import Outcome
 
 #: the per-request figures whose median and mean become properties
 FIGURES = ("wall_ms", "cpu_ms", "ttft_ms", "energy_j", "tokens_total", "errors")

@@ -12,7 +12,6 @@ loads jinja2.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 from .config import Settings
 from .files import append_step_summary, write_text_atomic
-from .models import Outcome
+from .run import Outcome
 
 if TYPE_CHECKING:
     from .compare.frontier import Frontier
@@ -84,10 +83,22 @@ def write_outputs(
             for name, text in texts.items():
                 _write(settings.csv_dir / name, text, out)
     if settings.json_path is not None:
-        from .report.jsonout import document
+        from . import __version__
+        from .report.outputs import run_json
+        from .run.model import Run, RunSettings
 
-        doc = document(list(outcomes), environment, settings, gate, complete=complete)
-        _write(settings.json_path, json_text(doc), out)
+        run = Run(
+            environment=environment, outcomes=list(outcomes), complete=complete,
+            created=created, version=__version__,
+            settings=RunSettings(
+                meters=tuple(settings.meters), requests_cap=settings.requests,
+                update=settings.update, strict=settings.strict,
+                watts_per_thread=settings.watts_per_thread,
+                config=str(settings.config_path) if settings.config_path else None,
+                config_found=bool(gate is not None and gate.exists),
+            ),
+        )
+        _write(settings.json_path, run_json(run), out)
     md_text: str | None = None
     if markdown_wanted:
         from .report.markdown import markdown
@@ -111,11 +122,6 @@ def _frontiers(outcomes: Sequence[Outcome], gate: Gate | None, out: Written) -> 
     except Exception as exc:  # a report problem is said, never a traceback
         out.problems.append(f"could not compute the sweeps' frontiers: {exc}")
         return []
-
-
-def json_text(doc: dict[str, Any]) -> str:
-    """The run as JSON; a value JSON cannot hold is written as its repr, never an error."""
-    return json.dumps(doc, indent=2, sort_keys=False, default=repr) + "\n"
 
 
 def _export_prometheus(

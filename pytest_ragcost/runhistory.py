@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .config import Settings
-from .models import Outcome
+from .run import Outcome
 
 if TYPE_CHECKING:
     from .compare.gate import Gate
-    from .compare.stats import RunSummary
+    from .compare.noise import RunSummary
     from .history import Store
 
 #: scenario -> metric key -> stat -> earlier runs' summaries

@@ -28,7 +28,7 @@ from .environment import GitProbe, complete_environment, fingerprint
 from .keys import RECORDER_KEY
 from .marker import ScenarioSpec
 from .meters.registry import MeterSet, build
-from .models import Outcome, ScenarioRun, Verdict
+from .run import Outcome, ScenarioRun, Verdict
 from .runhistory import RunHistory
 
 if TYPE_CHECKING:
@@ -325,12 +325,13 @@ class RagcostSession:
         if call.when != "call":
             return report
         from .compare.evaluate import evaluate
+        from .compare.noise import NoiseBook
 
         run = recorder.finish()
         scored = self._score(run) if report.passed and run.requests and run.samples else None
         outcome = evaluate(run, self.used_gate(), quality=scored, stored=self._stored(),
                            test_passed=report.passed,
-                           history=self.history.runs.get(run.scenario, {}))
+                           noise=NoiseBook(self.history.runs.get(run.scenario, {})))
         if self.spans is not None:
             try:
                 # priced by evaluate(): the stage spans carry cost_usd
@@ -359,6 +360,7 @@ class RagcostSession:
     def _apply(self, item: pytest.Item, report: pytest.TestReport, outcome: Outcome) -> None:
         from .compare.evaluate import FAILURE_WORDS, failure_word
         from .report.terminal import failure_text
+        from .report.verdicts import sentence
 
         run = outcome.run
         if not self._xunit2:
@@ -370,7 +372,7 @@ class RagcostSession:
         if self.settings.update is None:
             for verdict in outcome.verdicts:
                 if verdict.status in WARNED and not self._fails(verdict):
-                    text = f"{run.scenario}: {verdict.status}: {verdict.message}"
+                    text = f"{run.scenario}: {verdict.status}: {sentence(verdict)}"
                     item.warn(RagcostWarning(text))
         failing = [v for v in outcome.verdicts if self._fails(v)]
         if failing and report.passed:
@@ -491,10 +493,10 @@ class RagcostSession:
         """Scenarios of ragcost.yaml no test ran, after a run of the whole suite."""
         if not complete:
             return
-        from .compare.evaluate import stale as stale_verdicts
+        from .compare.evaluate import stale_scenarios
 
         assert self.gate is not None
-        stale = stale_verdicts(self.gate, self.outcomes)
+        stale = stale_scenarios(self.gate, self.outcomes)
         for verdict in stale:
             self.outcomes.setdefault(
                 verdict.scenario, Outcome(run=ScenarioRun(verdict.scenario, "", ()))

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .models import Outcome
+from .run import Outcome
+from .run.codec import RunFileError, decode_outcome, encode_outcome
 
 if TYPE_CHECKING:
     from .runhistory import Runs
@@ -63,7 +64,7 @@ def send_outcome(report: pytest.TestReport, outcome: Outcome) -> None:
     """On a worker's call report: the scenario's outcome, as JSON text (a string always
     crosses; a value execnet cannot carry would lose the whole report)."""
     problems: list[str] = []
-    setattr(report, OUTCOME_ATTR, json.dumps(transportable(outcome.to_dict(), problems)))
+    setattr(report, OUTCOME_ATTR, json.dumps(transportable(encode_outcome(outcome), problems)))
     if problems:
         setattr(report, PROBLEMS_ATTR, problems)
 
@@ -154,7 +155,12 @@ class Controller:
             self._running[report.nodeid] = scenario
         text = getattr(report, OUTCOME_ATTR, None)
         if isinstance(text, str):
-            outcome = Outcome.from_dict(json.loads(text))
+            try:
+                outcome = decode_outcome(json.loads(text), report.nodeid)
+            except (RunFileError, ValueError) as exc:  # a result that cannot be read is said
+                self._problem(f"a result from xdist worker {_worker_id(node)} could not be "
+                              f"read: {exc}")
+                return
             self._keep(outcome)
             self._kept.setdefault(_worker_id(node), []).append(outcome.run.scenario)
         for problem in getattr(report, PROBLEMS_ATTR, None) or []:
@@ -202,7 +208,7 @@ def runs_to_json(runs: Runs) -> str:
 
 def runs_from_json(text: str) -> Runs:
     # the statistics module is needed only when the controller sent earlier runs
-    from .compare.stats import RunSummary
+    from .compare.noise import RunSummary
 
     data = json.loads(text)
     return {

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pytest_ragcost.history import HistoryError, Lineage, RunFilter, RunMeta, Store
-from pytest_ragcost.models import Outcome, RequestRecord, ScenarioRun, StageRecord, Verdict
+from pytest_ragcost.run import Outcome, RequestRecord, ScenarioRun, StageRecord, Verdict
 
 ENV: dict[str, Any] = {
     "id": "envaaaaaaaaa",
@@ -64,7 +64,7 @@ def outcome(
             )
         )
     run = ScenarioRun(scenario, f"test_x.py::test_{scenario}", tuple(requests))
-    verdict = Verdict(scenario, "wall_ms", "PASS", "wall_ms: fine")
+    verdict = Verdict(scenario, "wall_ms", "PASS", "recorded", note="wall_ms: fine")
     quality = {"hit_at_k": {"samples": [{"value": 1.0}, {"value": 0.0}, {"value": None}]}}
     return Outcome(run=run, verdicts=[verdict], quality=quality)
 

@@ -10,7 +10,8 @@ import pytest
 
 from pytest_ragcost import cli
 from pytest_ragcost.ab import SideRun, compare, strip_outer_options
-from pytest_ragcost.models import RequestRecord, StageRecord
+from pytest_ragcost.report.verdicts import sentence
+from pytest_ragcost.run import RequestRecord, StageRecord
 
 SCENARIO = '''
 import pytest
@@ -156,14 +157,14 @@ def test_a_doubled_cpu_is_caught_with_its_ratio_interval() -> None:
     assert cpu.status == "FAIL"
     assert cpu.interval is not None
     assert cpu.interval[0] > 0.5 * cpu.baseline  # type: ignore[operator]
-    assert "(5 rounds x 4 items, paired)" in cpu.message
+    assert "(5 rounds x 4 items, paired)" in sentence(cpu)
 
 
 def test_exact_metrics_compare_item_by_item_and_name_the_item() -> None:
     verdicts = compare(_rounds(1.0, [1.0, 1.0], [100, 200, 600, 400]))["s"]
     tokens = next(v for v in verdicts if v.key == "tokens_context")
     assert tokens.status == "FAIL"
-    assert "item 'question 2': tokens_context 300 → 600" in tokens.message
+    assert "item 'question 2': tokens_context 300 → 600" in sentence(tokens)
 
 
 def test_the_rounds_come_from_the_ini_file_too(pytester: pytest.Pytester) -> None:

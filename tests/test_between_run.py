@@ -7,20 +7,23 @@ import math
 import random
 
 import pytest
+from judging import judge_summary
 
-from pytest_ragcost.compare import stats
-from pytest_ragcost.compare.stats import RunSummary, Summary, between_run_noise
-from pytest_ragcost.models import Tolerance
+from pytest_ragcost.compare.describe import Summary
+from pytest_ragcost.compare.noise import PRIOR_BETWEEN_CV, RunSummary, between_run_noise
+from pytest_ragcost.report.verdicts import describe_noise, sentence
+from pytest_ragcost.run import Tolerance, Verdict
+from pytest_ragcost.run.model import BetweenRun
 
 
-def _judge(ratio: float, between: stats.BetweenRun | None, n: int = 12) -> stats.Verdict:
-    return stats.judge(
+def _judge(ratio: float, between: BetweenRun | None, n: int = 12) -> Verdict:
+    return judge_summary(
         scenario="qa", key="cpu_ms", metric_class="noisy",
         current=Summary(10.0 * ratio, n, 0.3 * ratio), baseline=10.0, baseline_n=n,
         baseline_se=0.3, tolerance=Tolerance(0.05, relative=True), budget=None,
         severity="fail", current_source="timer", baseline_source="timer",
         environment_matches=True, between=between,
-    )[0]
+    )
 
 
 def test_too_little_history_uses_the_prior_and_says_so() -> None:
@@ -28,9 +31,9 @@ def test_too_little_history_uses_the_prior_and_says_so() -> None:
             RunSummary(30.0, 0.2, 12, "b")]
     noise = between_run_noise(runs)
     assert noise.source == "prior"
-    assert noise.sd == stats.PRIOR_BETWEEN_CV
+    assert noise.sd == PRIOR_BETWEEN_CV
     assert noise.runs == 3
-    assert "prior" in noise.describe()
+    assert "prior" in describe_noise(noise)
 
 
 def test_the_estimate_is_the_spread_of_runs_of_one_commit_less_their_own_noise() -> None:
@@ -47,7 +50,7 @@ def test_the_estimate_is_the_spread_of_runs_of_one_commit_less_their_own_noise()
     # the prior's weight pulls a small estimate towards it
     pooled = between_run_noise(runs[:8], prior_weight=4.0)
     assert pooled.df == 4.0 + 7
-    assert "from 8 earlier runs" in pooled.describe()
+    assert "from 8 earlier runs" in describe_noise(pooled)
 
 
 def test_a_change_of_code_is_not_taken_for_noise() -> None:
@@ -63,12 +66,13 @@ def test_a_change_of_code_is_not_taken_for_noise() -> None:
 def test_quiet_history_narrows_the_interval_and_the_verdict_names_the_noise() -> None:
     quiet = [RunSummary(10.0 + 0.05 * (i % 3), 0.3, 12, "a") for i in range(20)]
     noise = between_run_noise(quiet)
-    assert noise.sd < stats.PRIOR_BETWEEN_CV
+    assert noise.sd < PRIOR_BETWEEN_CV
     prior = between_run_noise([])
     assert _judge(2.0, prior).status == "INCONCLUSIVE"
     doubled = _judge(2.0, noise)
     assert doubled.status == "FAIL"
-    assert f"between-run noise {noise.sd * 100:.3g}% (from 20 earlier runs here" in doubled.message
+    said = f"between-run noise {noise.sd * 100:.3g}% (from 20 earlier runs here"
+    assert said in sentence(doubled)
 
 
 @pytest.mark.parametrize("source", ["prior", "history"])
@@ -87,14 +91,14 @@ def test_an_unchanged_run_that_shifted_with_the_machine_passes() -> None:
 
 
 def test_a_noisy_budget_allows_for_the_run_effect_too() -> None:
-    def budget_verdict(between: stats.BetweenRun | None) -> str:
-        return stats.judge(
+    def budget_verdict(between: BetweenRun | None) -> str:
+        return judge_summary(
             scenario="qa", key="cpu_ms", metric_class="noisy",
             current=Summary(13.0, 30, 0.1), baseline=None, baseline_n=None, baseline_se=None,
             tolerance=Tolerance(0.05, relative=True), budget=10.0, severity="fail",
             current_source="timer", baseline_source=None, environment_matches=True,
             between=between,
-        )[0].status
+        ).status
 
     assert budget_verdict(None) == "FAIL"
     assert budget_verdict(between_run_noise([])) == "INCONCLUSIVE"

@@ -22,7 +22,7 @@ from pytest_ragcost.budget import (
     parse_tolerance,
     update,
 )
-from pytest_ragcost.models import Tolerance
+from pytest_ragcost.run import Tolerance
 
 SPEC_EXAMPLE = """\
 version: 1

@@ -26,7 +26,7 @@ from pytest_ragcost.budget import (
     loads,
     update,
 )
-from pytest_ragcost.models import STATS
+from pytest_ragcost.run import STATS
 
 # RAGCOST_FUZZ_EXAMPLES=5000 digs deeper when the budget code changes
 FUZZ = settings(

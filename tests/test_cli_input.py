@@ -85,7 +85,7 @@ BAD_INPUTS = {
 
 EXPECTED = {
     "utf16": "is UTF-16 text",
-    "latin1": "is not UTF-8 text (byte 0xe9",
+    "latin1": "is not UTF-8 text (found byte 0xe9",
     "binary": "is not UTF-8 text",
     "deep": "nests deeper than 64 levels",
     "deep-object": "nests deeper than 64 levels",
@@ -237,7 +237,7 @@ def test_a_missing_or_unreadable_run_is_exit_2(tmp_path: Path,
     assert main(["report", str(tmp_path / "nope.json")]) == 2
     assert "nope.json: cannot read: No such file or directory" in capsys.readouterr().err
     assert main(["report", str(tmp_path)]) == 2
-    assert "cannot read: Is a directory" in capsys.readouterr().err
+    assert "is a directory, not a regular file" in capsys.readouterr().err
 
 
 def test_gate_failed_is_1_and_input_error_is_2(tmp_path: Path,

@@ -14,7 +14,7 @@ from pytest_ragcost.export.spans_in import (
     union_ns,
     usage_of,
 )
-from pytest_ragcost.models import StageRecord
+from pytest_ragcost.run import StageRecord
 
 MS = 1_000_000
 _ids = iter(range(1, 10_000))

@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 
 from pytest_ragcost.compare.frontier import Config, dominates, frontier, holm, sweeps
-from pytest_ragcost.models import Outcome, RequestRecord, ScenarioRun, Tolerance
+from pytest_ragcost.run import Outcome, RequestRecord, ScenarioRun, Tolerance
+from pytest_ragcost.run.model import MetricScores, SampleScore
 
 ONE_PCT = Tolerance(0.01, relative=True)
 QS = [f"q{i}" for i in range(20)]
@@ -119,9 +120,8 @@ def _outcome(name: str, k: int, cpu_ms: float, scores: list[float]) -> Outcome:
         RequestRecord(f"{i:032x}", i, {"wall_ms": cpu_ms, "cpu_ms": cpu_ms}, {}) for i in range(3)
     )
     run = ScenarioRun(name, f"t.py::test_s[{k}]", reqs, knobs={"top_k": k}, sweep="t.py::test_s")
-    samples = [{"key": q, "output": "o", "label": q, "value": v} for q, v in zip(QS, scores,
-                                                                              strict=False)]
-    quality = {"hit_at_k": {"metric": "hit_at_k", "tier": "deterministic", "samples": samples}}
+    samples = tuple(SampleScore(q, "o", q, v) for q, v in zip(QS, scores, strict=False))
+    quality = {"hit_at_k": MetricScores("hit_at_k", "deterministic", samples)}
     return Outcome(run=run, quality=quality)
 
 

@@ -8,10 +8,12 @@ import pytest
 
 from pytest_ragcost.compare.bless import bless
 from pytest_ragcost.compare.costing import add_costs
-from pytest_ragcost.compare.evaluate import default_keys, evaluate, failure_word, stale
+from pytest_ragcost.compare.evaluate import default_keys, evaluate, failure_word, stale_scenarios
 from pytest_ragcost.compare.gate import Gate, GateError, load_gate
 from pytest_ragcost.config import Settings
-from pytest_ragcost.models import Outcome, RequestRecord, ScenarioRun, StageRecord, Verdict
+from pytest_ragcost.report.verdicts import sentence
+from pytest_ragcost.run import Outcome, RequestRecord, ScenarioRun, StageRecord, Verdict
+from pytest_ragcost.run.model import Finding
 
 ENV = {"id": "aaaaaaaaaaaa", "comparable": {"cpu": "test cpu", "cpus": 2}}
 
@@ -81,8 +83,8 @@ def test_exact_metric_one_token_over_the_tolerance_fails(tmp_path: Path) -> None
     assert at_limit.status == "PASS"
     failed = by_key(evaluate(make_run(context=[106] * 4), gate).verdicts)[key]
     assert failed.status == "FAIL"
-    assert "generate.tokens_context" in failed.message
-    assert "100" in failed.message
+    assert "generate.tokens_context" in sentence(failed)
+    assert "100" in sentence(failed)
 
 
 def test_noisy_metric_from_another_machine_is_incomparable(tmp_path: Path) -> None:
@@ -99,7 +101,7 @@ def test_noisy_metric_from_another_machine_is_incomparable(tmp_path: Path) -> No
     assert by_key(evaluate(make_run(wall=[50.0] * 4), same).verdicts)["wall_ms"].status == "FAIL"
     doubled = by_key(evaluate(make_run(wall=[10.0] * 4), same).verdicts)["wall_ms"]
     assert doubled.status == "INCONCLUSIVE"
-    assert "between-run noise 25% (prior" in doubled.message
+    assert "between-run noise 25% (prior" in sentence(doubled)
 
 
 def test_energy_measured_with_another_kind_of_meter_is_incomparable(tmp_path: Path) -> None:
@@ -118,7 +120,7 @@ def test_scenarios_nobody_ran_are_stale(tmp_path: Path) -> None:
         "  gone:\n    errors: {baseline: 0}\n"
     )
     gate = gate_for(tmp_path, text)
-    found = stale(gate, {"qa"})
+    found = stale_scenarios(gate, {"qa"})
     assert [(v.scenario, v.status) for v in found] == [("gone", "STALE")]
 
 
@@ -171,7 +173,7 @@ def test_a_cost_entry_with_an_unpriced_model_fails_with_the_fix(tmp_path: Path) 
     assert "no-such-model-xyz" in outcome.price_notes
     verdict = by_key(outcome.verdicts)["cost_usd"]
     assert verdict.status == "FAIL"
-    assert "no-such-model-xyz" in verdict.message
+    assert "no-such-model-xyz" in sentence(verdict)
     assert failure_word([verdict]) == "UNMEASURED"
 
 
@@ -184,8 +186,8 @@ def test_a_metric_the_scenario_stopped_producing_is_stale_by_name(tmp_path: Path
     assert verdicts["errors"].status == "PASS"
     gone = verdicts["rerank.wall_ms"]
     assert gone.status == "STALE"
-    assert "the scenario ran but produced no rerank.wall_ms" in gone.message
-    assert "stage 'rerank' did not run" in gone.message
+    assert "the scenario ran but produced no rerank.wall_ms" in sentence(gone)
+    assert "stage 'rerank' did not run" in sentence(gone)
 
 
 def test_failure_words_say_what_failed(tmp_path: Path) -> None:
@@ -198,9 +200,10 @@ def test_failure_words_say_what_failed(tmp_path: Path) -> None:
                  if v.status == "FAIL"]
     assert [v.key for v in regressed] == ["tokens_context"]
     assert failure_word(regressed) == "REGRESSED"
-    over = Verdict("qa", "errors", "FAIL", "errors: 1 over budget 0", current=1.0, budget=0.0)
+    over = Verdict("qa", "errors", "FAIL", "over_budget", (Finding("FAIL", "over_budget"),),
+                   current=1.0, budget=0.0)
     assert failure_word([*regressed, over]) == "OVER BUDGET"
-    new = Verdict("qa", "wall_ms", "NEW", "no baseline yet")
+    new = Verdict("qa", "wall_ms", "NEW", "no_baseline")
     assert failure_word([new]) == "NEW"
 
 
@@ -212,7 +215,7 @@ def test_an_exact_baseline_from_another_request_count_is_incomparable(tmp_path: 
     gate = gate_for(tmp_path, text)
     verdicts = by_key(evaluate(make_run(context=[300] * 4), gate).verdicts)
     assert verdicts["tokens_context"].status == "INCOMPARABLE"
-    assert "--ragcost-requests=100" in verdicts["tokens_context"].message
+    assert "--ragcost-requests=100" in sentence(verdicts["tokens_context"])
     # a budget is a cap on any number of requests
     assert verdicts["errors"].status == "PASS"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_ragcost.models import Outcome, RequestRecord, ScenarioRun, Verdict
 from pytest_ragcost.report.markdown import esc, markdown
+from pytest_ragcost.run import Outcome, RequestRecord, ScenarioRun, Verdict
 
 
 def outcome(scenario: str, *verdicts: Verdict) -> Outcome:
@@ -31,9 +31,12 @@ def test_hostile_text_stays_inert() -> None:
 def test_failures_come_first_and_every_cell_is_escaped() -> None:
     evil = "evil|scenario<img src=x onerror=alert(1)>"
     outcomes = [
-        outcome("a-pass", Verdict("a-pass", "wall_ms", "PASS", "ok", 1.0, 1.0)),
-        outcome(evil, Verdict(evil, "tokens_context", "FAIL", "over", 100.0, 120.0)),
-        outcome("c-warn", Verdict("c-warn", "energy_j", "WARN", "warn", 1.0, 2.0)),
+        outcome("a-pass", Verdict("a-pass", "wall_ms", "PASS", "recorded", note="ok",
+                                  baseline=1.0, current=1.0)),
+        outcome(evil, Verdict(evil, "tokens_context", "FAIL", "recorded", note="over",
+                              baseline=100.0, current=120.0)),
+        outcome("c-warn", Verdict("c-warn", "energy_j", "WARN", "recorded", note="warn",
+                                  baseline=1.0, current=2.0)),
     ]
     text = markdown(outcomes, {"comparable": {"cpu": "cpu|x", "cpus": 2, "energy": []}})
     verdict_part, passing = text.split("Machine:")[0].split("<details>")
@@ -51,11 +54,13 @@ def test_failures_come_first_and_every_cell_is_escaped() -> None:
 
 
 def test_each_non_pass_row_says_why_with_its_interval_and_n_and_units() -> None:
-    fail = Verdict("qa", "tokens_context", "FAIL", "tokens_context: 3414 vs 3104 (+10.0%)",
-                   3104.0, 3414.0, tolerance="5%", n=30)
-    slow = Verdict("qa", "wall_ms", "INCONCLUSIVE", "too noisy", 1000.0, 1100.0,
-                   tolerance="5%", n=5, interval=(-12.5, 212.25))
-    noise = Verdict("qa", "energy_j", "PASS", "ok", 1.0, 1.0 + 6.78e-21, tolerance="5%", n=5)
+    fail = Verdict("qa", "tokens_context", "FAIL", "recorded",
+                   note="tokens_context: 3414 vs 3104 (+10.0%)", baseline=3104.0,
+                   current=3414.0, tolerance="5%", n=30)
+    slow = Verdict("qa", "wall_ms", "INCONCLUSIVE", "recorded", note="too noisy",
+                   baseline=1000.0, current=1100.0, tolerance="5%", n=5, interval=(-12.5, 212.25))
+    noise = Verdict("qa", "energy_j", "PASS", "recorded", note="ok", baseline=1.0,
+                    current=1.0 + 6.78e-21, tolerance="5%", n=5)
     text = markdown([outcome("qa", fail, slow, noise)], {})
     assert "| ❌ FAIL | qa | tokens\\_context | 3,104 | 3,414 | +10.0% | 5% | 30 | - " in text
     assert "tokens\\_context: 3414 vs 3104 (+10.0%) |" in text

@@ -52,10 +52,11 @@ def test_tables_fit_80_columns_and_the_waterfall_shows_once_on_a_failure(
 
 
 def test_float_noise_is_no_change(rag_project: pytest.Pytester) -> None:
-    from pytest_ragcost.models import Verdict
     from pytest_ragcost.report.terminal import verdict_table
+    from pytest_ragcost.run import Verdict
 
-    table = verdict_table([Verdict("s", "energy_j", "PASS", "ok", 0.1 + 0.2, 0.3, n=5)])
+    table = verdict_table([Verdict("s", "energy_j", "PASS", "recorded", note="ok",
+                                   baseline=0.1 + 0.2, current=0.3, n=5)])
     assert "e-" not in table
     assert " 0 " in table
 

@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_plugin_load import closed_loop
-
 from pytest_ragcost.runfile import RunFileError, read
+from test_plugin_load import closed_loop
 
 COLUMNS = ["scenario", "level", "n", "wall\\_ms p50/p95", "wait\\_ms p50/p95", "queue", "req/s",
            "err/timeout", "cpu\\_ms/answer", "energy\\_j/answer", "cost\\_usd/answer"]

@@ -21,7 +21,6 @@ import pytest
 
 pytest.importorskip("ragas", reason="needs the ragas extra: pip install 'pytest-ragcost[ragas]'")
 
-from pytest_ragcost.models import Sample, Tolerance
 from pytest_ragcost.quality import (
     JudgeConfigError,
     JudgeRecord,
@@ -32,6 +31,8 @@ from pytest_ragcost.quality import (
     score_metric,
     stored_from,
 )
+from pytest_ragcost.report.verdicts import sentence
+from pytest_ragcost.run import Sample, Tolerance
 
 METRIC = "ragas_context_recall"
 _WORD = re.compile(r"[a-z0-9]+")
@@ -241,7 +242,7 @@ def test_unchanged_outputs_reuse_the_baseline_with_zero_judge_calls(
     assert again.reused_count() == 3
     verdict = quality_verdict("qa", again, baseline, Tolerance(0.01, True))
     assert verdict.status == "PASS"
-    assert "3 unchanged sample(s) kept their baseline score" in verdict.message
+    assert "3 unchanged sample(s) kept their baseline score" in sentence(verdict)
 
 
 def test_a_changed_sample_without_a_record_is_named_and_fails(
@@ -269,11 +270,11 @@ def test_a_changed_sample_without_a_record_is_named_and_fails(
     assert scores.samples[1].value is None
     verdict = quality_verdict("qa", scores, baseline, Tolerance(0.01, True))
     assert verdict.status == "FAIL"
-    assert "1 sample(s) changed since the judge record" in verdict.message
-    assert "sample 1 'Which river flows through Paris?'" in verdict.message
+    assert "1 sample(s) changed since the judge record" in sentence(verdict)
+    assert "sample 1 'Which river flows through Paris?'" in sentence(verdict)
     skipped = quality_verdict("qa", scores, baseline, Tolerance(0.01, True), on_judge_miss="skip")
     assert skipped.status == "PASS"
-    assert "skipped 1 unjudged sample(s): sample 1 'Which river" in skipped.message
+    assert "skipped 1 unjudged sample(s): sample 1 'Which river" in sentence(skipped)
     assert skipped.n == 2
 
 
@@ -306,7 +307,7 @@ def test_a_failed_judgement_is_quality_unknown_and_fails(
     assert all(s.reason for s in scores.samples)
     verdict = quality_verdict("qa", scores, None, Tolerance(0.01, True))
     assert verdict.status == "FAIL"
-    assert "quality unknown for 3 sample(s)" in verdict.message
+    assert "quality unknown for 3 sample(s)" in sentence(verdict)
 
 
 def test_a_slow_judge_times_out_as_quality_unknown(fake_judge: tuple[FakeJudge, str]) -> None:
@@ -391,5 +392,5 @@ def test_a_baseline_from_another_judge_is_incomparable(fake_judge: tuple[FakeJud
     assert second.reused_count() == 0, "another judge's scores are not reused"
     v = quality_verdict("qa", second, stored_from(first), Tolerance(0.01, True))
     assert v.status == "INCOMPARABLE"
-    assert "'fake-judge-1'" in v.message
-    assert "'fake-judge-2'" in v.message
+    assert "'fake-judge-1'" in sentence(v)
+    assert "'fake-judge-2'" in sentence(v)

@@ -29,8 +29,8 @@ import pytest
 
 pytest.importorskip("ragas", reason="needs the ragas extra: pip install 'pytest-ragcost[ragas]'")
 
-from pytest_ragcost.models import Sample
 from pytest_ragcost.quality import JudgeRecord, JudgeSettings, JudgeSetup, score_metric
+from pytest_ragcost.run import Sample
 
 pytestmark = pytest.mark.slow
 

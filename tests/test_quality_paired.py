@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_ragcost.models import Sample, Tolerance
 from pytest_ragcost.quality import (
     MetricScores,
     SampleScore,
@@ -22,13 +21,14 @@ from pytest_ragcost.quality import (
     detectable_drop,
     output_hash,
     paired_verdict,
-    power_warning,
     quality_verdict,
     sample_key,
     sample_keys,
     score_metric,
     stored_from,
 )
+from pytest_ragcost.report.verdicts import sentence
+from pytest_ragcost.run import Sample, Tolerance
 
 ONE_PCT = Tolerance(0.01, relative=True)
 
@@ -50,7 +50,7 @@ def test_sample_key_is_the_question_and_output_hash_is_the_answer() -> None:
 
 def test_sample_key_is_stable_across_processes() -> None:
     code = (
-        "from pytest_ragcost.models import Sample;"
+        "from pytest_ragcost.run import Sample;"
         "from pytest_ragcost.quality import sample_key, output_hash;"
         "s = Sample(question='Wie heißt die Hauptstadt?', answer='Berlin', contexts=('x',));"
         "print(sample_key(s), output_hash(s))"
@@ -101,7 +101,7 @@ def test_a_clear_drop_fails_with_the_numbers() -> None:
         "allowed drop 1% = 0.0090",
         "n=30",
     ):
-        assert part in v.message
+        assert part in sentence(v)
 
 
 def test_a_noisy_drop_is_inconclusive_and_warn_severity_warns() -> None:
@@ -111,7 +111,7 @@ def test_a_noisy_drop_is_inconclusive_and_warn_severity_warns() -> None:
     v = paired_verdict("qa", "m", base, cur, ONE_PCT, "fail")
     assert v.current == pytest.approx(0.78)
     assert v.status == "INCONCLUSIVE"
-    assert "too noisy to tell" in v.message
+    assert "too noisy to tell" in sentence(v)
     w = paired_verdict("qa", "m", _scores([0.9] * 10), _scores([0.5] * 10), ONE_PCT, "warn")
     assert (w.status, w.severity) == ("WARN", "warn")
     noisy = quality_verdict(
@@ -123,7 +123,7 @@ def test_a_noisy_drop_is_inconclusive_and_warn_severity_warns() -> None:
         ONE_PCT,
     )
     assert noisy.status == "INCONCLUSIVE"
-    assert "gate under-powered: n=12 detects drops of" in noisy.message
+    assert "gate under-powered: n=12 detects drops of" in sentence(noisy)
 
 
 def test_the_boundary_of_the_allowed_drop() -> None:
@@ -149,15 +149,15 @@ def test_pairs_only_matching_keys_and_says_what_was_left_out() -> None:
     v = paired_verdict("qa", "m", base, cur, ONE_PCT)
     assert v.status == "PASS"
     assert v.n == 2
-    assert "1 sample(s) not in the baseline" in v.message
-    assert "1 baseline sample(s) not produced this run" in v.message
+    assert "1 sample(s) not in the baseline" in sentence(v)
+    assert "1 baseline sample(s) not produced this run" in sentence(v)
     assert paired_verdict("qa", "m", {}, cur, ONE_PCT).status == "NEW"
 
 
 def test_one_pair_cannot_fail() -> None:
     v = paired_verdict("qa", "m", {"a": 0.9}, {"a": 0.1}, ONE_PCT)
     assert v.status == "INCONCLUSIVE"
-    assert "no confidence bound with n=1" in v.message
+    assert "no confidence bound with n=1" in sentence(v)
 
 
 def test_nan_is_refused() -> None:
@@ -185,11 +185,34 @@ def test_detectable_drop_formula() -> None:
     assert detectable_drop(0.05, 1) == math.inf
 
 
-def test_power_warning_text() -> None:
-    text = power_warning("ragas_faithfulness", 0.05, 20, 1.0, ONE_PCT)
-    assert text is not None
-    assert re.search(r"gate under-powered: n=20 detects drops of 2\.\d% or more", text)
-    assert power_warning("m", 0.001, 100, 1.0, ONE_PCT) is None
+def test_an_under_powered_gate_says_what_it_can_see_and_what_n_would_do() -> None:
+    rng = Random(7)
+    base = _scores([0.8] * 20)
+    cur = {k: 0.8 + rng.gauss(0.0, 0.05) for k in base}
+    v = quality_verdict(
+        "qa",
+        MetricScores(
+            "ragas_faithfulness", "deterministic",
+            tuple(SampleScore(k, "o", k, x) for k, x in cur.items()),
+        ),
+        StoredMetric("deterministic", None, {k: StoredScore("x", x) for k, x in base.items()}),
+        ONE_PCT,
+    )
+    assert v.status in ("PASS", "INCONCLUSIVE")
+    text = sentence(v)
+    assert re.search(r"gate under-powered: n=20 detects drops of \d+\.\d% or more", text)
+    need = int(v.figures["needed_n"])
+    assert detectable_drop(v.figures["sd_change"], need) <= v.figures["allowed"]
+    assert detectable_drop(v.figures["sd_change"], need - 1) > v.figures["allowed"]
+    assert f"about {need:,} samples would detect the allowed drop" in text
+    quiet = {k: 0.8 + 0.0001 * (i % 2) for i, k in enumerate(base)}
+    calm = quality_verdict(
+        "qa", MetricScores("m", "deterministic",
+                           tuple(SampleScore(k, "o", k, x) for k, x in quiet.items())),
+        StoredMetric("deterministic", None, {k: StoredScore("x", x) for k, x in base.items()}),
+        ONE_PCT,
+    )
+    assert "under-powered" not in sentence(calm)
 
 
 # --------------------------------------------------------------------- a real retrieval change
@@ -310,9 +333,9 @@ def test_a_retrieval_change_that_lowers_recall_by_5pct_fails_with_the_numbers() 
     assert v.baseline == pytest.approx(b)
     assert v.current == pytest.approx(c)
     assert v.change_pct == pytest.approx(-drop_pct)
-    assert f"baseline {b:.4f}, current {c:.4f}" in v.message
-    assert f"{-drop_pct:+.2f}%" in v.message
-    assert f"n={len(NOUNS)}" in v.message
+    assert f"baseline {b:.4f}, current {c:.4f}" in sentence(v)
+    assert f"{-drop_pct:+.2f}%" in sentence(v)
+    assert f"n={len(NOUNS)}" in sentence(v)
     assert v.source == "deterministic"
     # and the unchanged pipeline passes against the same baseline
     again = quality_verdict(

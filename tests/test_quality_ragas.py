@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_ragcost.models import Sample
 from pytest_ragcost.quality import is_quality_metric, score_metric, tier_of
+from pytest_ragcost.run import Sample
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -100,7 +100,7 @@ def test_a_sample_without_the_needed_field_is_unknown_not_zero() -> None:
 @ragas_needed
 def test_tracking_is_switched_off_before_ragas_loads() -> None:
     out = _subprocess(
-        "from pytest_ragcost.models import Sample;"
+        "from pytest_ragcost.run import Sample;"
         "from pytest_ragcost.quality import score_metric;"
         "score_metric('ragas_exact_match', [Sample(answer='a', reference='a')]);"
         "import os; from ragas._analytics import do_not_track;"

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_ragcost.models import Sample
 from pytest_ragcost.quality import RETRIEVAL_METRICS, MissingReferenceError, retrieval_scores
 from pytest_ragcost.quality.retrieval import MIN_MATCH_CHARS, normalise_text, texts_match
+from pytest_ragcost.run import Sample
 
 CATS = "Cats sleep for twelve to sixteen hours a day."
 DOGS = "Dogs were domesticated from wolves thousands of years ago."

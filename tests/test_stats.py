@@ -1,4 +1,5 @@
-"""Unit tests for pytest_ragcost.compare.stats: quantiles, standard errors and the verdict rules."""
+"""Unit tests of the statistics (compare/describe, compare/tdist) and the verdict rules
+(compare/rules) on whole-run evidence."""
 
 from __future__ import annotations
 
@@ -10,31 +11,26 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from judging import judge_summary
 from scipy import stats as scipy_stats
 
-from pytest_ragcost.compare.stats import (
+from pytest_ragcost.compare.describe import Summary, describe, quantile, stat_value, summarize
+from pytest_ragcost.compare.rules import (
     DEFAULT_CONFIDENCE,
-    Summary,
-    describe,
-    judge,
     min_requests,
-    quantile,
     rank,
-    stat_value,
-    summarize,
-    t_cdf,
-    t_quantile,
-    welch_df,
     worst,
     worst_status,
 )
-from pytest_ragcost.models import STATUSES, Stat, Tolerance, Verdict
+from pytest_ragcost.compare.tdist import t_cdf, t_quantile, welch_df
+from pytest_ragcost.report.verdicts import sentence
+from pytest_ragcost.run import STATUSES, Stat, Tolerance, Verdict
 
 PCT5 = Tolerance(0.05, relative=True)
 
 
 def one(**overrides: Any) -> Verdict:
-    """judge() with neutral defaults; returns its single verdict."""
+    """The rule on whole-run evidence with neutral defaults."""
     args: dict[str, Any] = {
         "scenario": "qa-typical",
         "key": "generate.tokens_context",
@@ -51,9 +47,7 @@ def one(**overrides: Any) -> Verdict:
         "environment_matches": True,
     }
     args.update(overrides)
-    verdicts = judge(**args)
-    assert len(verdicts) == 1
-    return verdicts[0]
+    return judge_summary(**args)
 
 
 def noisy(
@@ -278,7 +272,7 @@ def test_welch_df() -> None:
 def test_message_format_of_the_spec() -> None:
     v = one(current=Summary(3414.0, 30, 12.0), baseline=3104.0)
     assert v.status == "FAIL"
-    assert v.message == (
+    assert sentence(v) == (
         "generate.tokens_context: 3414 vs baseline 3104 (+310, +10.0%) over tolerance 5% (n=30)"
     )
     assert (v.baseline, v.current, v.n, v.tolerance, v.interval) == (3104.0, 3414.0, 30, "5%", None)
@@ -294,8 +288,8 @@ def test_exact_boundary_one_token_over_an_absolute_tolerance() -> None:
     at = one(current=Summary(3114.0, 30, 0.0), baseline=3104.0, tolerance=tol)
     over = one(current=Summary(3115.0, 30, 0.0), baseline=3104.0, tolerance=tol)
     assert (at.status, over.status) == ("PASS", "FAIL")
-    assert "within tolerance 10" in at.message
-    assert "over tolerance 10" in over.message
+    assert "within tolerance 10" in sentence(at)
+    assert "over tolerance 10" in sentence(over)
 
 
 def test_exact_boundary_survives_float_rounding() -> None:
@@ -315,7 +309,7 @@ def test_zero_baseline() -> None:
     assert one(key="errors", current=Summary(0.0, 30, 0.0), baseline=0.0).status == "PASS"
     v = one(key="errors", current=Summary(1.0, 30, 0.0), baseline=0.0)
     assert v.status == "FAIL"
-    assert "errors: 1 vs baseline 0 (+1, n/a%) over tolerance 5%" in v.message
+    assert "errors: 1 vs baseline 0 (+1, n/a%) over tolerance 5%" in sentence(v)
     absolute = Tolerance(2, relative=False)
     assert one(current=Summary(2.0, 30, 0.0), baseline=0.0, tolerance=absolute).status == "PASS"
     assert one(current=Summary(3.0, 30, 0.0), baseline=0.0, tolerance=absolute).status == "FAIL"
@@ -348,7 +342,7 @@ def test_exact_rule_is_exactly_the_limit(current: int, baseline: int, allowed: i
 def test_warn_severity_turns_fail_into_warn_only() -> None:
     v = one(current=Summary(106.0, 30, 0.0), severity="warn")
     assert (v.status, v.severity) == ("WARN", "warn")
-    assert v.message.endswith("[severity: warn]")
+    assert sentence(v).endswith("[severity: warn]")
     assert one(current=Summary(105.0, 30, 0.0), severity="warn").status == "PASS"
     assert noisy(110.0, 10.0, severity="warn").status == "INCONCLUSIVE"
 
@@ -356,17 +350,17 @@ def test_warn_severity_turns_fail_into_warn_only() -> None:
 def test_improvement_hint() -> None:
     v = one(current=Summary(94.0, 30, 0.0))
     assert (v.status, v.improved) == ("PASS", True)
-    assert "fell by more than tolerance 5%" in v.message
-    assert "--ragcost-update" in v.message
+    assert "fell by more than tolerance 5%" in sentence(v)
+    assert "--ragcost-update" in sentence(v)
     within = one(current=Summary(95.0, 30, 0.0))
     assert (within.status, within.improved) == ("PASS", False)
-    assert "--ragcost-update" not in within.message
+    assert "--ragcost-update" not in sentence(within)
 
 
 def test_token_source_change_is_incomparable() -> None:
     v = one(current=Summary(130.0, 30, 0.0), current_source="provider", baseline_source="counted")
     assert v.status == "INCOMPARABLE"
-    assert "provider now vs counted in the baseline" in v.message
+    assert "provider now vs counted in the baseline" in sentence(v)
     same = one(current=Summary(130.0, 30, 0.0), current_source="counted", baseline_source="counted")
     assert same.status == "FAIL"
 
@@ -380,11 +374,11 @@ def test_noisy_clear_regression_fails_with_interval() -> None:
     assert v.interval is not None
     lo, hi = v.interval
     assert 5.0 < lo < 30.0 < hi
-    assert v.message.startswith(
+    assert sentence(v).startswith(
         "generate.wall_ms: 130 vs baseline 100 (+30, +30.0%) over tolerance 5%"
     )
-    assert f"{DEFAULT_CONFIDENCE * 100:g}% CI of change [+{lo:.4g}, +{hi:.4g}]" in v.message
-    assert "(n=30, baseline n=30)" in v.message
+    assert f"{DEFAULT_CONFIDENCE * 100:g}% CI of change [+{lo:.4g}, +{hi:.4g}]" in sentence(v)
+    assert "(n=30, baseline n=30)" in sentence(v)
 
 
 def test_noisy_estimate_over_but_interval_not_is_inconclusive() -> None:
@@ -392,14 +386,14 @@ def test_noisy_estimate_over_but_interval_not_is_inconclusive() -> None:
     assert v.status == "INCONCLUSIVE"
     assert v.interval is not None
     assert v.interval[0] < 5.0 < 10.0 < v.interval[1]
-    assert "above tolerance 5% but within the noise" in v.message
-    assert "more requests" in v.message
+    assert "above tolerance 5% but within the noise" in sentence(v)
+    assert "more requests" in sentence(v)
 
 
 def test_noisy_within_tolerance_passes() -> None:
     v = noisy(103.0, 1.0)
     assert (v.status, v.improved) == ("PASS", False)
-    assert "within tolerance 5%" in v.message
+    assert "within tolerance 5%" in sentence(v)
 
 
 def test_noisy_boundary_with_no_noise_behaves_exactly() -> None:
@@ -437,7 +431,7 @@ def test_noise_test_keeps_small_noisy_runs_from_failing() -> None:
     assert 0.24 - t995 * 0.1 < 0.0  # ... the noise test does not
     guarded = noisy(current, current * rel, **kwargs)
     assert guarded.status == "INCONCLUSIVE"
-    assert "within the noise of so few requests" in guarded.message
+    assert "within the noise of so few requests" in sentence(guarded)
     unguarded = noisy(current, current * rel, noise_confidence=None, **kwargs)
     assert unguarded.status == "FAIL"
 
@@ -445,25 +439,25 @@ def test_noise_test_keeps_small_noisy_runs_from_failing() -> None:
 def test_one_request_never_fails_a_noisy_metric() -> None:
     v = noisy(300.0, None, n=1)
     assert v.status == "INCONCLUSIVE"
-    assert "one request" in v.message
+    assert "one request" in sentence(v)
     assert noisy(101.0, None, n=1).status == "PASS"
 
 
 def test_quantiles_need_enough_requests() -> None:
     few = noisy(200.0, 1.0, n=30, stat="p95")
     assert few.status == "INCONCLUSIVE"
-    assert "p95 needs at least 100 requests" in few.message
-    assert "generate.wall_ms (p95): 200 vs baseline 100" in few.message
+    assert "p95 needs at least 100 requests" in sentence(few)
+    assert "generate.wall_ms (p95): 200 vs baseline 100" in sentence(few)
     assert noisy(200.0, 1.0, n=100, stat="p95").status == "FAIL"
     never = noisy(500.0, 1.0, n=1000, stat="max")
     assert never.status == "INCONCLUSIVE"
-    assert "max of a noisy metric is one request" in never.message
+    assert "max of a noisy metric is one request" in sentence(never)
 
 
 def test_noisy_improvement_needs_the_whole_interval_below() -> None:
     v = noisy(80.0, 1.0)
     assert (v.status, v.improved) == ("PASS", True)
-    assert "--ragcost-update" in v.message
+    assert "--ragcost-update" in sentence(v)
     unsure = noisy(94.0, 5.0)
     assert (unsure.status, unsure.improved) == ("PASS", False)
 
@@ -471,12 +465,12 @@ def test_noisy_improvement_needs_the_whole_interval_below() -> None:
 def test_environment_or_energy_source_change_is_incomparable() -> None:
     moved = noisy(300.0, 1.0, environment_matches=False)
     assert moved.status == "INCOMPARABLE"
-    assert "another machine" in moved.message
+    assert "another machine" in sentence(moved)
     energy = noisy(
         300.0, 1.0, key="energy_j", current_source="estimated", baseline_source="measured"
     )
     assert energy.status == "INCOMPARABLE"
-    assert "estimated now vs measured in the baseline" in energy.message
+    assert "estimated now vs measured in the baseline" in sentence(energy)
     gone = noisy(
         3.0, 0.1, key="energy_j", current_source="unavailable", baseline_source="unavailable"
     )
@@ -514,25 +508,25 @@ def test_budget_exact_boundary_and_no_baseline() -> None:
     at = one(current=Summary(0.002, 30, 0.0), budget=0.002, **kw)
     over = one(current=Summary(0.0021, 30, 0.0), budget=0.002, **kw)
     assert (at.status, over.status) == ("PASS", "FAIL")
-    assert over.message == "cost_usd: 0.0021 over budget 0.002 (+0.0001, +5.0%) (n=30)"
+    assert sentence(over) == "cost_usd: 0.0021 over budget 0.002 (+0.0001, +5.0%) (n=30)"
     assert over.budget == 0.002
 
 
 def test_budget_is_checked_whatever_the_baseline_says() -> None:
     v = one(current=Summary(104.0, 30, 0.0), budget=100.0)
     assert v.status == "FAIL"
-    assert "within tolerance 5%; over budget 100 (+4, +4.0%)" in v.message
+    assert "within tolerance 5%; over budget 100 (+4, +4.0%)" in sentence(v)
     moved = noisy(130.0, 1.0, budget=120.0, environment_matches=False)
     assert moved.status == "FAIL"
-    assert "not comparable" in moved.message
-    assert "over budget 120" in moved.message
+    assert "not comparable" in sentence(moved)
+    assert "over budget 120" in sentence(moved)
 
 
 def test_noisy_budget_needs_evidence_except_for_max() -> None:
     assert noisy(510.0, 1.0, baseline=None, budget=500.0).status == "FAIL"
     unsure = noisy(510.0, 20.0, baseline=None, budget=500.0)
     assert unsure.status == "INCONCLUSIVE"
-    assert "over budget 500 (+10, +2.0%) but within the noise" in unsure.message
+    assert "over budget 500 (+10, +2.0%) but within the noise" in sentence(unsure)
     assert noisy(490.0, 20.0, baseline=None, budget=500.0).status == "PASS"
     peak = noisy(510.0, 50.0, n=5, stat="max", baseline=None, budget=500.0)
     assert peak.status == "FAIL"
@@ -549,22 +543,21 @@ def test_budget_warn() -> None:
 def test_stale_and_new() -> None:
     stale = one(current=None, stat="p95")
     assert (stale.status, stale.stat, stale.current) == ("STALE", "p95", None)
-    assert stale.message.startswith("qa-typical generate.tokens_context (p95): in ragcost.yaml")
+    assert sentence(stale).startswith("qa-typical generate.tokens_context (p95): in ragcost.yaml")
     new = one(baseline=None)
     assert new.status == "NEW"
-    assert "no baseline yet" in new.message
-    assert "--ragcost-update" in new.message
+    assert "no baseline yet" in sentence(new)
+    assert "--ragcost-update" in sentence(new)
 
 
 @pytest.mark.parametrize(
     ("overrides", "match"),
     [
-        ({"metric_class": "quality"}, "quality metrics are judged by the paired"),
         ({"severity": "error"}, "severity must be 'fail' or 'warn'"),
         ({"confidence": 1.0}, "confidence must be in"),
         ({"noise_confidence": 0.2}, "noise_confidence must be in"),
         ({"tolerance": Tolerance(-1, False)}, "tolerance must be a finite number >= 0"),
-        ({"stat": "p95"}, "the entry's stat is 'p95' but the current summary is 'mean'"),
+        ({"stat": "p95"}, "the entry's stat is 'p95' but the evidence is of 'mean'"),
     ],
 )
 def test_judge_refuses_bad_arguments(overrides: dict[str, Any], match: str) -> None:

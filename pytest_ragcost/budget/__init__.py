@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pytest_ragcost.prices import ModelRates
 
-from ..models import UpdateMode
+from ..run import UpdateMode
 from .bless import BaselineChange, Measured, Skipped, UpdateResult, format_baseline, update
 from .load import load, loads
 from .schema import (

@@ -18,7 +18,7 @@ from typing import Any, cast
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from pytest_ragcost.models import (
+from pytest_ragcost.run import (
     SOURCE_LABELS,
     STATS,
     UPDATE_MODES,

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..inputs import InputError, at, number, read_bytes, read_json
-from ..models import ItemValues
+from ..run import ItemValues
 
 ITEMS_VERSION = 1
 

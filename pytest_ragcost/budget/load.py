@@ -38,7 +38,9 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
 from pytest_ragcost.inputs import InputError, read_bytes
-from pytest_ragcost.models import (
+from pytest_ragcost.prices import ModelRates
+from pytest_ragcost.quality.judge import STRUCTURED_MODES, JudgeSettings
+from pytest_ragcost.run import (
     NAME_RE,
     SOURCE_LABELS,
     STATS,
@@ -47,8 +49,6 @@ from pytest_ragcost.models import (
     split_key,
     unit_of,
 )
-from pytest_ragcost.prices import ModelRates
-from pytest_ragcost.quality.judge import STRUCTURED_MODES, JudgeSettings
 
 from .schema import (
     DEFAULT_KEYS,

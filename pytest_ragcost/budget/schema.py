@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pytest_ragcost.models import (
+from pytest_ragcost.prices import ModelRates
+from pytest_ragcost.quality.judge import JudgeSettings
+from pytest_ragcost.run import (
     DERIVED_NAMES,
     NOISY_NAMES,
     QUALITY_NAMES,
@@ -21,8 +23,6 @@ from pytest_ragcost.models import (
     metric_class,
     split_key,
 )
-from pytest_ragcost.prices import ModelRates
-from pytest_ragcost.quality.judge import JudgeSettings
 
 Severity = Literal["fail", "warn"]
 JudgeMiss = Literal["fail", "skip"]

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .. import budget as budget_mod
-from ..models import ItemValues, Outcome, ScenarioRun, Stat, metric_class, split_key
-from . import stats
-from .evaluate import THROUGHPUT, QualityScores, default_keys
+from ..run import ItemValues, Outcome, ScenarioRun, Stat, metric_class, split_key
+from ..run.model import LoadFigures
+from . import describe as stats
+from .evaluate import THROUGHPUT, default_keys
 
 if TYPE_CHECKING:
     from ..quality.results import MetricScores
@@ -67,8 +68,8 @@ def measured_of(
     out: dict[str, budget_mod.Measured] = {}
     for key, stat in keys:
         if key == THROUGHPUT:
-            if run.load:
-                out[key] = _throughput_measured(run)
+            if run.load is not None:
+                out[key] = _throughput_measured(run.load)
             continue
         values = series.get(key)
         if not values:
@@ -87,14 +88,13 @@ def measured_of(
     return out
 
 
-def _throughput_measured(run: ScenarioRun) -> budget_mod.Measured:
-    from ..load.runner import throughput_se
+def _throughput_measured(load: LoadFigures) -> budget_mod.Measured:
+    from .evaluate import throughput_se
 
-    figures = run.load
     return budget_mod.Measured(
-        value=float(figures["throughput_rps"]),
-        n=int(figures["requests"]) - int(figures["errors"]),
-        se=throughput_se(figures),
+        value=load.throughput_rps,
+        n=load.requests - load.errors,
+        se=throughput_se(load),
         source=None,
         stat="mean",
     )
@@ -112,7 +112,7 @@ def bless(
     scores: dict[str, Mapping[str, MetricScores]] = {}
     for o in kept:
         if o.quality:
-            scores[o.run.scenario] = QualityScores.from_outcome(o).scores
+            scores[o.run.scenario] = dict(o.quality)
     measured: dict[str, dict[str, budget_mod.Measured]] = {}
     for o in kept:
         means = {
@@ -148,7 +148,7 @@ def _bless_items(
 ) -> tuple[str, ...]:
     """Keep each item's value of every key whose baseline the bless wrote."""
     from ..budget.items import items_path, merge_items
-    from . import items as ic
+    from . import itemvalues as ic
 
     skipped = {(s.scenario, s.key) for s in result.skipped}
     keyed: dict[str, list[tuple[str, ItemValues]]] = {}

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ..models import RequestRecord, ScenarioRun, StageRecord
+from ..run import RequestRecord, ScenarioRun, StageRecord
 
 if TYPE_CHECKING:
     from ..prices import ModelRates

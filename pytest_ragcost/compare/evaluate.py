@@ -1,8 +1,10 @@
 """The compare step: one scenario run against ragcost.yaml, as an :class:`Outcome`.
 
-This is the one place verdicts are reached. The plugin calls :func:`evaluate` on each
-test's run, the ``ragcost compare`` command on each run of a saved ``--ragcost-json``
-document; both then ask :func:`fails` which verdicts fail. Nothing here imports pytest.
+This is the one place a run's verdicts are assembled. The plugin calls :func:`evaluate`
+on each test's run, ``ragcost compare`` on each scenario of a saved ``--ragcost-json``
+document, ``ragcost merge`` on merged shards; all then ask :func:`fails` which verdicts
+fail. Each metric's evidence is built in :mod:`.evidence` and judged by
+:func:`.rules.judge`. Nothing here imports pytest.
 
 The run goes in as the recorder produced it (or as the JSON saved it): pricing is part of
 the comparison, with the prices of the budget file it is compared with, so the plugin and
@@ -12,11 +14,13 @@ that has no price.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..models import (
+from ..run import (
+    HIGHER_IS_BETTER,
     TOKEN_METRICS,
     MetricClass,
     Outcome,
@@ -27,13 +31,17 @@ from ..models import (
     metric_class,
     split_key,
 )
-from . import stats
+from ..run.model import BetweenRun, Finding, LoadFigures, MetricScores, PerSuccess
 from .costing import add_costs
+from .describe import Summary, stat_value, summarize
+from .evidence import Evidence, items_change, items_exact, whole_run
+from .itemvalues import has_items, item_values
+from .noise import NoiseBook
+from .rules import Rule, judge, stale, worst
 
 if TYPE_CHECKING:
     from ..budget import Budget, Entry
     from ..budget.items import ItemStore
-    from ..quality.results import MetricScores
     from ..quality.store import ScoreStore
     from .gate import Gate
 
@@ -50,7 +58,7 @@ DEFAULT_KEYS = (
 DEFAULT_STAGE_KEYS = ("wall_ms", "tokens_total")
 #: and, for a load level (``ragcost.load()``), its latency under load and its queue
 DEFAULT_LOAD_KEYS = ("wait_ms", "queue_depth", "timeouts", "throughput_rps")
-#: higher is better: a fall is the regression and a budget is a floor (load/verdict.py)
+#: higher is better: a fall is the regression and a budget is a floor
 THROUGHPUT = "throughput_rps"
 DEFAULT_TOLERANCE = Tolerance(0.05, relative=True)
 DEFAULT_QUALITY_DROP = Tolerance(0.01, relative=True)
@@ -71,7 +79,7 @@ __all__ = [
     "exit_code",
     "fails",
     "failure_word",
-    "stale",
+    "stale_scenarios",
 ]
 
 
@@ -84,14 +92,12 @@ class QualityScores:
     errors: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_outcome(cls, outcome: Outcome) -> QualityScores:
-        """The scores an outcome carries (how a saved run is compared again)."""
-        from ..quality.results import MetricScores
-
-        return cls(
-            {m: MetricScores.from_dict(d) for m, d in outcome.quality.items()},
-            dict(outcome.quality_errors),
-        )
+    def from_outcome(cls, outcome: Outcome) -> QualityScores | None:
+        """The scores an outcome carries (how a saved run is compared again), or None
+        when it carries none."""
+        if not outcome.quality and not outcome.quality_errors:
+            return None
+        return cls(dict(outcome.quality), dict(outcome.quality_errors))
 
 
 def evaluate(
@@ -101,7 +107,7 @@ def evaluate(
     quality: QualityScores | None = None,
     stored: ScoreStore | None = None,
     test_passed: bool = True,
-    history: Mapping[str, Mapping[str, Sequence[stats.RunSummary]]] | None = None,
+    noise: NoiseBook | None = None,
 ) -> Outcome:
     """Compare ``run`` with the loaded ragcost.yaml ``gate`` (``None``: no file is used).
 
@@ -109,15 +115,15 @@ def evaluate(
     the judge, the command line reads them from the saved run) and ``stored`` the
     per-sample baseline scores kept beside ragcost.yaml. A run whose test failed, or that
     recorded no request, gets no verdicts: its numbers are shown, never judged.
-    ``history`` maps metric key -> stat -> earlier runs' summaries on this environment
-    (the run history); noisy metrics take their between-run noise from it, or from the
-    prior when it is short or absent.
+    ``noise`` says where noisy metrics take their between-run noise from: the history's
+    earlier runs of this scenario on this environment, what a saved run recorded, else
+    the prior (:class:`~pytest_ragcost.compare.noise.NoiseBook`).
     """
     budget = gate.budget if gate is not None else None
     priced, notes, _versions = add_costs(run, budget.prices if budget is not None else None)
     outcome = Outcome(run=priced, test_passed=test_passed, price_notes=notes)
     if quality is not None:
-        outcome.quality = {m: s.to_dict() for m, s in quality.scores.items()}
+        outcome.quality = dict(quality.scores)
         outcome.quality_errors = dict(quality.errors)
     if not priced.requests:
         outcome.error = (
@@ -128,12 +134,12 @@ def evaluate(
     if gate is None or budget is None or not test_passed:
         return outcome
     verdicts = _cost_verdicts(
-        priced, budget, gate.environment_matches(), notes, history, gate.items
+        priced, budget, gate.environment_matches(), notes, noise or NoiseBook(), gate.items
     )
     if quality is not None and priced.samples:
         verdicts += _quality_verdicts(priced.scenario, quality, budget, stored)
         outcome.per_success = per_success(priced, budget, quality.scores)
-    outcome.verdicts = stats.worst(verdicts)
+    outcome.verdicts = worst(verdicts)
     return outcome
 
 
@@ -163,17 +169,18 @@ def failure_word(failing: Iterable[Verdict]) -> str:
     return min(words, key=order.index) if words else "REGRESSED"
 
 
+#: reasons whose figure could not be measured at all
+_UNMEASURED = frozenset({"unpriced", "unscored", "quality_unknown", "judge_misses"})
+
+
 def _word(v: Verdict) -> str:
     if v.status != "FAIL":
         return v.status
-    quality = metric_class(split_key(v.key)[1]) == "quality" or v.key == QUALITY_LAYER
-    if v.current is None:
+    if v.reason in _UNMEASURED or v.current is None:
         return "UNMEASURED"
-    if v.budget is not None:
-        floor = quality or split_key(v.key)[1] == THROUGHPUT  # higher is better: a floor
-        beyond = v.current < v.budget if floor else v.current > v.budget
-        if beyond:
-            return "OVER BUDGET"
+    if any(f.reason == "over_budget" and f.status == "FAIL" for f in v.findings):
+        return "OVER BUDGET"
+    quality = v.basis == "samples" or v.key == QUALITY_LAYER
     return "QUALITY DROP" if quality else "REGRESSED"
 
 
@@ -182,14 +189,13 @@ def exit_code(outcomes: Iterable[Outcome], *, strict: bool) -> int:
     return int(any(fails(v, strict=strict) for o in outcomes for v in o.verdicts))
 
 
-def stale(gate: Gate, ran: Iterable[str]) -> list[Verdict]:
+def stale_scenarios(gate: Gate, ran: Iterable[str]) -> list[Verdict]:
     """A STALE verdict per scenario of ragcost.yaml that no test in ``ran`` produced. Only
     meaningful when the whole suite ran: a ``-k`` selection leaves scenarios out on purpose."""
     produced = set(ran)
     return [
-        Verdict(name, "*", "STALE",
-                f"scenario {name!r} is in {gate.path.name} but no test produced it; "
-                "remove it or fix the marker's scenario name")
+        Verdict(name, "*", "STALE", "scenario_not_run",
+                (Finding("STALE", "scenario_not_run"),), basis="entry", note=gate.path.name)
         for name in gate.budget.scenarios
         if name not in produced
     ]
@@ -209,14 +215,19 @@ def default_keys(run: ScenarioRun) -> list[str]:
 # --------------------------------------------------------------------------- costs
 
 
-def _between(
-    history: Mapping[str, Mapping[str, Sequence[stats.RunSummary]]] | None, key: str, stat: str
-) -> stats.BetweenRun:
-    """The between-run noise of ``key``: from earlier runs of its statistic (else of its
-    mean: a run effect shifts a run's whole distribution alike), else the prior."""
-    by_stat = (history or {}).get(key, {})
-    runs = by_stat.get(stat) or by_stat.get("mean") or ()
-    return stats.between_run_noise(runs)
+def _rule(kind: MetricClass, key: str, entry: Entry | None, budget: Budget | None) -> Rule:
+    """The rule a budget entry (or, for a scenario without entries, the defaults) sets."""
+    defaults = budget.defaults if budget is not None else None
+    tolerance = (entry.tolerance if entry is not None else None) or (
+        defaults.tolerance if defaults is not None else None) or DEFAULT_TOLERANCE
+    return Rule(
+        kind=kind,
+        tolerance=tolerance,
+        budget=entry.budget if entry is not None else None,
+        severity=entry.severity if entry is not None else "fail",
+        stat=entry.stat if entry is not None else "mean",
+        higher_is_better=split_key(key)[1] in HIGHER_IS_BETTER,
+    )
 
 
 def _cost_verdicts(
@@ -224,81 +235,72 @@ def _cost_verdicts(
     budget: Budget,
     same_env: bool,
     price_notes: Mapping[str, str],
-    history: Mapping[str, Mapping[str, Sequence[stats.RunSummary]]] | None = None,
+    book: NoiseBook,
     items: ItemStore | None = None,
 ) -> list[Verdict]:
     scenario = budget.scenarios.get(run.scenario)
     series = run.series()
     sources = run.sources()
+    wanted: list[tuple[str, Entry | None]]
     if scenario is None:
-        return [
-            Verdict(run.scenario, key, "NEW", f"{key}: no baseline yet (run --ragcost-update)",
-                    current=stats.stat_value(series[key], "mean"), n=len(series[key]),
-                    source=sources.get(key))
-            if key != THROUGHPUT else _throughput(run, key, None, same_env)
-            for key in default_keys(run)
-        ]
+        wanted = [(key, None) for key in default_keys(run)]
+    else:
+        wanted = list(scenario.entries.items())
     verdicts: list[Verdict] = []
-    for key, entry in scenario.entries.items():
+    for key, entry in wanted:
         _, metric = split_key(key)
         kind = metric_class(metric)
-        if key == THROUGHPUT:
-            verdicts.append(_throughput(run, key, entry, same_env))
-            continue
         if kind == "quality":
             continue  # gated on paired per-sample scores, below
+        rule = _rule(kind, key, entry, budget if scenario is not None else None)
+        noise = book.of(key, rule.stat) if kind in ("noisy", "unknown") else None
+        baseline = entry.baseline if entry is not None else None
+        if key == THROUGHPUT:
+            verdicts.append(_throughput(run, key, entry, rule, same_env, noise))
+            continue
         values = series.get(key)
-        if metric == "cost_usd" and not values and price_notes:
-            verdicts.append(_unpriced(run.scenario, key, entry, price_notes))
+        if metric == "cost_usd" and not values and price_notes and entry is not None:
+            verdicts.append(_unpriced(run.scenario, key, rule, baseline, price_notes))
             continue
         if not values:
-            verdicts.append(_vanished(run.scenario, key, entry))
+            if entry is not None:
+                verdicts.append(stale(run.scenario, key, rule, reason="vanished",
+                                      baseline=baseline))
             continue
-        paired = _by_item(run, key, kind, entry, values, same_env, items,
-                          _between(history, key, entry.stat) if kind == "noisy" else None)
-        if paired is not None:
-            verdicts.append(paired)
-            continue
-        current = stats.summarize(values, entry.stat)
-        baseline = entry.baseline
-        if (
-            kind in ("exact", "derived")
-            and entry.n is not None
-            and baseline is not None
-            and current.n != entry.n
-        ):
-            # an exact metric's mean over other requests is another number, not a change
-            if entry.budget is None:
-                verdicts.append(
-                    Verdict(
-                        run.scenario, key, "INCOMPARABLE",
-                        f"{key}: the baseline covers {entry.n} requests, this run "
-                        f"{current.n}; exact metrics compare the same requests: run with "
-                        f"--ragcost-requests={entry.n} or re-bless at this count",
-                        baseline=baseline, current=current.value, n=current.n,
-                        stat=entry.stat,
-                    )
-                )
-                continue
-            baseline = None  # the budget still holds whatever the request count
-        found = stats.judge(
-            scenario=run.scenario,
-            key=key,
-            metric_class=kind,
-            current=current,
-            baseline=baseline,
-            baseline_n=entry.n,
-            baseline_se=entry.se,
-            tolerance=entry.tolerance or DEFAULT_TOLERANCE,
-            budget=entry.budget,
-            severity=entry.severity,
-            current_source=comparable_source(metric, sources.get(key)),
-            baseline_source=comparable_source(metric, entry.source),
-            environment_matches=same_env,
-            stat=entry.stat,
-            between=_between(history, key, entry.stat) if kind in ("noisy", "unknown") else None,
-        )
-        verdicts.extend(replace(v, source=sources.get(key)) for v in found)
+        raw_source = sources.get(key)
+        source = comparable_source(metric, raw_source)
+        baseline_source = comparable_source(metric, entry.source if entry else None)
+        current = summarize(values, rule.stat)
+        ev = None
+        if entry is not None:
+            ev = _by_item(run, key, kind, entry, rule, current, same_env, items, noise,
+                          (source, baseline_source))
+        if ev is None:
+            if (
+                entry is not None
+                and kind in ("exact", "derived")
+                and entry.n is not None
+                and baseline is not None
+                and current.n != entry.n
+            ):
+                # an exact metric's mean over other requests is another number, not a change
+                if entry.budget is None:
+                    verdicts.append(_other_count(run.scenario, key, rule, entry, current,
+                                                 raw_source))
+                    continue
+                baseline = None  # the budget still holds whatever the request count
+            change = None
+            if baseline is not None and kind in ("noisy", "unknown"):
+                change = whole_run(current, baseline, entry.se if entry else None,
+                                   entry.n if entry else None, noise)
+            ev = Evidence(
+                run.scenario, key, current=current.value, n=current.n, stat=rule.stat,
+                baseline=baseline, baseline_n=entry.n if entry is not None else None,
+                baseline_se=entry.se if entry is not None else None, change=change,
+                current_se=current.se, noise=noise, environment_matches=same_env,
+                source=source, baseline_source=baseline_source,
+            )
+        verdicts.append(replace(judge(ev, rule), source=raw_source))
     return verdicts
 
 
@@ -317,102 +319,91 @@ def _by_item(
     key: str,
     kind: MetricClass,
     entry: Entry,
-    values: list[float],
+    rule: Rule,
+    current: Summary,
     same_env: bool,
     items: ItemStore | None,
-    between: stats.BetweenRun | None = None,
-) -> Verdict | None:
-    """The verdict on the items this run shares with the per-item baseline, or None
+    noise: BetweenRun | None,
+    sources: tuple[str | None, str | None],
+) -> Evidence | None:
+    """The evidence of the items this run shares with the per-item baseline, or None
     when there is no usable per-item baseline for ``key`` (then the whole-run rule)."""
-    from . import items as ic
-
-    if entry.baseline is None or not values or kind not in ("exact", "derived", "noisy"):
+    if entry.baseline is None or kind not in ("exact", "derived", "noisy"):
         return None
     stored = items.get(run.scenario) if items is not None else None
-    if stored is None or not ic.has_items(run.requests):
+    if stored is None or not has_items(run.requests):
         return None
     base = stored.values(key)
     if not base.values:
         return None
     # the per-item file must be what the reviewed baseline was computed from (a hand
     # edit or a partial bless of ragcost.yaml makes it stale: then the whole-run rule)
-    full = stats.stat_value(list(base.values.values()), entry.stat)
+    full = stat_value(list(base.values.values()), entry.stat)
     if abs(full - entry.baseline) > 1e-3 * abs(entry.baseline) + 1e-12:
         return None
-    _, metric = split_key(key)
-    cur = ic.item_values(run.requests, key)
-    sources = run.sources()
-    tolerance = entry.tolerance or DEFAULT_TOLERANCE
-    common: dict[str, Any] = {
-        "scenario": run.scenario,
-        "key": key,
-        "base": base,
-        "cur": cur,
-        "stat": entry.stat,
-        "tolerance": tolerance,
-        "severity": entry.severity,
-        "current_source": comparable_source(metric, sources.get(key)),
-        "baseline_source": comparable_source(metric, entry.source),
-    }
+    cur = item_values(run.requests, key)
     if kind == "noisy":
         # item difficulty cancels in the pairs, the run's own drift does not
-        verdict = ic.paired_verdict(**common, environment_matches=same_env, between=between)
+        ev = items_change(run.scenario, key, base, cur, entry.stat, noise=noise,
+                          environment_matches=same_env, source=sources[0],
+                          baseline_source=sources[1])
     else:
-        verdict = ic.exact_verdict(kind=kind, **common)
-    verdict = replace(verdict, source=sources.get(key), budget=entry.budget)
-    if entry.budget is None:
-        return verdict
+        ev = items_exact(run.scenario, key, base, cur, entry.stat, source=sources[0],
+                         baseline_source=sources[1])
     # the budget caps this run's statistic, whichever items it ran
-    capped = stats.judge(
-        scenario=run.scenario, key=key, metric_class=kind,
-        current=stats.summarize(values, entry.stat), baseline=None, baseline_n=None,
-        baseline_se=None, tolerance=tolerance, budget=entry.budget, severity=entry.severity,
-        current_source=sources.get(key), baseline_source=None, environment_matches=same_env,
-        stat=entry.stat,
-    )[0]
-    if stats.rank(capped.status) < stats.rank(verdict.status):
-        return replace(capped, baseline=verdict.baseline,
-                       message=f"{capped.message}; {verdict.message}")
-    return verdict
+    return replace(ev, run_value=current.value, current_se=current.se, noise=noise)
 
 
-def _throughput(run: ScenarioRun, key: str, entry: Entry | None, same_env: bool) -> Verdict:
-    from ..load.verdict import judge_throughput
-
-    return judge_throughput(
-        scenario=run.scenario,
-        key=key,
-        figures=run.load,
-        baseline=entry.baseline if entry is not None else None,
-        baseline_se=entry.se if entry is not None else None,
-        baseline_n=entry.n if entry is not None else None,
-        tolerance=(entry.tolerance if entry is not None else None) or DEFAULT_TOLERANCE,
-        budget=entry.budget if entry is not None else None,
-        severity=entry.severity if entry is not None else "fail",
-        environment_matches=same_env,
-    )
-
-
-def _unpriced(scenario: str, key: str, entry: Entry, notes: Mapping[str, str]) -> Verdict:
-    """A cost entry whose model has no price fails: a silent zero would pass any budget."""
-    status: Status = "WARN" if entry.severity == "warn" else "FAIL"
-    return Verdict(scenario, key, status, f"{key}: cannot be priced: {'; '.join(notes.values())}",
-                   baseline=entry.baseline, budget=entry.budget, stat=entry.stat,
-                   severity=entry.severity)
-
-
-def _vanished(scenario: str, key: str, entry: Entry) -> Verdict:
-    """An entry the scenario ran without producing: a stage renamed or removed, or a figure
-    no longer recorded. It is STALE (a warning; ``--ragcost-strict`` fails it), never a
-    silent pass."""
-    stage, _metric = split_key(key)
-    why = f"stage {stage!r} did not run" if stage is not None else "the figure was not recorded"
+def _other_count(
+    scenario: str, key: str, rule: Rule, entry: Entry, current: Summary, source: str | None
+) -> Verdict:
     return Verdict(
-        scenario, key, "STALE",
-        f"{key}: the scenario ran but produced no {key} ({why}); rename or remove the "
-        "entry in ragcost.yaml, or restore what produced it",
-        baseline=entry.baseline, budget=entry.budget, stat=entry.stat, severity=entry.severity,
+        scenario, key, "INCOMPARABLE", "request_count",
+        (Finding("INCOMPARABLE", "request_count"),),
+        baseline=entry.baseline, current=current.value, n=current.n, baseline_n=entry.n,
+        stat=rule.stat, tolerance=str(rule.tolerance), severity=rule.severity, source=source,
     )
+
+
+def _throughput(
+    run: ScenarioRun,
+    key: str,
+    entry: Entry | None,
+    rule: Rule,
+    same_env: bool,
+    noise: BetweenRun | None,
+) -> Verdict:
+    """A load level's throughput: higher is better, so a fall is the regression and a
+    budget is a floor; its error is that of a count of completions."""
+    baseline = entry.baseline if entry is not None else None
+    if run.load is None:
+        return stale(run.scenario, key, rule, reason="no_load_level", baseline=baseline)
+    current = run.load.throughput_rps
+    n = max(run.load.requests - run.load.errors, 0)
+    se = throughput_se(run.load)
+    summary = Summary(current, n, se, "mean")
+    change = None
+    if baseline is not None:
+        change = whole_run(summary, baseline, entry.se if entry else None,
+                           entry.n if entry else None, noise)
+    ev = Evidence(
+        run.scenario, key, current=current, n=n, baseline=baseline,
+        baseline_n=entry.n if entry is not None else None,
+        baseline_se=entry.se if entry is not None else None, change=change, current_se=se,
+        noise=noise, source="timer", environment_matches=same_env, basis="load",
+    )
+    return judge(ev, rule)
+
+
+def _unpriced(
+    scenario: str, key: str, rule: Rule, baseline: float | None, notes: Mapping[str, str]
+) -> Verdict:
+    """A cost entry whose model has no price fails: a silent zero would pass any budget."""
+    status: Status = "WARN" if rule.severity == "warn" else "FAIL"
+    return Verdict(scenario, key, status, "unpriced", (Finding("FAIL", "unpriced"),),
+                   baseline=baseline, budget=rule.budget, stat=rule.stat,
+                   severity=rule.severity, tolerance=str(rule.tolerance),
+                   note="; ".join(notes.values()))
 
 
 # --------------------------------------------------------------------------- quality
@@ -428,63 +419,55 @@ def _quality_verdicts(
     for metric, reason in quality.errors.items():
         entry = sc.entries.get(metric) if sc is not None else None
         status: Status = "FAIL" if entry is not None or metric == QUALITY_LAYER else "WARN"
-        what = "quality could not be scored" if metric == QUALITY_LAYER else (
-            f"{metric}: could not be scored")
-        verdicts.append(Verdict(scenario, metric, status, f"{what}: {reason}"))
+        verdicts.append(Verdict(scenario, metric, status, "unscored",
+                                (Finding(status, "unscored"),), basis="samples", note=reason))
     for metric, result in quality.scores.items():
         entry = sc.entries.get(metric) if sc is not None else None
         baseline = stored.get(scenario, metric) if stored is not None else None
         drop = (entry.quality_drop if entry is not None else None) or (
             budget.defaults.quality_drop or DEFAULT_QUALITY_DROP
         )
-        verdict = quality_verdict(
+        verdicts.append(quality_verdict(
             scenario,
             result,
             baseline,
             drop,
             entry.severity if entry is not None else "fail",
             on_judge_miss=budget.defaults.on_judge_miss,
-        )
-        mean = result.mean()
-        if entry is not None and entry.budget is not None and mean is not None:
-            verdict = _floor(verdict, mean, entry.budget)
-        verdicts.append(verdict)
+            floor=entry.budget if entry is not None else None,
+        ))
     return verdicts
-
-
-def _floor(verdict: Verdict, mean: float, floor: float) -> Verdict:
-    """A ``budget`` on a quality score is a floor: below it fails, whatever the baseline."""
-    if mean >= floor:
-        return replace(verdict, budget=floor)
-    status: Status = "WARN" if verdict.severity == "warn" else "FAIL"
-    return replace(
-        verdict,
-        status=status,
-        budget=floor,
-        message=f"{verdict.key}: mean {mean:.4f} is below its floor {floor:g}; {verdict.message}",
-    )
 
 
 def per_success(
     run: ScenarioRun, budget: Budget, scores: Mapping[str, MetricScores]
-) -> dict[str, Any]:
+) -> PerSuccess | None:
     """Costs per successful answer, where ``success: {metric, min}`` defines success."""
     from ..prices import cost_per_success, count_successes
 
     scenario = budget.scenarios.get(run.scenario)
     success = scenario.success if scenario is not None else None
     if success is None or success.metric not in scores:
-        return {}
+        return None
     result = scores[success.metric]
     wins = count_successes([s.value for s in result.samples], success.min)
-    out: dict[str, Any] = {
-        "metric": success.metric,
-        "min": success.min,
-        "successes": wins,
-        "answers": len(result.samples),
-    }
     series = run.series()
-    for key in ("tokens_total", "energy_j", "cpu_ms", "gpu_ms", "cost_usd"):
-        if key in series:
-            out[key] = cost_per_success(float(sum(series[key])), wins)
-    return out
+    costs = {
+        key: cost_per_success(float(math.fsum(series[key])), wins)
+        for key in PerSuccess.COSTS
+        if key in series
+    }
+    return PerSuccess(
+        metric=success.metric, min=success.min, successes=wins,
+        answers=len(result.samples), **costs,
+    )
+
+
+def throughput_se(load: LoadFigures) -> float | None:
+    """A standard error for ``throughput_rps``: completions counted over a window vary
+    like a Poisson count (sd sqrt(n)), which is on the safe (large) side for a closed
+    loop, whose completions are more regular than that."""
+    n = load.requests - load.errors
+    if n < 2:
+        return None
+    return load.throughput_rps / math.sqrt(n)

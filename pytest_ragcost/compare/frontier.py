@@ -35,8 +35,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..models import Outcome, Tolerance
-from .stats import t_cdf, t_quantile
+from ..run import Outcome, Tolerance
+from ..run.model import MetricScores
+from .tdist import t_cdf, t_quantile
 
 #: Quality metrics a sweep is judged on when the caller names none, most telling first:
 #: the answer's own correctness, then whether retrieval found the evidence.
@@ -369,12 +370,9 @@ def choose_quality_metric(outcomes: Sequence[Outcome]) -> str | None:
     return sorted(common)[0]
 
 
-def scores_of(data: Mapping[str, Any]) -> dict[str, float]:
-    return {
-        str(s["key"]): float(s["value"])
-        for s in data.get("samples", [])
-        if s.get("value") is not None
-    }
+def scores_of(data: MetricScores) -> dict[str, float]:
+    """``sample key -> score`` of the samples with a known score."""
+    return data.scores()
 
 
 FIGURES = ("tokens_total", "tokens_context", "energy_j", "cpu_gpu_s", "wall_s", "cost_usd")

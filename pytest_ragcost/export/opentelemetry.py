@@ -61,7 +61,7 @@ from . import ExtraMissingError, require
 from .spans_in import CapturedSpan, Merged, merge, stage_of
 
 if TYPE_CHECKING:
-    from ..models import RequestRecord, ScenarioRun, StageRecord
+    from ..run import RequestRecord, ScenarioRun, StageRecord
 
 #: marks ragcost's own spans, which the capture never takes in
 OWN_ATTRIBUTE = "ragcost.stage"

@@ -37,8 +37,8 @@ from prometheus_client.exposition import push_to_gateway
 from prometheus_client.utils import floatToGoString
 
 from ..files import write_text_atomic
-from ..models import Outcome, RequestRecord
 from ..redact import redact_text
+from ..run import Outcome, RequestRecord
 from .target import Target
 
 #: GenAI semantic conventions' ``gen_ai.client.operation.duration`` buckets, with three
@@ -178,7 +178,7 @@ class RunCollector:
             labels=["scenario", "metric"])
         for outcome in self.outcomes:
             for metric, data in sorted(outcome.quality.items()):
-                mean = _mean_score(data)
+                mean = data.mean()
                 if mean is not None:
                     quality.add_metric([outcome.run.scenario, metric], mean)
         yield quality
@@ -270,14 +270,6 @@ def _le(bound: float) -> str:
 
 def _s(ms: float | None) -> float | None:
     return None if ms is None else ms / 1000.0
-
-
-def _mean_score(data: Mapping[str, Any]) -> float | None:
-    values = [
-        float(s["value"]) for s in data.get("samples", ())
-        if isinstance(s, Mapping) and isinstance(s.get("value"), int | float)
-    ]
-    return sum(values) / len(values) if values else None
 
 
 def run_info(environment: Mapping[str, Any], version: str) -> dict[str, str]:

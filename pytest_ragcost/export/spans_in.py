@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
-from ..models import StageRecord
+from ..run import StageRecord
 
 #: the stages a captured span can form, and the order they are appended in
 SPAN_STAGES = ("embed", "retrieve", "rerank", "generate")

@@ -8,7 +8,7 @@ metric, statistic) a summary row with the verdict it got.
 
 Reading: :meth:`Store.summaries` gives the comparison rules the between-run noise of the
 same project, scenario and environment (one
-:class:`~pytest_ragcost.compare.stats.RunSummary` per earlier run); :meth:`Store.trend`
+:class:`~pytest_ragcost.compare.noise.RunSummary` per earlier run); :meth:`Store.trend`
 the same project's runs along a branch and the commits it was built on (a
 :class:`~pytest_ragcost.history.lineage.Lineage`); :meth:`Store.runs`,
 :meth:`Store.run`, :meth:`Store.summary_rows` and :meth:`Store.request_rows` what
@@ -28,8 +28,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ..compare import stats
-from ..models import Outcome, ScenarioRun, Stat, metric_class, split_key
+from ..compare import describe as stats
+from ..compare.noise import RunSummary
+from ..run import Outcome, ScenarioRun, Stat, metric_class, split_key
 from . import schema
 from .backends import Backend, HistoryError, connect, utc
 from .lineage import Lineage
@@ -339,12 +340,17 @@ class Store:
         *,
         project: str,
         window: int = DEFAULT_WINDOW,
-    ) -> dict[str, dict[str, dict[str, list[stats.RunSummary]]]]:
+        before: str | None = None,
+    ) -> dict[str, dict[str, dict[str, list[RunSummary]]]]:
         """scenario -> metric key -> stat -> summaries of the latest ``window`` runs of that
         scenario by ``project`` on environment ``env_id``, newest first (any branch: the
-        noise of a machine does not depend on the branch)."""
+        noise of a machine does not depend on the branch); ``before`` (an ISO 8601 time)
+        leaves out runs recorded at or after it (a saved run compared again)."""
         where = ["project = ?", "env_id = ?"]
         params: list[Any] = [project, env_id]
+        if before is not None:
+            where.append("ts < ?")
+            params.append(before)
         if scenarios is not None:
             wanted = sorted(set(scenarios))
             if not wanted:
@@ -360,10 +366,10 @@ class Store:
             " WHERE l.k <= ? ORDER BY l.scenario, l.ts DESC, l.run_id",
             (*params, window),
         )
-        out: dict[str, dict[str, dict[str, list[stats.RunSummary]]]] = {}
+        out: dict[str, dict[str, dict[str, list[RunSummary]]]] = {}
         for scenario, key, stat, value, se, n, sha in rows:
             out.setdefault(scenario, {}).setdefault(key, {}).setdefault(stat, []).append(
-                stats.RunSummary(float(value), _num(se), int(n), sha)
+                RunSummary(float(value), _num(se), int(n), sha)
             )
         return out
 

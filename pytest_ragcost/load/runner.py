@@ -35,7 +35,8 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..meters.window import Figures
-from ..models import RequestRecord
+from ..run import RequestRecord
+from ..run.model import LoadFigures, LoadLevel
 from . import context
 from .bounded import BoundedCaller, Job
 from .context import Shot
@@ -75,6 +76,50 @@ class LoadReport:
     @property
     def errors(self) -> list[str]:
         return list(self.figures.get("first_errors", []))
+
+
+def level_record(figures: Mapping[str, Any]) -> LoadFigures:
+    """The run model's record of a level's figures (``ScenarioRun.load``)."""
+    spec = dict(figures.get("spec") or {})
+    backlog = figures.get("backlog")
+    return LoadFigures(
+        level=str(figures["level"]),
+        mode="open" if figures.get("mode") == "open" else "closed",
+        spec=LoadLevel(**{k: spec[k] for k in LoadLevel.__dataclass_fields__ if k in spec}),
+        requests=int(figures["requests"]),
+        errors=int(figures["errors"]),
+        timeouts=int(figures["timeouts"]),
+        elapsed_s=float(figures["elapsed_s"]),
+        throughput_rps=float(figures["throughput_rps"]),
+        wait_ms_mean=float(figures.get("wait_ms_mean", 0.0)),
+        queue_depth_mean=float(figures.get("queue_depth_mean", 0.0)),
+        queue_depth_max=float(figures.get("queue_depth_max", 0.0)),
+        in_flight_mean=float(figures.get("in_flight_mean", 0.0)),
+        offered_rps=None if figures.get("offered_rps") is None else float(
+            figures["offered_rps"]),
+        queues=tuple(dict(q) for q in figures.get("queues", ())),
+        first_errors=tuple(str(e) for e in figures.get("first_errors", ())),
+        backlog=dict(backlog) if isinstance(backlog, Mapping) else None,
+    )
+
+
+class _Children:
+    """One child recorder per driver thread."""
+
+    def __init__(self, parent: Recorder) -> None:
+        self.parent = parent
+        self._local = threading.local()
+        self.all: list[Recorder] = []
+        self._lock = threading.Lock()
+
+    def here(self) -> Recorder:
+        child: Recorder | None = getattr(self._local, "rec", None)
+        if child is None:
+            child = self.parent._child()
+            self._local.rec = child
+            with self._lock:
+                self.all.append(child)
+        return child
 
 
 def run(

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..models import EnergyKind
+from ..run import EnergyKind
 
 #: Energy domains a meter may report; each becomes the metric ``energy_<domain>_j``.
 DOMAINS = ("cpu", "dram", "gpu")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..models import EnergyKind
+from ..run import EnergyKind
 from .base import EnergyMeter, Unavailable
 from .estimate import EstimateModel
 from .window import WALL_ONLY, CpuProbe, Figures, Plan, Probe

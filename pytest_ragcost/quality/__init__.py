@@ -16,7 +16,6 @@ Typical use (what the plugin does for each scenario and quality metric)::
                                                    stored_from(scores)))
 """
 
-from pytest_ragcost.models import JUDGE_MODES, JudgeMode
 from pytest_ragcost.quality.evaluate import (
     JudgeSetup,
     is_quality_metric,
@@ -35,11 +34,11 @@ from pytest_ragcost.quality.judge import (
     RecordedAnswer,
 )
 from pytest_ragcost.quality.paired import (
-    PairedStats,
     detectable_drop,
-    paired_stats,
+    needed_samples,
+    paired_evidence,
     paired_verdict,
-    power_warning,
+    quality_rule,
 )
 from pytest_ragcost.quality.results import (
     TIERS,
@@ -65,6 +64,7 @@ from pytest_ragcost.quality.store import (
     update_scores,
     with_metric,
 )
+from pytest_ragcost.run import JUDGE_MODES, JudgeMode
 
 __all__ = [
     "DEFAULT_FILENAME",
@@ -80,7 +80,6 @@ __all__ = [
     "MetricScores",
     "MissingReferenceError",
     "OnJudgeMiss",
-    "PairedStats",
     "RecordedAnswer",
     "SampleScore",
     "ScoreStore",
@@ -93,10 +92,11 @@ __all__ = [
     "is_quality_metric",
     "label_of",
     "load_scores",
+    "needed_samples",
     "output_hash",
-    "paired_stats",
+    "paired_evidence",
     "paired_verdict",
-    "power_warning",
+    "quality_rule",
     "quality_verdict",
     "retrieval_scores",
     "sample_key",

@@ -14,16 +14,22 @@ whose quality is unknown. ``quality_verdict`` fails on judge misses (unless
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar
 
-from pytest_ragcost.models import JudgeMode, Sample, Tolerance, Verdict
+from pytest_ragcost.compare.rules import judge
 from pytest_ragcost.quality.identity import content_hash, output_hash, sample_keys
 from pytest_ragcost.quality.judge import JudgeRecord, JudgeSettings
-from pytest_ragcost.quality.paired import paired_stats, paired_verdict, power_warning
+from pytest_ragcost.quality.paired import (
+    detectable_drop,
+    needed_samples,
+    paired_evidence,
+    quality_rule,
+)
 from pytest_ragcost.quality.results import MetricScores, OnJudgeMiss, SampleScore, Tier
 from pytest_ragcost.quality.retrieval import (
     RETRIEVAL_METRICS,
@@ -31,6 +37,8 @@ from pytest_ragcost.quality.retrieval import (
     retrieval_scores,
 )
 from pytest_ragcost.quality.store import StoredMetric
+from pytest_ragcost.run import JudgeMode, Sample, Status, Tolerance, Verdict
+from pytest_ragcost.run.model import Finding
 
 T = TypeVar("T")
 
@@ -216,17 +224,29 @@ def quality_verdict(
     severity: Literal["fail", "warn"] = "fail",
     *,
     on_judge_miss: OnJudgeMiss = "fail",
-    confidence: float = 0.95,
+    floor: float | None = None,
 ) -> Verdict:
     """The verdict for one (scenario, quality metric).
 
     Order: a baseline judged by another judge model (INCOMPARABLE), judge misses (FAIL
     naming the samples, or skipped with ``on_judge_miss= "skip"`` and still named), then
     unknown quality (FAIL naming the samples), then no baseline (NEW), then the paired
-    gate. An under-powered gate adds a warning to the message. ``source`` on the verdict
-    is the tier.
+    gate (with ``floor``, the entry's budget, as a floor on the mean of all known scores).
+    An under-powered gate says what it can detect (``figures["detectable"]``). ``source``
+    on the verdict is the tier.
     """
     status_fail: Literal["FAIL", "WARN"] = "WARN" if severity == "warn" else "FAIL"
+
+    def verdict(status: Status, reason: str, n: int = len(scores.samples),
+                **figures: object) -> Verdict:
+        """A verdict that is not a paired comparison."""
+        return Verdict(
+            scenario, scores.metric, status, reason,
+            (Finding("FAIL" if status == "WARN" else status, reason),),
+            tolerance=str(quality_drop), n=n, source=scores.tier, severity=severity,
+            basis="samples", **figures,  # type: ignore[arg-type]
+        )
+
     if (
         baseline is not None
         and baseline.judge is not None
@@ -234,98 +254,49 @@ def quality_verdict(
         and baseline.judge != scores.judge_model
     ):
         # Two judges grade differently; a drop would say more about them than the pipeline.
-        return Verdict(
-            scenario=scenario,
-            key=scores.metric,
-            status="INCOMPARABLE",
-            message=(
-                f"{scores.metric}: the baseline was judged by {baseline.judge!r}, this run "
-                f"by {scores.judge_model!r}; re-bless with --ragcost-update to compare again"
-            ),
-            tolerance=str(quality_drop),
-            n=len(scores.samples),
-            source=scores.tier,
-            severity=severity,
-        )
+        return replace(verdict("INCOMPARABLE", "judge_changed"), source=scores.judge_model,
+                       baseline_source=baseline.judge)
     misses = scores.misses()
     unknown = scores.unknown()
     notes: list[str] = []
     if misses and on_judge_miss == "fail":
-        return Verdict(
-            scenario=scenario,
-            key=scores.metric,
-            status=status_fail,
-            message=(
-                f"{scores.metric}: {len(misses)} sample(s) changed since the judge record "
-                f"and have no recorded judgement ({_names(misses)}); re-record with a live "
-                "judge, or set on_judge_miss: skip"
-            ),
-            tolerance=str(quality_drop),
-            n=len(scores.samples),
-            source=scores.tier,
-            severity=severity,
-        )
+        return verdict(status_fail, "judge_misses", note=_names(misses),
+                       figures={"misses": float(len(misses))})
     if misses:
         notes.append(f"skipped {len(misses)} unjudged sample(s): {_names(misses)}")
     if unknown:
-        return Verdict(
-            scenario=scenario,
-            key=scores.metric,
-            status=status_fail,
-            message=(
-                f"{scores.metric}: quality unknown for {len(unknown)} sample(s) ({_names(unknown)})"
-            ),
-            tolerance=str(quality_drop),
-            n=len(scores.samples),
-            source=scores.tier,
-            severity=severity,
-        )
+        return verdict(status_fail, "quality_unknown", note=_names(unknown),
+                       figures={"unknown": float(len(unknown))})
     current = scores.scores()
-    if baseline is None or not baseline.samples:
-        mean = scores.mean()
-        return Verdict(
-            scenario=scenario,
-            key=scores.metric,
-            status="NEW",
-            message=f"{scores.metric}: no per-sample baseline yet (current mean "
-            + (f"{mean:.4f}" if mean is not None else "n/a")
-            + f", n={len(current)})",
-            current=mean,
-            tolerance=str(quality_drop),
-            n=len(current),
-            source=scores.tier,
-            severity=severity,
-        )
-    base_scores = baseline.scores()
-    verdict = paired_verdict(
-        scenario, scores.metric, base_scores, current, quality_drop, severity, confidence
-    )
-    st = paired_stats(base_scores, current, confidence, metric=scores.metric)
-    # Only where it matters: a FAIL already saw its drop; a PASS may have missed one.
-    if verdict.status in ("PASS", "INCONCLUSIVE") and st.n >= 2 and st.sd_change > 0:
-        warn = power_warning(
-            scores.metric, st.sd_change, st.n, st.baseline_mean, quality_drop, confidence
-        )
-        if warn:
-            notes.append(warn)
     reused = scores.reused_count()
     if reused:
         notes.append(f"{reused} unchanged sample(s) kept their baseline score")
-    message = verdict.message + "".join(f"; {n}" for n in notes)
-    return Verdict(
-        scenario=verdict.scenario,
-        key=verdict.key,
-        status=verdict.status,
-        message=message,
-        baseline=verdict.baseline,
-        current=verdict.current,
-        tolerance=verdict.tolerance,
-        n=verdict.n,
-        interval=verdict.interval,
-        source=scores.tier,
-        severity=severity,
-        improved=verdict.improved,
-    )
+    note = "; ".join(notes) or None
+    if baseline is None or not baseline.samples:
+        return verdict("NEW", "no_sample_baseline", len(current), current=scores.mean(),
+                       note=note)
+    ev = paired_evidence(scenario, scores.metric, baseline.scores(), current, quality_drop)
+    if ev.n == 0:
+        return verdict("NEW", "no_paired_samples", 0, figures=dict(ev.figures), note=note)
+    mean_all = scores.mean()
+    ev = replace(ev, run_value=mean_all, note=note,
+                 figures={**ev.figures, "mean": mean_all if mean_all is not None else math.nan})
+    paired_v = judge(ev, quality_rule(quality_drop, severity, floor))
+    change = ev.change
+    # Only where it matters: a FAIL already saw its drop; a PASS may have missed one.
+    if paired_v.status in ("PASS", "INCONCLUSIVE") and change is not None and (
+        change.se is not None and change.se > 0 and ev.n >= 2
+    ):
+        sd = change.se * math.sqrt(ev.n)
+        mde = detectable_drop(sd, ev.n)
+        allowed = ev.figures.get("allowed", 0.0)
+        if mde > allowed:
+            extra = {"detectable": mde, "sd_change": sd}
+            need = needed_samples(sd, allowed)
+            if need is not None:
+                extra["needed_n"] = float(need)
+            paired_v = replace(paired_v, figures={**paired_v.figures, **extra})
+    return replace(paired_v, source=scores.tier)
 
 
 def stored_from(scores: MetricScores) -> StoredMetric:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..compare.evaluate import QualityScores
-from ..models import JudgeMode, Sample, ScenarioRun
+from ..run import JudgeMode, Sample, ScenarioRun
 from .retrieval import RETRIEVAL_METRICS
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class QualityGate:
         self.record = JudgeRecord.load(jpath)
 
     def metrics_for(self, run: ScenarioRun) -> list[str]:
-        from ..models import metric_class
+        from ..run import metric_class
 
         names: list[str] = []
         if run.samples and _has_references(run.samples):

@@ -16,7 +16,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 
-from pytest_ragcost.models import Sample
+from pytest_ragcost.run import Sample
 
 
 def _digest(payload: object) -> str:

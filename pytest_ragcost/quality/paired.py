@@ -12,14 +12,16 @@ Which sample pairs with which baseline is decided by :mod:`pytest_ragcost.qualit
 
 The rule
 --------
-With ``d_i = current_i - baseline_i`` over the ``n`` paired samples, mean ``d`` and
-standard deviation ``s``, the one-sided upper confidence bound on the mean change is
-``U = d + t(confidence, n-1) * s / sqrt(n)`` (Student's t: honest for small n, and the
-differences of bounded scores are close enough to normal for n >= 10 or so).
-``allowed = quality_drop.absolute(baseline mean)``, so "1%" is 1% of the baseline mean.
+The gate's own (:func:`pytest_ragcost.compare.rules.judge`) on the paired evidence
+(:func:`pytest_ragcost.compare.evidence.paired` over ``d_i = current_i - baseline_i``):
+with mean ``d``, standard error ``s / sqrt(n)`` and Student's t at ``n - 1`` degrees of
+freedom, the one-sided 95% upper bound on the mean change is
+``U = d + t(0.95, n-1) * s / sqrt(n)``, the high end of the two-sided 90% interval every
+rule uses. ``allowed = quality_drop.absolute(baseline mean)``, so "1%" is 1% of the
+baseline mean.
 
-* FAIL (WARN with ``severity="warn"``) when ``-U > allowed``: we are ``confidence``
-  sure the drop is larger than allowed.
+* FAIL (WARN with ``severity="warn"``) when ``-U > allowed``: we are 95% sure the drop
+  is larger than allowed.
 * INCONCLUSIVE when only the point estimate drops more than allowed (``-d > allowed``).
 * PASS otherwise; ``improved`` is set when the lower bound rises by more than allowed.
 
@@ -30,29 +32,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Literal
 
-from pytest_ragcost.compare.stats import t_quantile
-from pytest_ragcost.models import Tolerance, Verdict
-
-#: Relative slack for float comparisons, so 0.1 + 0.2 style noise never flips a verdict.
-_EPS = 1e-12
-
-
-@dataclass(frozen=True)
-class PairedStats:
-    """The numbers behind a paired verdict, all in the metric's unit."""
-
-    n: int
-    baseline_mean: float
-    current_mean: float
-    mean_change: float
-    sd_change: float
-    lower: float | None
-    upper: float | None
-    only_current: int
-    only_baseline: int
+from ..compare.evidence import Evidence, paired
+from ..compare.rules import QUALITY_CONFIDENCE, Rule, judge
+from ..compare.tdist import t_quantile
+from ..run import Tolerance, Verdict
+from ..run.model import Severity
 
 
 def _finite(scores: Mapping[str, float], which: str, metric: str) -> dict[str, float]:
@@ -67,41 +52,44 @@ def _finite(scores: Mapping[str, float], which: str, metric: str) -> dict[str, f
     return dict(scores)
 
 
-def paired_stats(
+def quality_rule(
+    quality_drop: Tolerance, severity: Severity = "fail", floor: float | None = None
+) -> Rule:
+    """The rule of a quality metric: higher is better, paired on the difference scale,
+    judged on the interval alone (no noise test); ``floor`` is its budget."""
+    return Rule(
+        kind="quality", tolerance=quality_drop, budget=floor, severity=severity,
+        higher_is_better=True, confidence=QUALITY_CONFIDENCE, noise_confidence=None,
+    )
+
+
+def paired_evidence(
+    scenario: str,
+    metric: str,
     baseline_scores: Mapping[str, float],
     current_scores: Mapping[str, float],
-    confidence: float = 0.95,
-    *,
-    metric: str = "score",
-) -> PairedStats:
-    """Pair scores by sample key and bound the mean change one-sidedly at ``confidence``.
-
-    ``lower``/``upper`` are the one-sided bounds (``None`` when ``n < 2``).
-    """
-    if not 0.5 <= confidence < 1.0:
-        msg = f"confidence must be in [0.5, 1) (got {confidence!r})"
-        raise ValueError(msg)
+    quality_drop: Tolerance,
+) -> Evidence:
+    """The evidence of one quality metric: the paired differences over the samples both
+    sides scored (``n`` 0 when none pairs), and how many are on one side only."""
     base = _finite(baseline_scores, "baseline", metric)
     cur = _finite(current_scores, "current", metric)
     keys = sorted(base.keys() & cur.keys())
-    n = len(keys)
-    only_c = len(cur.keys() - base.keys())
-    only_b = len(base.keys() - cur.keys())
-    if n == 0:
-        return PairedStats(0, math.nan, math.nan, math.nan, math.nan, None, None, only_c, only_b)
-    b_mean = math.fsum(base[k] for k in keys) / n
-    c_mean = math.fsum(cur[k] for k in keys) / n
-    diffs = [cur[k] - base[k] for k in keys]
-    d_mean = math.fsum(diffs) / n
-    if n < 2:
-        return PairedStats(n, b_mean, c_mean, d_mean, math.nan, None, None, only_c, only_b)
-    sd = math.sqrt(math.fsum((d - d_mean) ** 2 for d in diffs) / (n - 1))
-    half = t_quantile(confidence, n - 1) * sd / math.sqrt(n)
-    return PairedStats(n, b_mean, c_mean, d_mean, sd, d_mean - half, d_mean + half, only_c, only_b)
-
-
-def _pct(x: float, of: float) -> str:
-    return f"{x / abs(of) * 100:+.2f}%" if of else "n/a"
+    figures = {
+        "only_current": float(len(cur.keys() - base.keys())),
+        "only_baseline": float(len(base.keys() - cur.keys())),
+    }
+    if not keys:
+        return Evidence(scenario, metric, current=math.nan, n=0, basis="samples",
+                        figures=figures)
+    b_mean = math.fsum(base[k] for k in keys) / len(keys)
+    c_mean = math.fsum(cur[k] for k in keys) / len(keys)
+    change = paired([cur[k] - base[k] for k in keys], "difference")
+    figures["allowed"] = quality_drop.absolute(b_mean)
+    return Evidence(
+        scenario, metric, current=c_mean, n=len(keys), baseline=b_mean,
+        baseline_n=len(keys), change=change, basis="samples", figures=figures,
+    )
 
 
 def paired_verdict(
@@ -110,78 +98,20 @@ def paired_verdict(
     baseline_scores: Mapping[str, float],
     current_scores: Mapping[str, float],
     quality_drop: Tolerance,
-    severity: Literal["fail", "warn"] = "fail",
-    confidence: float = 0.95,
+    severity: Severity = "fail",
 ) -> Verdict:
-    """The gate's verdict for one quality metric from per-sample scores keyed by sample key.
+    """The gate's verdict for one quality metric from per-sample scores keyed by sample
+    key: ``judge(paired_evidence(...), quality_rule(...))``, NEW when no sample pairs."""
+    ev = paired_evidence(scenario, metric, baseline_scores, current_scores, quality_drop)
+    rule = quality_rule(quality_drop, severity)
+    if ev.n == 0:
+        return Verdict(scenario, metric, "NEW", "no_paired_samples", n=0, source="paired",
+                       tolerance=str(quality_drop), severity=severity, basis="samples",
+                       figures=dict(ev.figures))
+    verdict = judge(ev, rule)
+    from dataclasses import replace
 
-    See the module docstring for the rule. The message names the metric, the baseline
-    and current means over the paired samples, the bound on the change, the allowed
-    drop and ``n``.
-    """
-    st = paired_stats(baseline_scores, current_scores, confidence, metric=metric)
-    extra = ""
-    if st.only_current:
-        extra += f"; {st.only_current} sample(s) not in the baseline (not gated)"
-    if st.only_baseline:
-        extra += f"; {st.only_baseline} baseline sample(s) not produced this run"
-    if st.n == 0:
-        return Verdict(
-            scenario=scenario,
-            key=metric,
-            status="NEW",
-            message=f"{metric}: no sample pairs with a baseline score (n=0){extra}",
-            tolerance=str(quality_drop),
-            n=0,
-            source="paired",
-            severity=severity,
-        )
-    allowed = quality_drop.absolute(st.baseline_mean)
-    slack = _EPS * max(1.0, abs(st.baseline_mean))
-    point_drop = -st.mean_change
-    conf_pct = f"{confidence * 100:g}%"
-    head = (
-        f"{metric}: baseline {st.baseline_mean:.4f}, current {st.current_mean:.4f} "
-        f"(change {st.mean_change:+.4f}, {_pct(st.mean_change, st.baseline_mean)}), "
-    )
-    tail = f"allowed drop {quality_drop} = {allowed:.4f}, n={st.n}{extra}"
-    if st.upper is None or st.lower is None:
-        bound_txt = "no confidence bound with n=1; "
-        confident_drop = False
-        improved = False
-    else:
-        bound_txt = (
-            f"{conf_pct} upper bound on change {st.upper:+.4f} "
-            f"({_pct(st.upper, st.baseline_mean)}), "
-        )
-        confident_drop = -st.upper > allowed + slack
-        improved = st.lower > allowed + slack
-    if confident_drop:
-        status: Literal["FAIL", "WARN", "INCONCLUSIVE", "PASS"] = (
-            "WARN" if severity == "warn" else "FAIL"
-        )
-        why = f"dropped more than allowed at {conf_pct} confidence"
-    elif point_drop > allowed + slack:
-        status = "INCONCLUSIVE"
-        why = "the mean dropped more than allowed but the evidence is too noisy to tell"
-    else:
-        status = "PASS"
-        why = "within the allowed drop"
-    interval = (st.lower, st.upper) if st.lower is not None and st.upper is not None else None
-    return Verdict(
-        scenario=scenario,
-        key=metric,
-        status=status,
-        message=f"{head}{bound_txt}{tail}: {why}",
-        baseline=st.baseline_mean,
-        current=st.current_mean,
-        tolerance=str(quality_drop),
-        n=st.n,
-        interval=interval,
-        source="paired",
-        severity=severity,
-        improved=improved,
-    )
+    return replace(verdict, source="paired")
 
 
 def detectable_drop(
@@ -201,29 +131,25 @@ def detectable_drop(
     return crit * sd_of_differences / math.sqrt(n)
 
 
-def power_warning(
-    metric: str,
-    sd_of_differences: float,
-    n: int,
-    baseline_mean: float,
-    quality_drop: Tolerance,
-    confidence: float = 0.95,
-    power: float = 0.8,
-) -> str | None:
-    """A warning text when the gate cannot see a drop as small as ``quality_drop``.
-
-    Returns ``None`` when the gate is powered well enough.
-    """
-    mde = detectable_drop(sd_of_differences, n, confidence, power)
-    allowed = quality_drop.absolute(baseline_mean)
-    if mde <= allowed:
+def needed_samples(
+    sd_of_differences: float, allowed: float, confidence: float = 0.95, power: float = 0.8,
+    *, limit: int = 1_000_000,
+) -> int | None:
+    """The fewest paired samples at which a drop of ``allowed`` is caught with ``power``
+    (None when the spread is zero or the answer passes ``limit``)."""
+    if allowed <= 0 or sd_of_differences <= 0 or not math.isfinite(sd_of_differences):
         return None
-    if quality_drop.relative and baseline_mean:
-        size = f"{mde / abs(baseline_mean) * 100:.1f}%"
-    else:
-        size = f"{mde:.4f}"
-    return (
-        f"{metric}: gate under-powered: n={n} detects drops of {size} or more "
-        f"(sd of per-sample changes {sd_of_differences:.4f}, allowed drop {quality_drop}); "
-        "more samples tighten it"
-    )
+
+    def enough(n: int) -> bool:
+        return detectable_drop(sd_of_differences, n, confidence, power) <= allowed
+
+    if not enough(limit):
+        return None
+    lo, hi = 2, limit  # enough(hi) holds; find the smallest n that is enough
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if enough(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo

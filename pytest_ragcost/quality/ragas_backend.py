@@ -26,8 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pytest_ragcost.models import Sample
 from pytest_ragcost.quality.judge import JudgeCall, JudgeSettings, find_miss, judging
+from pytest_ragcost.run import Sample
 
 if TYPE_CHECKING:
     from pytest_ragcost.quality.transport import JudgeTransport

@@ -41,7 +41,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from pytest_ragcost.models import Sample
+from pytest_ragcost.run import Sample
 
 #: The metric names this module computes, in report order.
 RETRIEVAL_METRICS: tuple[str, ...] = ("hit_at_k", "mrr", "context_precision", "context_recall")

@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 
-from pytest_ragcost.models import JUDGE_MODES, JudgeMode
 from pytest_ragcost.quality.judge import (
     KEPT_PARAMS,
     JudgeMiss,
@@ -22,6 +21,7 @@ from pytest_ragcost.quality.judge import (
     current_call,
     prompt_sha256,
 )
+from pytest_ragcost.run import JUDGE_MODES, JudgeMode
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ..models import NAME_RE
+from ..run import NAME_RE
 
 
 class RagcostUsageError(ValueError):

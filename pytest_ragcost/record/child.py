@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..meters.window import WALL_ONLY, Window
-from ..models import RequestRecord
+from ..run import RequestRecord
 from .checks import RagcostUsageError
 from .request import RequestRecorder
 

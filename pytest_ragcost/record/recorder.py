@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..meters.window import WALL_ONLY, Plan, Window
-from ..models import RequestRecord, Sample, ScenarioRun
+from ..run import RequestRecord, Sample, ScenarioRun
 from .checks import (
     MAX_COUNT,
     VALID_NAMES,
@@ -260,7 +260,7 @@ class Recorder:
             samples=tuple(self._samples),
             meters=energy,
             token_notes=dict(self.token_notes),
-            load=dict(self._load),
+            load=_level_record(self._load) if self._load else None,
             knobs=dict(self.knobs),
             sweep=self.sweep,
         )

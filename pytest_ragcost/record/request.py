@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..meters.window import Plan, Window
-from ..models import RequestRecord, StageRecord
+from ..run import RequestRecord, StageRecord
 from .checks import MAX_COUNT, RagcostUsageError, digits, type_name
 
 if TYPE_CHECKING:

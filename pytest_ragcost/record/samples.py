@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..models import Sample
+from ..run import Sample
 from .checks import RagcostUsageError, type_name
 
 

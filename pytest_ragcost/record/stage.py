@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..meters.window import Window
-from ..models import TOKEN_KINDS, StageRecord
+from ..run import TOKEN_KINDS, StageRecord
 from .checks import MAX_COUNT, VALID_NAMES, RagcostUsageError, check_name, digits, type_name
 
 if TYPE_CHECKING:

@@ -22,8 +22,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..compare.stats import quantile
-from ..models import Outcome, unit_of
+from ..compare.describe import quantile
+from ..run import Outcome, unit_of
 
 if TYPE_CHECKING:
     from ..compare.frontier import Frontier
@@ -118,9 +118,9 @@ def request_rows(outcomes: Sequence[Outcome], run_id: str) -> str:
                     w.writerow([run_id, run.scenario, *kv, item, req.index, st.name, metric,
                                 _v(value), unit_of(metric), st.sources.get(metric, "")])
         for metric, data in sorted(o.quality.items()):
-            for s in data.get("samples", []):
-                w.writerow([run_id, run.scenario, *kv, s["key"], "", "", metric,
-                            _v(s.get("value")), "score", data.get("tier", "")])
+            for s in data.samples:
+                w.writerow([run_id, run.scenario, *kv, s.key, "", "", metric,
+                            _v(s.value), "score", data.tier])
     return out.getvalue()
 
 

@@ -18,14 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..compare.frontier import COST_UNITS, QUALITY_PREFERENCE, choose_cost_metric
-from ..models import Outcome, RequestRecord, ScenarioRun, split_key, unit_of
+from ..run import Outcome, RequestRecord, ScenarioRun, split_key, unit_of
 from . import svg
+from .fmt import fmt
 from .load import HEAD as LOAD_HEAD
 from .load import NOTE as LOAD_NOTE
 from .load import cost_per_answer, family, load_rows
 from .summary import summarize_run
-from .terminal import fmt
 from .trends import RunSummary, change_line, trends
+from .verdicts import sentence
 
 if TYPE_CHECKING:
     from ..compare.frontier import Frontier
@@ -438,7 +439,7 @@ def render(
         return _row([_cell(v.scenario), _cell(v.key), _cell(fmt(v.baseline, u), True),
                      _cell(fmt(v.current, u), True), _cell(change, True),
                      _cell(v.tolerance or "-"), _cell(v.n, True), _cell(status),
-                     _cell("" if v.status == "PASS" else v.message)], v.status)
+                     _cell("" if v.status == "PASS" else sentence(v))], v.status)
 
     comp = environment.get("comparable", {}) if isinstance(environment, Mapping) else {}
     if not isinstance(comp, Mapping):  # a saved run's environment is not checked field by field

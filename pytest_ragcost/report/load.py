@@ -6,14 +6,13 @@ The terminal, the Markdown and the HTML report all build their load table from
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..models import ScenarioRun
+from ..run import ScenarioRun
+from .fmt import fmt
 from .summary import summarize_run
-from .terminal import fmt
 
 #: the load table's columns, as every renderer heads them
 HEAD = ("scenario", "level", "n", "wall_ms p50/p95", "wait_ms p50/p95", "queue", "req/s",
@@ -65,48 +64,42 @@ class LoadRow:
         ]
 
 
-def _number(value: object, default: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return default
-    return float(value) if math.isfinite(value) else default
-
-
 def _load_of(run: ScenarioRun) -> float:
-    spec = run.load.get("spec", {})
-    if not isinstance(spec, dict):
+    if run.load is None:
         return 0.0
-    return _number(spec.get("users")) or _number(spec.get("rate"))
+    return float(run.load.spec.users or run.load.spec.rate or 0.0)
 
 
 def load_rows(runs: Sequence[ScenarioRun]) -> list[LoadRow]:
     """The load levels among ``runs`` (those with ``load`` figures and requests), sorted by
     mode, then users or rate, then scenario."""
-    loaded = [r for r in runs if r.load and r.requests]
-    loaded.sort(key=lambda r: (str(r.load.get("mode", "")), _load_of(r), r.scenario))
+    loaded = [r for r in runs if r.load is not None and r.requests]
+    loaded.sort(key=lambda r: (r.load.mode if r.load else "", _load_of(r), r.scenario))
     rows = []
     for run in loaded:
         summary = summarize_run(run)
+        load = run.load
+        assert load is not None
 
         def get(key: str, field: str, summary: dict[str, Any] = summary) -> float | None:
             row = summary.get(key)
             return None if row is None else float(row[field])
 
-        load = run.load
         rows.append(LoadRow(
             scenario=run.scenario,
             nodeid=run.nodeid,
-            level=str(load.get("level", "")),
-            mode=str(load.get("mode", "")),
+            level=load.level,
+            mode=load.mode,
             load=_load_of(run),
-            n=int(_number(load.get("requests"), len(run.requests))),
+            n=load.requests,
             wall_ms_p50=get("wall_ms", "p50"),
             wall_ms_p95=get("wall_ms", "p95"),
             wait_ms_p50=get("wait_ms", "p50"),
             wait_ms_p95=get("wait_ms", "p95"),
-            queue_depth_mean=_number(load.get("queue_depth_mean")),
-            throughput_rps=_number(load.get("throughput_rps")),
-            errors=int(_number(load.get("errors"))),
-            timeouts=int(_number(load.get("timeouts"))),
+            queue_depth_mean=load.queue_depth_mean,
+            throughput_rps=load.throughput_rps,
+            errors=load.errors,
+            timeouts=load.timeouts,
             cpu_ms=get("cpu_ms", "mean"),
             energy_j=get("energy_j", "mean"),
             cost_usd=get("cost_usd", "mean"),

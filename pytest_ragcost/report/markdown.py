@@ -7,15 +7,16 @@ import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..compare.stats import rank
-from ..models import ScenarioRun, Verdict, split_key, unit_of
+from ..compare.rules import rank
+from ..run import ScenarioRun, Verdict, split_key, unit_of
+from .fmt import fmt, pct_text, shown
 from .load import HEAD, NOTE, load_rows
 from .summary import summarize_run
-from .terminal import fmt, pct_text, shown
+from .verdicts import sentence
 
 if TYPE_CHECKING:
     from ..compare.frontier import Frontier
-    from ..models import Outcome
+    from ..run import Outcome
 
 _ICON = {"FAIL": "❌", "WARN": "⚠️", "INCONCLUSIVE": "❔", "INCOMPARABLE": "≠", "STALE": "🕸",
          "NEW": "🆕", "PASS": "✅"}
@@ -54,7 +55,7 @@ def _row(v: Verdict, *, reason: bool) -> str:
     if reason:
         interval = (f"[{fmt(v.interval[0], unit)}, {fmt(v.interval[1], unit)}]"
                     if v.interval is not None else "-")
-        cells += [esc("-" if v.n is None else v.n), esc(interval), esc(v.message)]
+        cells += [esc("-" if v.n is None else v.n), esc(interval), esc(sentence(v))]
     return "| " + " | ".join(cells) + " |"
 
 

@@ -10,11 +10,11 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..models import Outcome, Tolerance
+from ..run import Outcome, Tolerance
 
 if TYPE_CHECKING:
     from ..compare.frontier import Frontier
-    from ..runfile import SavedRun
+    from ..run.model import Run
     from .trends import RunSummary
 
 DEFAULT_QUALITY_DROP = Tolerance(0.01, relative=True)
@@ -52,8 +52,8 @@ def csv_texts(
     }
 
 
-def run_summary(saved: SavedRun) -> RunSummary:
-    """A saved ``--ragcost-json`` run (checked by :func:`pytest_ragcost.runfile.read`) as
+def run_summary(saved: Run) -> RunSummary:
+    """A saved ``--ragcost-json`` run (checked by :func:`pytest_ragcost.run.codec.read_run`) as
     one point of a trend: per scenario, the mean of every metric key over its requests and
     of every quality score."""
     from .summary import summarize_run
@@ -68,12 +68,21 @@ def run_summary(saved: SavedRun) -> RunSummary:
                 if isinstance(mean, int | float) and math.isfinite(mean):
                     row[key] = float(mean)
         for metric, data in outcome.quality.items():
-            vals = [float(s["value"]) for s in data.get("samples", [])
-                    if s.get("value") is not None]
-            if vals:
-                row[metric] = math.fsum(vals) / len(vals)
+            mean = data.mean()
+            if mean is not None:
+                row[metric] = mean
     git = saved.environment.get("git")
     commit = str(git.get("commit") or "")[:8] if isinstance(git, Mapping) else ""
     label = (saved.created or "?")[:16] + (f" {commit}" if commit else "")
     sha = str(git.get("commit") or "") if isinstance(git, Mapping) else ""
     return RunSummary(label, values, commit=sha or None)
+
+
+def run_json(run: Run) -> str:
+    """The ``--ragcost-json`` document of ``run``: the codec's, with each verdict's sentence
+    and each scenario's summary written in for readers (both recomputed on reading)."""
+    from ..run.codec import dumps, encode_run
+    from .summary import summarize_run
+    from .verdicts import sentence
+
+    return dumps(encode_run(run, describe=sentence, summary=summarize_run))

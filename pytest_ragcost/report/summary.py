@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..compare.stats import describe
-from ..models import TOKEN_METRICS, ScenarioRun, metric_class, split_key, unit_of
+from ..compare.describe import describe
+from ..run import TOKEN_METRICS, ScenarioRun, metric_class, split_key, unit_of
 
 #: the order request-level metrics are shown in
 ORDER = (

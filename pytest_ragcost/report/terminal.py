@@ -4,42 +4,25 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tabulate import tabulate
 
-from ..models import ScenarioRun, Verdict, split_key, unit_of
+from ..run import ScenarioRun, Verdict, split_key, unit_of
+from ..run.model import MetricScores, PerSuccess
+from .fmt import fmt, pct_text, shown
+from .fmt import signed_cell as _signed
+from .load import HEAD, NOTE, load_rows
 from .summary import summarize_run
+from .verdicts import sentence
 
 if TYPE_CHECKING:
     from ..compare.frontier import Frontier
     from ..meters.registry import MeterSet
-    from ..models import Outcome
+    from ..run import Outcome
 
 
-def fmt(value: float | None, unit: str = "") -> str:
-    """A number short enough for a table, precise enough to compare."""
-    if value is None:
-        return "-"
-    if not math.isfinite(value):
-        return str(value)
-    if abs(value) >= 1e15:
-        return f"{value:.4g}"  # not 300 digits: a number this size is a mistake to spot
-    if unit in ("tokens", "count") or (value == int(value) and abs(value) >= 1000):
-        if value == int(value):
-            return f"{value:,.0f}"
-        if abs(value) < 0.01:
-            return f"{value:.3g}"
-        return f"{value:,.2f}".rstrip("0").rstrip(".")
-    magnitude = abs(value)
-    if magnitude >= 100:
-        return f"{value:,.1f}"
-    if magnitude >= 1:
-        return f"{value:.3g}" if magnitude < 10 else f"{value:.1f}"
-    if magnitude == 0:
-        return "0"
-    return f"{value:.3g}"
 
 
 WIDTH = 80
@@ -117,24 +100,8 @@ def waterfall_text(run: ScenarioRun) -> str:
     return "stages: ms, mean energy and tokens per request\n" + fit(rows, headers, flex=0)
 
 
-def pct_text(pct: float | None) -> str:
-    """A change in percent for a table: +12.5%, +1.2e+08% when huge, n/a when undefined."""
-    if pct is None:
-        return "-"
-    if not math.isfinite(pct):
-        return "n/a"
-    if abs(pct) >= 1e6:
-        return f"{pct:+.3g}%"
-    return f"{pct:+.1f}%"
 
 
-def shown(text: object) -> str:
-    """A name from a test (scenario, node id) for one line of output: control characters
-    such as a newline are shown escaped instead of breaking the line."""
-    out = str(text)
-    if out.isprintable():
-        return out
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in out)
 
 
 def inert(text: str) -> str:
@@ -192,40 +159,36 @@ def verdict_table(verdicts: Sequence[Verdict], width: int = WIDTH) -> str:
                flex=0, width=width)
 
 
-def quality_table(quality: dict[str, Any]) -> str:
+def quality_table(quality: Mapping[str, MetricScores]) -> str:
     """Per quality metric: its tier, mean score, and what judging cost (apart from the
     pipeline's own tokens)."""
     rows = []
     for metric, data in quality.items():
-        values = [s["value"] for s in data["samples"] if s["value"] is not None]
-        reused = sum(1 for s in data["samples"] if s.get("reused"))
-        mean = sum(values) / len(values) if values else None
         judge = "-"
-        if data.get("judge_model"):
+        if data.judge_model:
             judge = (
-                f"{data['judge_live_calls']} live / {data['judge_replayed_calls']} replayed, "
-                f"{data['judge_input_tokens']:,} in + {data['judge_output_tokens']:,} out tokens"
+                f"{data.judge_live_calls} live / {data.judge_replayed_calls} replayed, "
+                f"{data.judge_input_tokens:,} in + {data.judge_output_tokens:,} out tokens"
             )
-        rows.append([metric, data["tier"], fmt(mean), len(data["samples"]), reused,
-                     f"{data.get('seconds', 0.0):.2f}", judge])
+        rows.append([metric, data.tier, fmt(data.mean()), len(data.samples),
+                     data.reused_count(), f"{data.seconds:.2f}", judge])
     return fit(rows, ["quality", "tier", "mean", "n", "reused", "seconds", "judge"], flex=6)
 
 
-def per_success_line(per: dict[str, Any]) -> str:
+def per_success_line(per: PerSuccess) -> str:
     units = {"tokens_total": "tokens", "energy_j": "J", "cpu_ms": "ms CPU", "gpu_ms": "ms GPU",
              "cost_usd": "USD"}
-    parts = [f"{fmt(per[k])} {u}" for k, u in units.items() if per.get(k) is not None]
+    costs = per.costs()
+    parts = [f"{fmt(costs[k])} {u}" for k, u in units.items() if costs.get(k) is not None]
     head = (
-        f"per successful answer ({per['metric']} >= {per['min']:g}: "
-        f"{per['successes']} of {per['answers']})"
+        f"per successful answer ({per.metric} >= {per.min:g}: "
+        f"{per.successes} of {per.answers})"
     )
     return f"{head}: {', '.join(parts) if parts else 'no successful answer'}"
 
 
 def load_table(runs: Sequence[ScenarioRun]) -> str:
     """Latency and cost per answer against load: one row per load level."""
-    from .load import HEAD, load_rows  # load.py formats with fmt() from here
-
     return tabulate([r.cells() for r in load_rows(runs)], headers=list(HEAD),
                     disable_numparse=True)
 
@@ -235,7 +198,7 @@ def failure_text(run: ScenarioRun, failing: Sequence[Verdict], word: str, meanin
     means, one line per metric, then where the cost went (the stage table itself is in
     the ragcost summary, once)."""
     lines = [f"ragcost: scenario {shown(run.scenario)!r}: {word}: {meaning}"]
-    lines += [f"  {v.message}" for v in failing]
+    lines += [f"  {sentence(v)}" for v in failing]
     share = stage_shares(run)
     if share:
         lines += ["", "where the time went: " + ", ".join(share),
@@ -286,10 +249,6 @@ def frontier_lines(f: Frontier, width: int = 80) -> list[str]:
     return lines
 
 
-def _signed(x: float) -> str:
-    if abs(x) < 5e-13:
-        return "0"
-    return ("+" if x > 0 else "-") + fmt(abs(x))
 
 
 def summary_lines(
@@ -346,11 +305,9 @@ def summary_lines(
                     f"{len(hints)} metric(s) improved past their tolerance: run with "
                     "--ragcost-update to lower the baselines"
                 )
-    loaded = [o.run for o in outcomes if o.run.load and o.run.requests]
+    loaded = [o.run for o in outcomes if o.run.load is not None and o.run.requests]
     if loaded:
         lines.append("")
-        from .load import NOTE
-
         lines.append(f"load profile ({NOTE}):")
         lines.append(load_table(loaded))
     for f in frontiers:
