@@ -1,5 +1,5 @@
 """How often does the noisy-metric gate fail unchanged code, and how many real regressions
-does it catch? An A/A study and a power study of ``pytest_ragcost.compare.stats.judge``, side
+does it catch? An A/A study and a power study of ``pytest_ragcost.compare.rules.judge``, side
 by side with pytest-benchmark's ``--benchmark-compare-fail=mean:N%`` rule on the same samples.
 
 Run:  python benchmarks/bench_verdicts.py          (about a minute on 2 cores)
@@ -50,19 +50,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pytest_ragcost.compare.stats import (
+from pytest_ragcost.compare.describe import Summary, summarize
+from pytest_ragcost.compare.evidence import Evidence, whole_run
+from pytest_ragcost.compare.noise import PRIOR_BETWEEN_CV, RunSummary, between_run_noise
+from pytest_ragcost.compare.rules import (
     DEFAULT_CONFIDENCE,
     DEFAULT_NOISE_CONFIDENCE,
-    PRIOR_BETWEEN_CV,
-    BetweenRun,
-    RunSummary,
-    Summary,
-    between_run_noise,
+    Rule,
     judge,
-    summarize,
-    t_quantile,
 )
+from pytest_ragcost.compare.tdist import t_quantile
 from pytest_ragcost.run import Tolerance
+from pytest_ragcost.run.model import BetweenRun
 
 DISTS = ("lognormal", "heavy")
 CVS = (0.03, 0.10, 0.25)
@@ -115,26 +114,15 @@ def _ragcost_status(
     scale: str = "log",
     between: BetweenRun | None = None,
 ) -> str:
-    verdict = judge(
-        scenario="bench",
-        key="wall_ms",
-        metric_class="noisy",
-        current=current,
-        baseline=baseline.value,
-        baseline_n=baseline.n,
-        baseline_se=baseline.se,
-        tolerance=Tolerance(tolerance, relative=True),
-        budget=None,
-        severity="fail",
-        current_source="timer",
-        baseline_source="timer",
-        environment_matches=True,
-        confidence=confidence,
-        noise_confidence=noise_confidence,
-        scale="log" if scale == "log" else "difference",
-        between=between,
-    )[0]
-    return verdict.status
+    change = whole_run(current, baseline.value, baseline.se, baseline.n, between,
+                       "log" if scale == "log" else "difference")
+    rule = Rule(kind="noisy", tolerance=Tolerance(tolerance, relative=True), stat=current.stat,
+                confidence=confidence, noise_confidence=noise_confidence)
+    evidence = Evidence("bench", "wall_ms", current=current.value, n=current.n,
+                        stat=current.stat, baseline=baseline.value, baseline_n=baseline.n,
+                        baseline_se=baseline.se, change=change, current_se=current.se,
+                        noise=between, source="timer", baseline_source="timer")
+    return judge(evidence, rule).status
 
 
 # --------------------------------------------------------------------------- simulation
@@ -533,7 +521,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print("# pytest-ragcost verdict study: A/A false failures and power\n")
     print(
-        f"gate: stats.judge, confidence {DEFAULT_CONFIDENCE}, noise_confidence "
+        f"gate: rules.judge, confidence {DEFAULT_CONFIDENCE}, noise_confidence "
         f"{DEFAULT_NOISE_CONFIDENCE}, log scale, stat mean; "
         "pytest-benchmark: --benchmark-compare-fail=mean:<tol>%. "
         "Cells: 'ours / pb' = share FAILed by pytest-ragcost / by pytest-benchmark. "

@@ -55,13 +55,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pytest_ragcost.compare import stats  # noqa: E402
+from pytest_ragcost.compare.evidence import Evidence, paired  # noqa: E402
 from pytest_ragcost.compare.gate import load_gate  # noqa: E402
+from pytest_ragcost.compare.rules import Rule, judge  # noqa: E402
 from pytest_ragcost.config import Settings  # noqa: E402
 from pytest_ragcost.history import open_store  # noqa: E402
 from pytest_ragcost.run import (  # noqa: E402
-    RequestRecord,
     ScenarioRun,
+    Tolerance,
+    Verdict,
     metric_class,
     split_key,
 )
@@ -183,13 +185,13 @@ def _pytest(project: Path, *args: str, factor: float = 1.0, ab_out: Path | None 
 
 
 def _run_of(json_path: Path) -> ScenarioRun:
-    doc = json.loads(json_path.read_text())
-    (sc,) = [s for s in doc["scenarios"] if s["scenario"] == "study"]
-    return ScenarioRun("study", sc["nodeid"],
-                       tuple(RequestRecord.from_dict(r) for r in sc["requests"]))
+    from pytest_ragcost.run.codec import read_run
+
+    (outcome,) = [o for o in read_run(json_path).outcomes if o.run.scenario == "study"]
+    return outcome.run
 
 
-def _noisy_fail(verdicts: Sequence[stats.Verdict]) -> bool:
+def _noisy_fail(verdicts: Sequence[Verdict]) -> bool:
     return any(
         v.status == "FAIL" and metric_class(split_key(v.key)[1]) == "noisy" for v in verdicts
     )
@@ -208,14 +210,15 @@ def _ab_fail(pairs: Sequence[tuple[float, float]]) -> tuple[bool, float]:
     """Paired by round: FAIL when the mean log(head/base) is above log(1.05) with the
     gate's evidence (90% interval above the tolerance and a 99.5% bound above zero)."""
     logs = [math.log(h / b) for b, h in pairs if b > 0 and h > 0]
-    n = len(logs)
-    mean = statistics.fmean(logs)
-    se = statistics.stdev(logs) / math.sqrt(n)
-    df = float(n - 1)
-    limit = math.log1p(TOLERANCE)
-    lower = mean - stats.student_t_quantile(0.95, df) * se
-    noise = mean - stats.student_t_quantile(stats.DEFAULT_NOISE_CONFIDENCE, df) * se
-    return (mean > limit and lower > limit and noise > 0.0), math.exp(mean)
+    change = paired(logs, "log")
+    assert change is not None
+    verdict = judge(
+        Evidence("study", "wall_ms", current=math.exp(change.estimate), n=len(logs),
+                 baseline=1.0, baseline_n=len(logs), change=change, basis="rounds",
+                 rounds=len(logs)),
+        Rule(kind="noisy", tolerance=Tolerance(TOLERANCE, relative=True)),
+    )
+    return verdict.status == "FAIL", math.exp(change.estimate)
 
 
 def study(runs: int, per_factor: int, work: int) -> dict[str, Any]:

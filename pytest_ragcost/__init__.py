@@ -24,16 +24,18 @@ _EXPORTS: dict[str, str] = {
     "TokenCounter": "pytest_ragcost.record.tokens",
     "RagcostWarning": "pytest_ragcost.session",
     # a run and its verdicts
-    "ScenarioRun": "pytest_ragcost.models",
-    "RequestRecord": "pytest_ragcost.models",
-    "StageRecord": "pytest_ragcost.models",
-    "Sample": "pytest_ragcost.models",
-    "Verdict": "pytest_ragcost.models",
-    "Outcome": "pytest_ragcost.models",
+    "ScenarioRun": "pytest_ragcost.run.model",
+    "RequestRecord": "pytest_ragcost.run.model",
+    "StageRecord": "pytest_ragcost.run.model",
+    "Sample": "pytest_ragcost.run.model",
+    "Verdict": "pytest_ragcost.run.model",
+    "Outcome": "pytest_ragcost.run.model",
+    "Run": "pytest_ragcost.run.model",
     # a saved --ragcost-json run, read back and checked
-    "load_run": "pytest_ragcost.runfile",
-    "RunFileError": "pytest_ragcost.runfile",
-    "SavedRun": "pytest_ragcost.runfile",
+    "load_run": "pytest_ragcost.run.codec",
+    "RunFileError": "pytest_ragcost.run.codec",
+    # the sentence of a verdict
+    "sentence": "pytest_ragcost.report.verdicts",
     # comparing outside pytest
     "Settings": "pytest_ragcost.config",
     "load_gate": "pytest_ragcost.compare.gate",
@@ -46,7 +48,7 @@ _EXPORTS: dict[str, str] = {
     "Frontier": "pytest_ragcost.compare.frontier",
 }
 #: a public name that differs from the defining module's own
-_RENAMED = {"load_run": "read"}
+_RENAMED = {"load_run": "read_run"}
 
 __all__ = [
     "Frontier",
@@ -56,9 +58,9 @@ __all__ = [
     "RagcostWarning",
     "Recorder",
     "RequestRecord",
+    "Run",
     "RunFileError",
     "Sample",
-    "SavedRun",
     "ScenarioRun",
     "Settings",
     "StageRecord",
@@ -70,6 +72,7 @@ __all__ = [
     "load_gate",
     "load_run",
     "register_counter",
+    "sentence",
     "sweeps",
     "unregister_counter",
 ]
@@ -79,11 +82,12 @@ if TYPE_CHECKING:
     from .compare.frontier import Frontier, frontier, sweeps
     from .compare.gate import Gate, GateError, load_gate
     from .config import Settings
-    from .models import Outcome, RequestRecord, Sample, ScenarioRun, StageRecord, Verdict
+    from .report.verdicts import sentence
     from .record.recorder import Recorder
     from .record.tokens import TokenCounter, register_counter, unregister_counter
-    from .runfile import RunFileError, SavedRun
-    from .runfile import read as load_run
+    from .run.codec import RunFileError
+    from .run.codec import read_run as load_run
+    from .run.model import Outcome, RequestRecord, Run, Sample, ScenarioRun, StageRecord, Verdict
     from .session import RagcostWarning
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from pytest_ragcost.history import HistoryError, Lineage, RunFilter, RunMeta, Store
 from pytest_ragcost.run import Outcome, RequestRecord, ScenarioRun, StageRecord, Verdict
+from pytest_ragcost.run.model import MetricScores, SampleScore
 
 ENV: dict[str, Any] = {
     "id": "envaaaaaaaaa",
@@ -65,7 +66,8 @@ def outcome(
         )
     run = ScenarioRun(scenario, f"test_x.py::test_{scenario}", tuple(requests))
     verdict = Verdict(scenario, "wall_ms", "PASS", "recorded", note="wall_ms: fine")
-    quality = {"hit_at_k": {"samples": [{"value": 1.0}, {"value": 0.0}, {"value": None}]}}
+    quality = {"hit_at_k": MetricScores("hit_at_k", "deterministic", tuple(
+        SampleScore(f"k{i}", "o", f"sample {i}", v) for i, v in enumerate((1.0, 0.0, None))))}
     return Outcome(run=run, verdicts=[verdict], quality=quality)
 
 

@@ -23,6 +23,8 @@ from pytest_ragcost.cli import main
 from pytest_ragcost.meters.registry import build
 from pytest_ragcost.record.recorder import RagcostUsageError, Recorder
 from pytest_ragcost.record.tokens import default_counter
+from pytest_ragcost.run import Outcome
+from pytest_ragcost.run.codec import decode_outcome, encode_outcome
 
 FUZZ = settings(
     max_examples=int(os.environ.get("RAGCOST_FUZZ_EXAMPLES", "40")),
@@ -163,8 +165,9 @@ def test_the_fixture_records_or_names_the_bad_argument(
             message
     run = rec.finish()
     # whatever was recorded is finite and survives the trip through JSON (xdist, --ragcost-json)
-    text = json.dumps(run.to_dict(), default=repr)
+    outcome = Outcome(run=run)
+    text = json.dumps(encode_outcome(outcome), default=repr)
     for request in run.requests:
         for number in request.flat().values():
             assert math.isfinite(number)
-    assert json.loads(text)["scenario"] == "fuzz"
+    assert decode_outcome(json.loads(text)) == outcome

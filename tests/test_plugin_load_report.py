@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_ragcost.runfile import RunFileError, read
 from test_plugin_load import closed_loop
+
+from pytest_ragcost.run.codec import RunFileError
+from pytest_ragcost.run.codec import read_run as read
 
 COLUMNS = ["scenario", "level", "n", "wall\\_ms p50/p95", "wait\\_ms p50/p95", "queue", "req/s",
            "err/timeout", "cpu\\_ms/answer", "energy\\_j/answer", "cost\\_usd/answer"]
@@ -159,9 +161,11 @@ def test_a_saved_runs_load_figures_are_checked(
 def test_a_saved_runs_load_figures_are_carried(tmp_path: Path) -> None:
     saved = read(_run_with_load(tmp_path, {**GOOD, "queues": [{"name": "service"}]}))
     load = saved.outcomes[0].run.load
-    assert load["spec"] == {"users": 4}
-    assert (load["level"], load["requests"], load["throughput_rps"]) == ("u4", 9, 38.4)
-    assert read(_run_with_load(tmp_path, {})).outcomes[0].run.load == {}
+    assert load is not None
+    assert (load.spec.users, load.spec.rate) == (4, None)
+    assert (load.level, load.requests, load.throughput_rps) == ("u4", 9, 38.4)
+    assert load.queues == ({"name": "service"},)
+    assert read(_run_with_load(tmp_path, {})).outcomes[0].run.load is None
 
 
 def _level(scenario: str, nodeid: str, load: dict[str, Any], walls: list[float]) -> dict[str, Any]:

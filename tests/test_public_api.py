@@ -44,9 +44,10 @@ def test_all_names_every_export_once_and_dir_lists_them() -> None:
 
 
 def test_importing_the_plugin_loads_none_of_them() -> None:
-    # the option table (config) and the vocabulary it checks values against (models) are
-    # the plugin's own; everything else loads on first use
-    needed = {"pytest_ragcost.config", "pytest_ragcost.models"}
+    # the option table (config) and the vocabulary it checks values against (the run
+    # package: its records are plain dataclasses) are the plugin's own; everything else
+    # loads on first use
+    needed = {"pytest_ragcost.config", "pytest_ragcost.run.model"}
     modules = sorted(set(pytest_ragcost._EXPORTS.values()) - needed)
     probe = (
         "import sys, pytest_ragcost, pytest_ragcost.plugin\n"

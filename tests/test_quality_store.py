@@ -16,6 +16,8 @@ from pytest_ragcost.quality import (
     update_scores,
 )
 from pytest_ragcost.quality.store import ScoreStore
+from pytest_ragcost.run.codec import RunFileError, encode_scores
+from pytest_ragcost.run.codec import decode_scores as read_scores
 
 
 def test_a_missing_file_is_an_empty_store(tmp_path: Path) -> None:
@@ -139,7 +141,7 @@ def test_metric_scores_survive_a_json_round_trip() -> None:
         judge_replayed_calls=3,
         judge_input_tokens=900,
     )
-    again = MetricScores.from_dict(json.loads(json.dumps(scores.to_dict())))
-    assert again == scores
-    with pytest.raises(ValueError, match="tier must be one of"):
-        MetricScores.from_dict({**scores.to_dict(), "tier": "vibes"})
+    written = encode_scores(scores)
+    assert read_scores(json.loads(json.dumps(written))) == scores
+    with pytest.raises(RunFileError, match=r"tier must be one of deterministic"):
+        read_scores({**written, "tier": "vibes"})

@@ -37,6 +37,9 @@ from typing import Any
 
 from ..run import Outcome, Tolerance
 from ..run.model import MetricScores
+from .describe import mean as fmean
+from .describe import sample_sd
+from .evidence import Change, paired
 from .tdist import t_cdf, t_quantile
 
 #: Quality metrics a sweep is judged on when the caller names none, most telling first:
@@ -196,28 +199,21 @@ def _mean_interval(values: Sequence[float], confidence: float) -> tuple[float, f
     n = len(values)
     if n < 2:
         return None
-    mean = math.fsum(values) / n
-    sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
-    half = t_quantile(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n)
+    mean = fmean(values)
+    half = t_quantile(0.5 + confidence / 2, n - 1) * sample_sd(values) / math.sqrt(n)
     if min(values) >= 0.0 and max(values) <= 1.0:
         # a score in [0, 1] has its mean there too
         return max(0.0, mean - half), min(1.0, mean + half)
     return mean - half, mean + half
 
 
-def _noninferiority(
-    diffs: Sequence[float], allowed: float
-) -> tuple[float, float]:
-    """Mean change and the one-sided p-value of H0 "mean change <= -allowed"."""
-    n = len(diffs)
-    mean = math.fsum(diffs) / n
-    sd = math.sqrt(math.fsum((d - mean) ** 2 for d in diffs) / (n - 1))
-    margin = mean + allowed
-    if sd == 0:
+def _noninferiority(change: Change, allowed: float) -> float:
+    """The one-sided p-value of H0 "mean change <= -allowed" for a paired change."""
+    margin = change.estimate + allowed
+    if not change.se:
         # every question moved by the same amount: the sign of the margin decides
-        return mean, 0.0 if margin > 1e-12 else 1.0
-    t = margin / (sd / math.sqrt(n))
-    return mean, 1.0 - t_cdf(t, n - 1)
+        return 0.0 if margin > 1e-12 else 1.0
+    return 1.0 - t_cdf(margin / change.se, change.df)
 
 
 def holm(p_values: Mapping[str, float]) -> dict[str, float]:
@@ -275,13 +271,13 @@ def frontier(
         keys = sorted(c.quality.keys() & ref.quality.keys())
         if len(keys) < 2:
             continue
-        diffs = [c.quality[k] - ref.quality[k] for k in keys]
-        mean, p = _noninferiority(diffs, allowed)
-        n = len(keys)
-        sd = math.sqrt(math.fsum((d - mean) ** 2 for d in diffs) / (n - 1))
-        bound = mean - t_quantile(1.0 - alpha / m, n - 1) * sd / math.sqrt(n)
-        raw_p[c.name] = p
-        stats[c.name] = (mean, bound, n)
+        # the gate's one paired estimator, over the questions both configurations answered
+        found = paired([c.quality[k] - ref.quality[k] for k in keys], "difference")
+        assert found is not None
+        assert found.se is not None
+        bound = found.estimate - t_quantile(1.0 - alpha / m, found.df) * found.se
+        raw_p[c.name] = _noninferiority(found, allowed)
+        stats[c.name] = (found.estimate, bound, len(keys))
     adjusted = holm(raw_p)
 
     points = []

@@ -103,25 +103,6 @@ def level_record(figures: Mapping[str, Any]) -> LoadFigures:
     )
 
 
-class _Children:
-    """One child recorder per driver thread."""
-
-    def __init__(self, parent: Recorder) -> None:
-        self.parent = parent
-        self._local = threading.local()
-        self.all: list[Recorder] = []
-        self._lock = threading.Lock()
-
-    def here(self) -> Recorder:
-        child: Recorder | None = getattr(self._local, "rec", None)
-        if child is None:
-            child = self.parent._child()
-            self._local.rec = child
-            with self._lock:
-                self.all.append(child)
-        return child
-
-
 def run(
     calls: MeteredCalls,
     fn: Callable[[T], object],

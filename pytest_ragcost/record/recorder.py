@@ -365,3 +365,9 @@ class Recorder:
             return track(pool, name)
         except QueueUsageError as exc:
             raise RagcostUsageError(str(exc)) from None
+
+
+def _level_record(figures: Mapping[str, Any]) -> LoadFigures:
+    from ..load.runner import level_record
+
+    return level_record(figures)

@@ -56,10 +56,12 @@ __all__ = [
     "RunFileError",
     "decode_outcome",
     "decode_run",
+    "decode_scores",
     "dumps",
     "encode_outcome",
     "encode_request",
     "encode_run",
+    "encode_scores",
     "encode_verdict",
     "loads",
     "read_run",
@@ -368,6 +370,11 @@ def decode_outcome(data: object, where: str = "<outcome>") -> Outcome:
     return _Checker("").outcome(data, where)
 
 
+def decode_scores(data: object, where: str = "<scores>") -> MetricScores:
+    """One quality metric's scores as :func:`encode_scores` wrote them, checked."""
+    return _Checker("").scores(data, where)
+
+
 def _load_json(path: Path) -> object:
     from ..inputs import InputError, decode, read_bytes
 
@@ -512,6 +519,17 @@ class _Checker:
         if number < 0:
             raise self.fail(at, "a number of milliseconds, 0 or more, or null", value)
         return number
+
+    def amount(self, value: object, at: str, *, above_zero: bool = False) -> float:
+        """A figure that cannot be negative (a count per second, a mean depth)."""
+        number = self.number(value, at)
+        if number < 0 or (above_zero and number == 0):
+            raise self.fail(at, "a number above 0" if above_zero else "a number of 0 or more",
+                            value)
+        return number
+
+    def opt_amount(self, value: object, at: str) -> float | None:
+        return None if value is None else self.amount(value, at)
 
     def opt_number(self, value: object, at: str, **bounds: float) -> float | None:
         return None if value is None else self.number(value, at, **bounds)
@@ -675,18 +693,18 @@ class _Checker:
 
     def load(self, data: dict[str, Any], at: str) -> LoadFigures:
         """A load level's figures; the reports draw them, so each is checked."""
-        mode: Literal["closed", "open"] = (
-            "open" if self.choice(data.get("mode"), f"{at}.mode", ("closed", "open")) == "open"
-            else "closed"
-        )
+        raw_mode = data.get("mode")
+        if raw_mode not in ("closed", "open"):
+            raise self.fail(f"{at}.mode", '"closed" or "open"', raw_mode)
+        mode: Literal["closed", "open"] = "open" if raw_mode == "open" else "closed"
         spec = self.obj(data.get("spec"), f"{at}.spec")
         level = LoadLevel(
             users=self.opt_int(spec.get("users"), f"{at}.spec.users", 1),
-            rate=self.opt_number(spec.get("rate"), f"{at}.spec.rate", minimum=0),
+            rate=None if spec.get("rate") is None else self.amount(
+                spec.get("rate"), f"{at}.spec.rate", above_zero=True),
             requests=self.opt_int(spec.get("requests"), f"{at}.spec.requests", 1),
-            duration_s=self.opt_number(spec.get("duration_s"), f"{at}.spec.duration_s",
-                                       minimum=0),
-            timeout_s=self.opt_number(spec.get("timeout_s"), f"{at}.spec.timeout_s", minimum=0),
+            duration_s=self.opt_amount(spec.get("duration_s"), f"{at}.spec.duration_s"),
+            timeout_s=self.opt_amount(spec.get("timeout_s"), f"{at}.spec.timeout_s"),
             arrival=self.req_text(spec.get("arrival", "poisson"), f"{at}.spec.arrival"),
             workers=self.opt_int(spec.get("workers"), f"{at}.spec.workers", 1),
             seed=self.integer(spec.get("seed", 0), f"{at}.spec.seed"),
@@ -694,7 +712,7 @@ class _Checker:
         if mode == "closed" and level.users is None:
             raise self.fail(f"{at}.spec.users", "a whole number from 1 (a closed loop has "
                             "users)", spec.get("users"))
-        if mode == "open" and (level.rate is None or level.rate <= 0):
+        if mode == "open" and level.rate is None:
             raise self.fail(f"{at}.spec.rate", "a number above 0 (an open loop has a rate)",
                             spec.get("rate"))
         backlog = data.get("backlog")
@@ -705,19 +723,14 @@ class _Checker:
             requests=self.integer(data.get("requests"), f"{at}.requests"),
             errors=self.integer(data.get("errors"), f"{at}.errors"),
             timeouts=self.integer(data.get("timeouts"), f"{at}.timeouts"),
-            elapsed_s=self.number(data.get("elapsed_s", 0.0), f"{at}.elapsed_s", minimum=0),
-            throughput_rps=self.number(data.get("throughput_rps"), f"{at}.throughput_rps",
-                                       minimum=0),
-            wait_ms_mean=self.number(data.get("wait_ms_mean", 0.0), f"{at}.wait_ms_mean",
-                                     minimum=0),
-            queue_depth_mean=self.number(data.get("queue_depth_mean"),
-                                         f"{at}.queue_depth_mean", minimum=0),
-            queue_depth_max=self.number(data.get("queue_depth_max", 0.0),
-                                        f"{at}.queue_depth_max", minimum=0),
-            in_flight_mean=self.number(data.get("in_flight_mean", 0.0), f"{at}.in_flight_mean",
-                                       minimum=0),
-            offered_rps=self.opt_number(data.get("offered_rps"), f"{at}.offered_rps",
-                                        minimum=0),
+            elapsed_s=self.amount(data.get("elapsed_s", 0.0), f"{at}.elapsed_s"),
+            throughput_rps=self.amount(data.get("throughput_rps"), f"{at}.throughput_rps"),
+            wait_ms_mean=self.amount(data.get("wait_ms_mean", 0.0), f"{at}.wait_ms_mean"),
+            queue_depth_mean=self.amount(data.get("queue_depth_mean"), f"{at}.queue_depth_mean"),
+            queue_depth_max=self.amount(data.get("queue_depth_max", 0.0),
+                                        f"{at}.queue_depth_max"),
+            in_flight_mean=self.amount(data.get("in_flight_mean", 0.0), f"{at}.in_flight_mean"),
+            offered_rps=self.opt_amount(data.get("offered_rps"), f"{at}.offered_rps"),
             queues=tuple(self.jsonish(q, f"{at}.queues[{i}]")
                          for i, q in enumerate(self.items(data.get("queues", []),
                                                           f"{at}.queues"))),
