@@ -82,9 +82,9 @@ if TYPE_CHECKING:
     from .compare.frontier import Frontier, frontier, sweeps
     from .compare.gate import Gate, GateError, load_gate
     from .config import Settings
-    from .report.verdicts import sentence
     from .record.recorder import Recorder
     from .record.tokens import TokenCounter, register_counter, unregister_counter
+    from .report.verdicts import sentence
     from .run.codec import RunFileError
     from .run.codec import read_run as load_run
     from .run.model import Outcome, RequestRecord, Run, Sample, ScenarioRun, StageRecord, Verdict
