@@ -292,7 +292,7 @@ def _noise_books(
 
 def _history_summaries(url: str, saved: Run, config: Path) -> dict[str, Any]:
     """Earlier runs' summaries on the saved run's environment, from runs before it."""
-    from .config import SettingsError, history_location
+    from .config import SettingsError, default_project, history_location
     from .history import HistoryError, open_store
 
     try:
@@ -302,14 +302,15 @@ def _history_summaries(url: str, saved: Run, config: Path) -> dict[str, Any]:
     if where is None:
         return {}
     try:
-        store = open_store(where, Path(where))
+        project = saved.settings.project or default_project(config.resolve().parent)
+        store = open_store(where, Path(where), project=project)
     except HistoryError as exc:
         print(f"ragcost: warning: history not read: {exc}; noisy metrics are judged on "
               "the prior", file=sys.stderr)
         return {}
     try:
         env_id = str(saved.environment.get("id"))
-        return store.summaries(env_id, before=saved.created or None)
+        return store.summaries(env_id, project=project, before=saved.created or None)
     except Exception as exc:
         print(f"ragcost: warning: history not read: {type(exc).__name__}: {exc}; noisy "
               "metrics are judged on the prior", file=sys.stderr)

@@ -96,6 +96,7 @@ def write_outputs(
                 watts_per_thread=settings.watts_per_thread,
                 config=str(settings.config_path) if settings.config_path else None,
                 config_found=bool(gate is not None and gate.exists),
+                project=settings.project,
             ),
         )
         _write(settings.json_path, run_json(run), out)

@@ -232,7 +232,8 @@ def _quiet_history(root: Path, runs: int) -> None:
 
     blessed = read_run(root / "base.json")
     store = open_store(str(root / ".ragcost" / "history.sqlite3"),
-                       root / ".ragcost" / "history.sqlite3")
+                       root / ".ragcost" / "history.sqlite3",
+                       project=blessed.settings.project or root.name)
     try:
         for i in range(runs):
             factor = 1.0 + 0.01 * ((i % 5) - 2) / 2
@@ -245,7 +246,8 @@ def _quiet_history(root: Path, runs: int) -> None:
                     for r in o.run.requests)))
                 for o in blessed.outcomes
             ]
-            store.record(RunMeta(environment=blessed.environment, ragcost_version="test"),
+            store.record(RunMeta(environment=blessed.environment, ragcost_version="test",
+                                 project=blessed.settings.project or root.name),
                          outcomes)
     finally:
         store.close()

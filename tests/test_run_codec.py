@@ -225,6 +225,7 @@ def runs(draw: st.DrawFn) -> Run:
             update=draw(maybe() | st.sampled_from(["all", "improvements"])),
             strict=draw(st.booleans()), watts_per_thread=draw(st.floats(0.1, 100)),
             config=draw(maybe() | texts), config_found=draw(st.booleans()),
+            project=draw(maybe() | names),
         ),
         version=draw(st.just("0.3.0") | st.just("")),
     )

@@ -732,20 +732,16 @@ class _Rows:
                 ))
         for metric, data in outcome.quality.items():
             scores: list[float] = []
-            for i, sample in enumerate(data.get("samples", []) or []):
-                score = _num(sample.get("value") if isinstance(sample, Mapping) else sample)
+            for i, sample in enumerate(data.samples):
+                score = _num(sample.value)
                 self.quality.append((self.run_id, run.scenario, metric, i, score))
                 if score is not None and math.isfinite(score):
                     scores.append(score)
             # the quality's mean joins the summaries, so its trend survives a prune
             if scores and (metric, "mean") not in summarised:
-                mean = math.fsum(scores) / len(scores)
-                se = None
-                if len(scores) > 1:
-                    var = math.fsum((x - mean) ** 2 for x in scores) / (len(scores) - 1)
-                    se = math.sqrt(var / len(scores))
+                q = stats.summarize(scores, "mean")
                 self.summaries.append((
-                    self.run_id, run.scenario, metric, "mean", mean, se, len(scores),
+                    self.run_id, run.scenario, metric, "mean", q.value, q.se, q.n,
                     "quality", verdicts.get(metric),
                 ))
 

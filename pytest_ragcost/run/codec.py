@@ -306,6 +306,7 @@ def encode_run(
             "watts_per_thread": s.watts_per_thread,
             "config": s.config,
             "config_found": s.config_found,
+            "project": s.project,
         },
         "scenarios": [
             encode_outcome(o, describe, summary)
@@ -593,6 +594,7 @@ class _Checker:
                                          f"{at}.watts_per_thread", minimum=0),
             config=self.text(s.get("config"), f"{at}.config", optional=True),
             config_found=self.flag(s.get("config_found", False), f"{at}.config_found"),
+            project=self.text(s.get("project"), f"{at}.project", optional=True),
         )
 
     def outcome(self, value: object, at: str) -> Outcome:

@@ -430,6 +430,8 @@ class RunSettings:
     watts_per_thread: float = 4.0
     config: str | None = None
     config_found: bool = False
+    #: the project the run belongs to in the history (``--ragcost-project``)
+    project: str | None = None
 
 
 @dataclass
