@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..meters.window import WALL_ONLY, Plan, Window
 from ..run import RequestRecord, Sample, ScenarioRun
+from ..run.model import LoadFigures
 from .checks import (
     MAX_COUNT,
     VALID_NAMES,
