@@ -65,7 +65,7 @@ def metric_maps(draw: st.DrawFn) -> dict[str, float]:
     out: dict[str, float] = {}
     for k in keys:
         exact = k.startswith(("tokens_", "count_")) or k == "errors"
-        out[k] = float(draw(counts)) if exact else draw(finite)
+        out[k] = float(draw(counts)) if exact else draw(positive)
     return out
 
 
