@@ -28,6 +28,7 @@ MAX_WATTS_PER_THREAD = 1000.0
 
 OtelMode = Literal["auto", "on", "off"]
 OTEL_MODES: tuple[OtelMode, ...] = ("auto", "on", "off")
+ProfileMode = Literal["failed", "all"]
 
 
 class SettingsError(ValueError):
@@ -60,6 +61,9 @@ class Settings:
     #: same-job A/B against this git ref (``--ragcost-ab``), in this many rounds
     ab_ref: str | None = None
     ab_rounds: int = 6
+    #: sampling profiles per stage (``--ragcost-profile``), kept for the scenarios that
+    #: failed a gate (``failed``) or for all; None when off
+    profile: ProfileMode | None = None
 
 
 def parse_meters(value: str, where: str) -> tuple[str, ...]:
@@ -316,6 +320,23 @@ def _ab_rounds(value: Any, source: Source) -> int:
     return rounds
 
 
+def _profile(value: Any, source: Source) -> ProfileMode | None:
+    text = str(value).strip().lower()
+    if text in ("failed", "true", "yes", "on", "1"):
+        return "failed"
+    if text == "all":
+        return "all"
+    if text in ("off", "none", "false", "no", "0"):
+        return None
+    msg = (
+        f"{source.where} takes failed or all (got {value!r}): failed keeps the profiles of "
+        "the scenarios that failed a gate, all keeps every scenario's, off turns profiling "
+        "off (a test path right after the bare flag is read as its value: write "
+        "--ragcost-profile=failed)"
+    )
+    raise SettingsError(msg)
+
+
 OPTIONS: tuple[Option, ...] = (
     Option(
         "enabled", "--ragcost", kind="switch", parse=_bool, default=False,
@@ -444,6 +465,15 @@ OPTIONS: tuple[Option, ...] = (
         ini_help="Alternating rounds of --ragcost-ab (like --ragcost-ab-rounds).",
         help="Alternating rounds of --ragcost-ab (default 6: an even count lets each side "
         "go first equally often).",
+    ),
+    Option(
+        "profile", "--ragcost-profile", kind="optional", const="failed", metavar="failed|all",
+        parse=_profile, ini="ragcost_profile",
+        ini_help="Stage profiles: failed, all or off (like --ragcost-profile).",
+        help="Sample each stage's call stacks (an in-process sampler, no ptrace) and keep "
+        "the profiles of the scenarios that failed a gate (failed, the default) or of all: "
+        "a flame graph per stage in the HTML report, speedscope and collapsed-stack files "
+        "beside the JSON.",
     ),
 )
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ from .run import Outcome
 if TYPE_CHECKING:
     from .compare.frontier import Frontier
     from .compare.gate import Gate
+    from .profile.sampler import ScenarioProfile
 
 
 @dataclass
@@ -50,6 +51,7 @@ def write_outputs(
     *,
     complete: bool,
     xdist_workers: int = 0,
+    profiles: Mapping[str, ScenarioProfile] | None = None,
 ) -> Written:
     """Write every output ``settings`` asks for; never raises for a file or a renderer."""
     out = Written()
@@ -67,7 +69,8 @@ def write_outputs(
         from .report.outputs import html_text
 
         try:
-            text = html_text(outcomes, environment, out.frontiers, created=created)
+            text = html_text(outcomes, environment, out.frontiers, created=created,
+                             profiles=profiles)
         except Exception as exc:  # a renderer that breaks is said, as an unwritable file is
             _render_failed(settings.html_path, exc, out)
         else:

@@ -28,6 +28,7 @@ from .environment import GitProbe, complete_environment, fingerprint
 from .keys import RECORDER_KEY
 from .marker import ScenarioSpec
 from .meters.registry import MeterSet, build
+from .profile.keep import ProfileKeeper
 from .run import Outcome, ScenarioRun, Verdict
 from .runhistory import RunHistory
 
@@ -86,6 +87,7 @@ class RagcostSession:
         self._complete = False  # the whole suite ran to its end (a missing scenario is STALE)
         self._xunit2 = junit.is_xunit2(config)
         self._on_worker = xdist.is_worker(config)
+        self.profiles = ProfileKeeper(settings.profile)  # --ragcost-profile
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
@@ -138,6 +140,7 @@ class RagcostSession:
                 keep=self._keep,
                 note=self._note,
                 problem=self._worker_problem,
+                profile=self.profiles.receive,
             )
             self.config.pluginmanager.register(self._xdist, "ragcost-xdist")
         if self.settings.judge_mode == "record" and (
@@ -225,6 +228,7 @@ class RagcostSession:
         from .record.recorder import Recorder
 
         knobs, sweep = _knobs(item)
+        self.profiles.start(item.nodeid, spec.scenario)
         return Recorder(
             knobs=knobs,
             sweep=sweep,
@@ -319,15 +323,19 @@ class RagcostSession:
         report = yield
         recorder = item.stash.get(RECORDER_KEY, None)
         if recorder is None or not recorder.metering:
+            self.profiles.stop(item.nodeid)
             return report
         if call.when == "setup" and self._on_worker:
             xdist.mark_running(report, recorder.scenario)
         if call.when != "call":
+            if call.when == "teardown":  # a test that never reached its call: no profile
+                self.profiles.stop(item.nodeid)
             return report
         from .compare.evaluate import evaluate
         from .compare.noise import NoiseBook
 
         run = recorder.finish()
+        profile = self.profiles.stop(item.nodeid, len(run.requests))
         scored = self._score(run) if report.passed and run.requests and run.samples else None
         outcome = evaluate(run, self.used_gate(), quality=scored, stored=self._stored(),
                            test_passed=report.passed,
@@ -340,9 +348,12 @@ class RagcostSession:
                 self._note(f"OpenTelemetry: could not emit spans: {type(exc).__name__}: {exc}")
         self._keep(outcome)
         self._apply(item, report, outcome)
+        kept = self.profiles.offer(profile, any(self._fails(v) for v in outcome.verdicts))
         if self._on_worker:
             # travels now, with the report: a worker that dies later loses nothing of it
             xdist.send_outcome(report, outcome)
+            if kept is not None:
+                xdist.send_profile(report, kept.to_dict())
         return report
 
     def _score(self, run: ScenarioRun) -> QualityScores | None:
@@ -534,12 +545,13 @@ class RagcostSession:
 
         written = write_outputs(
             list(self.outcomes.values()), self.environment, self.settings, self.gate,
-            complete=self._complete,
+            complete=self._complete, profiles=self.profiles.kept,
             xdist_workers=self._xdist.workers if self._xdist is not None else 0,
         )
         self.frontiers = written.frontiers
         self.problems.extend(written.problems)
-        for note in written.notes:
+        for note in [*written.notes, *self.profiles.write(
+                self.settings.json_path, self.settings.html_path, self.config.rootpath)]:
             self._note(note)
         session.testsfailed += written.failed
 

@@ -35,6 +35,7 @@ PROBLEMS = "ragcost_problems"
 OUTCOME_ATTR = "ragcost_outcome"
 PROBLEMS_ATTR = "ragcost_problems"
 SCENARIO_ATTR = "ragcost_scenario"
+PROFILE_ATTR = "ragcost_profile"
 
 
 def is_worker(config: pytest.Config) -> bool:
@@ -67,6 +68,12 @@ def send_outcome(report: pytest.TestReport, outcome: Outcome) -> None:
     setattr(report, OUTCOME_ATTR, json.dumps(transportable(encode_outcome(outcome), problems)))
     if problems:
         setattr(report, PROBLEMS_ATTR, problems)
+
+
+def send_profile(report: pytest.TestReport, profile: dict[str, Any]) -> None:
+    """On a worker's call report: the scenario's kept stage profile
+    (``--ragcost-profile``), as JSON text."""
+    setattr(report, PROFILE_ATTR, json.dumps(profile))
 
 
 def send_notes(config: pytest.Config, notes: Sequence[str], problems: Sequence[str]) -> None:
@@ -126,8 +133,10 @@ class Controller:
         keep: Callable[[Outcome], None],
         note: Callable[[str], None],
         problem: Callable[[str], None],
+        profile: Callable[[dict[str, Any]], None] = lambda data: None,
     ) -> None:
         self._config_text = config_text
+        self._profile = profile
         self._history = history
         self._keep = keep
         self._note = note
@@ -165,6 +174,13 @@ class Controller:
             self._kept.setdefault(_worker_id(node), []).append(outcome.run.scenario)
         for problem in getattr(report, PROBLEMS_ATTR, None) or []:
             self._problem(str(problem))
+        profile = getattr(report, PROFILE_ATTR, None)
+        if isinstance(profile, str):
+            try:
+                self._profile(json.loads(profile))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a help, not a result
+                self._note(f"a stage profile from xdist worker {_worker_id(node)} could not "
+                           f"be read ({type(exc).__name__}: {exc}); the results are unaffected")
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:

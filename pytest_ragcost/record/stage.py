@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import sys
 import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..meters.window import Window
+from ..profile import marks
 from ..run import TOKEN_KINDS, StageRecord
 from .checks import MAX_COUNT, VALID_NAMES, RagcostUsageError, check_name, digits, type_name
 
@@ -74,6 +76,8 @@ class Stage:
         if req.metering:
             self._window = window = req.stage_plan.open()
             self._t0 = window.wall0_ns
+            if marks.active:  # --ragcost-profile: this thread's samples are this stage's
+                marks.enter(self.name, sys._getframe(1))
         return self
 
     def __exit__(
@@ -82,6 +86,8 @@ class Stage:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if marks.active:
+            marks.leave()
         if exc is not None and not isinstance(exc, GeneratorExit):
             self._error = f"{type(exc).__name__}: {exc}"
         record = self._record() if self._window is not None else None

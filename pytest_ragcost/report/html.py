@@ -30,6 +30,7 @@ from .verdicts import sentence
 
 if TYPE_CHECKING:
     from ..compare.frontier import Frontier
+    from ..profile.sampler import ScenarioProfile
 
 TOP_N = 20
 _RANK = {"FAIL": 0, "WARN": 1, "INCONCLUSIVE": 2, "INCOMPARABLE": 3, "STALE": 4, "NEW": 5,
@@ -52,7 +53,7 @@ th{background:#f4f4f4}
 .muted{color:#666;font-size:.9em}.rec{font-size:1.05em;padding:8px 12px;
 background:#eef6ee;border-left:4px solid #59a14f}
 .charts{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
-svg.chart{max-width:100%;height:auto;background:#fff}
+svg.chart{max-width:100%;height:auto;background:#fff}svg.flame{min-width:720px}
 details{margin:8px 0}summary{cursor:pointer;font-weight:600}
 code{font-size:.9em}.wide{overflow-x:auto}
 ul.changes{font-size:.9em;margin:4px 0}
@@ -133,6 +134,13 @@ stays within {{ f.quality_drop }}, Holm-corrected over {{ f.m }} comparisons.</p
 <h3>Tokens, time to first token, tokens per second</h3>
 <div class="charts">{% for c in s.distributions %}{{ c }}{% endfor %}</div>
 {% endif %}
+{% if s.profile_note %}<p class="muted">Profile: {{ s.profile_note }}</p>{% endif %}
+{% for f in s.flames %}
+<h3>Profile of stage {{ f.stage }}</h3>
+<p class="muted">{{ f.facts }}</p>
+<div class="wide">{{ f.svg }}</div>
+{{ table(hot_head, f.rows) }}
+{% endfor %}
 <details><summary>All metrics ({{ s.metric_rows|length }})</summary>
 {{ table(metric_head, s.metric_rows) }}
 </details>
@@ -293,6 +301,37 @@ def _scenario_view(outcome: Outcome, top_n: int) -> dict[str, Any]:
     return view
 
 
+def _profile_view(profile: ScenarioProfile | None) -> tuple[list[dict[str, Any]], str]:
+    """Per profiled stage: its flame graph and its hottest functions; and a note when
+    the scenario's profile is empty (why)."""
+    if profile is None:
+        return [], ""
+    from markupsafe import Markup
+
+    from .flame import flame, hottest, short_file
+
+    views = []
+    n = profile.requests
+    for name, sp in sorted(profile.stages.items()):
+        per = f", {sp.total_ms / n:.3g} ms sampled per request" if n else ""
+        rows = [
+            _row([_cell(h.frame.function), _cell(f"{short_file(h.frame.file)}:{h.frame.line}"),
+                  _cell(f"{h.share * 100:.1f}%", True),
+                  _cell(f"{h.self_ms / n:.3g}" if n else "-", True),
+                  _cell(f"{h.total_ms / (sp.total_ms or 1) * 100:.1f}%", True)])
+            for h in hottest(sp)
+        ]
+        views.append({
+            "stage": name,
+            "facts": (f"{sp.samples} samples every {profile.interval_ms:g} ms (jittered) by "
+                      f"the {profile.sampler} sampler over {n} requests{per}. Widest boxes "
+                      "take the most time; hover a box for its file, line and time."),
+            "svg": Markup(flame(sp, f"{profile.scenario}: stage {name}", per_request=n)),
+            "rows": rows,
+        })
+    return views, profile.note or ""
+
+
 def _frontier_view(f: Frontier) -> dict[str, Any]:
     unit = f.cost_unit
     short = {p.name: ", ".join(f"{k}={v}" for k, v in p.knobs.items()) or p.name
@@ -410,6 +449,7 @@ def render(
     *,
     frontiers: Sequence[Frontier] = (),
     history: Sequence[RunSummary] = (),
+    profiles: Mapping[str, ScenarioProfile] | None = None,
     top_n: int = TOP_N,
     title: str = "",
     created: str = "",
@@ -463,7 +503,12 @@ def render(
         return out
 
     with_requests = [o for o in sorted(outcomes, key=lambda o: o.run.scenario) if o.run.requests]
-    scenarios = [wrap(_scenario_view(o, top_n)) for o in with_requests]
+    scenarios = []
+    for o in with_requests:
+        view = wrap(_scenario_view(o, top_n))
+        view["flames"], view["profile_note"] = _profile_view(
+            (profiles or {}).get(o.run.scenario))
+        scenarios.append(view)
     css_hash = base64.b64encode(hashlib.sha256(CSS.encode("utf-8")).digest()).decode("ascii")
     csp = (
         f"default-src 'none'; style-src 'sha256-{css_hash}'; img-src data:; "
@@ -494,6 +539,8 @@ def render(
         load_note=LOAD_NOTE,
         load_charts=[safe(c) for c in load_charts],
         metric_head=["metric", "p50", "p95", "mean", "unit", "source"],
+        hot_head=["function (hottest first)", "file:line", "self share", "self ms per request",
+                  "total share"],
         trends=[safe(c) for c in trend_charts],
         trend_changes=trend_changes,
         trend_problem=trend_problem,

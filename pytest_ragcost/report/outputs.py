@@ -14,6 +14,7 @@ from ..run import Outcome, Tolerance
 
 if TYPE_CHECKING:
     from ..compare.frontier import Frontier
+    from ..profile.sampler import ScenarioProfile
     from ..run.model import Run
     from .trends import RunSummary
 
@@ -34,10 +35,12 @@ def html_text(
     *,
     history: Sequence[RunSummary] = (),
     created: str = "",
+    profiles: Mapping[str, ScenarioProfile] | None = None,
 ) -> str:
     from .html import render
 
-    return render(outcomes, environment, frontiers=fronts, history=history, created=created)
+    return render(outcomes, environment, frontiers=fronts, history=history, created=created,
+                  profiles=profiles)
 
 
 def csv_texts(
