@@ -68,6 +68,7 @@ from .run import (
     metric_class,
     split_key,
 )
+from .profile.sampler import ScenarioProfile
 from .run.model import Finding, ItemsUsed
 
 #: even, so each side goes first equally often
@@ -81,7 +82,12 @@ _OUTER_OPTIONS = (
     "--ragcost-ab-rounds",
     "--ragcost-json",
     "--ragcost-markdown",
+    "--ragcost-html",
 )
+#: ``--ragcost-profile`` of the outer command: every side then profiles all its scenarios
+#: (a side's own gate is not what decides), and the report sets base against head
+_PROFILE_FLAG = "--ragcost-profile"
+_PROFILE_VALUES = ("failed", "all", "off")
 
 
 class ABError(Exception):
@@ -109,6 +115,8 @@ class ABResult:
     runs: list[SideRun] = field(default_factory=list)
     verdicts: dict[str, list[Verdict]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    #: with ``--ragcost-profile``: side -> scenario -> its stage profiles over all rounds
+    profiles: dict[str, dict[str, ScenarioProfile]] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -272,11 +280,14 @@ def strip_outer_options(args: Sequence[str]) -> list[str]:
     """``args`` without the options that belong to the outer A/B command."""
     out: list[str] = []
     skip = False
-    for arg in args:
+    for i, arg in enumerate(args):
         if skip:
             skip = False
             continue
         name = arg.split("=", 1)[0]
+        if name == _PROFILE_FLAG:  # an optional value: the next word is its only if valid
+            skip = arg == name and i + 1 < len(args) and args[i + 1] in _PROFILE_VALUES
+            continue
         if name in _OUTER_OPTIONS:
             skip = "=" not in arg
             continue
@@ -352,6 +363,9 @@ def run_ab(
     top, sha = resolve_ref(ref, here)
     rel = here.relative_to(top.resolve())
     args = strip_outer_options(pytest_args)
+    profiling = _profiling(pytest_args)
+    if profiling:
+        args.append(f"{_PROFILE_FLAG}=all")
     result = ABResult(ref=ref, sha=sha, rounds=rounds)
     with stopped_by_signals(), base_checkout(top, sha) as tree, \
             tempfile.TemporaryDirectory(prefix="ragcost-ab-") as w:
@@ -368,8 +382,41 @@ def run_ab(
                 result.runs.append(run)
                 took.append(f"{side} {run.seconds:.1f}s")
             log(f"ragcost ab: round {rnd}/{rounds}: {', '.join(took)}")
+        if profiling:
+            result.profiles = _side_profiles(Path(w), rounds, result.problems)
     result.verdicts = compare(result.runs, _load_budget(config or here / "ragcost.yaml"))
     return result
+
+
+def _profiling(args: Sequence[str]) -> bool:
+    """Did the outer command ask for profiles (``--ragcost-profile[=failed|all]``)?"""
+    on = False
+    for i, arg in enumerate(args):
+        name, _, value = arg.partition("=")
+        if name == _PROFILE_FLAG:
+            if not value and i + 1 < len(args) and args[i + 1] in _PROFILE_VALUES:
+                value = args[i + 1]
+            on = value != "off"
+    return on
+
+
+def _side_profiles(workdir: Path, rounds: int,
+                   problems: list[str]) -> dict[str, dict[str, ScenarioProfile]]:
+    """Each side's profiles (written beside its JSON), merged over the rounds."""
+    from .profile import merge
+    from .profile.formats import profile_dir, read_dir
+
+    out: dict[str, dict[str, ScenarioProfile]] = {}
+    for side in ("base", "head"):
+        by_scenario: dict[str, list[ScenarioProfile]] = {}
+        for rnd in range(1, rounds + 1):
+            found, bad = read_dir(profile_dir(workdir / f"{side}-{rnd}.json"))
+            problems.extend(bad)
+            for p in found:
+                by_scenario.setdefault(p.scenario, []).append(p)
+        merged = {name: merge(ps) for name, ps in by_scenario.items()}
+        out[side] = {name: p for name, p in merged.items() if p is not None}
+    return out
 
 
 # --------------------------------------------------------------------------- comparison
@@ -525,9 +572,12 @@ def summary_lines(result: ABResult) -> list[str]:
     return lines
 
 
-def write_outputs(result: ABResult, json_path: Path | None, markdown_path: Path | None) -> None:
-    """The A/B document as JSON and the verdict tables as Markdown (also appended to
-    ``$GITHUB_STEP_SUMMARY`` when set). A failed write is recorded in ``problems``."""
+def write_outputs(result: ABResult, json_path: Path | None, markdown_path: Path | None,
+                  html_path: Path | None = None) -> None:
+    """The A/B document as JSON, the verdict tables as Markdown (also appended to
+    ``$GITHUB_STEP_SUMMARY`` when set) and the HTML report (with ``--ragcost-profile``,
+    base and head profiles of each regressed stage side by side). A failed write is
+    recorded in ``problems``."""
     from .files import append_step_summary, write_text_atomic
     from .report.markdown import markdown
 
@@ -541,6 +591,19 @@ def write_outputs(result: ABResult, json_path: Path | None, markdown_path: Path 
         targets.append((json_path, json.dumps(result.to_dict(), indent=2) + "\n"))
     if markdown_path is not None and md is not None:
         targets.append((markdown_path, md))
+    if html_path is not None:
+        from .profile.diff import regressed
+        from .report.html import render
+
+        diffs = regressed(result.verdicts, result.profiles.get("base", {}),
+                          result.profiles.get("head", {}))
+        try:
+            targets.append((html_path, render(
+                result.outcomes(), {}, ab_diffs=diffs,
+                title=f"A/B against {result.ref} ({result.sha[:12]})")))
+        except Exception as exc:  # a renderer that breaks is said, as an unwritable file is
+            result.problems.append(f"could not render {html_path}: {type(exc).__name__}: "
+                                   f"{exc}")
     for path, text in targets:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,8 @@
                                                  verdicts of a saved run against a budget file
     ragcost ab REF [--rounds N] [-- PYTEST ARGS] head against a git ref, same job, alternating
     ragcost history list|show|export|prune       the run history (SQLite or PostgreSQL)
+    ragcost bisect GOOD BAD [--metric KEY] [-- PYTEST ARGS]
+                                                 the first commit that moved a metric
 
 An output option takes its path as its value, as the plugin's flags do
 (``--ragcost-html=PATH``, ``--ragcost-csv=DIR``); ``-`` sends it to stdout.
@@ -42,7 +44,8 @@ from .run.model import Run
 EXIT_OK = 0
 EXIT_GATE_FAILED = 1
 EXIT_USAGE = 2
-#: ``ragcost ab`` stopped by Ctrl-C, SIGTERM or SIGHUP (the shell's 128 + SIGINT)
+#: stopped by Ctrl-C, SIGTERM or SIGHUP (``ragcost ab``, ``ragcost bisect``; the shell's
+#: 128 + SIGINT)
 EXIT_INTERRUPTED = 130
 
 _EPILOG = """\
@@ -172,12 +175,18 @@ def _report(args: argparse.Namespace, out: io.StringIO) -> int:
     saved = _load_run(Path(args.run))
     texts: list[tuple[str, str]] = []
     if html_to is not None:
+        from .profile.formats import profile_dir, read_dir
         from .report.outputs import frontiers, html_text, run_summary
 
         history = [run_summary(_load_run(Path(p))) for p in args.history]
         fronts = frontiers(saved.outcomes, _quality_drop(args.config))
+        # --ragcost-profile wrote the stage profiles beside the run; unreadable ones are said
+        found, unreadable = read_dir(profile_dir(Path(args.run)))
+        for problem in unreadable:
+            print(f"ragcost: note: {problem}; the report goes on without it", file=sys.stderr)
         texts.append((html_to, html_text(saved.outcomes, saved.environment, fronts,
-                                         history=history, created=saved.created)))
+                                         history=history, created=saved.created,
+                                         profiles={p.scenario: p for p in found})))
     if markdown_to is not None:
         texts.append((markdown_to, markdown(saved.outcomes, dict(saved.environment))))
     if texts:
@@ -342,9 +351,39 @@ def _ab(args: argparse.Namespace, out: io.StringIO) -> int:
         result,
         Path(args.json) if args.json else None,
         Path(args.markdown) if args.markdown else None,
+        Path(args.html) if args.html else None,
     )
     out.write("\n".join(summary_lines(result)) + "\n")
     return result.exit_code
+
+
+def _bisect(args: argparse.Namespace, out: io.StringIO) -> int:
+    import signal
+
+    from .bisect import BisectError, run_bisect, summary_lines
+
+    def terminate(signum: int, frame: object) -> None:
+        # SIGTERM unwinds like Ctrl-C, so every temporary worktree is removed
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, terminate)
+    try:
+        result = run_bisect(
+            args.good, args.bad, key=args.metric, scenario=args.scenario,
+            pytest_args=args.pytest_args, rounds=args.rounds,
+            config=Path(args.config) if args.config else None,
+            log=lambda line: print(line, flush=True),
+        )
+    except BisectError as exc:
+        raise CliError(f"bisect: {exc}") from None
+    except KeyboardInterrupt:
+        print("ragcost bisect: interrupted; its temporary worktrees are removed and the "
+              "checkout is as it was", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    out.write("\n".join(summary_lines(result)) + "\n")
+    return EXIT_OK
 
 
 def _export(args: argparse.Namespace, out: io.StringIO) -> int:
@@ -482,10 +521,35 @@ def _parser() -> argparse.ArgumentParser:
                    help="head's ragcost.yaml: which keys, tolerances and severities")
     p.add_argument("--json", metavar="PATH", help="write the A/B runs and verdicts as JSON")
     p.add_argument("--markdown", metavar="PATH", help="write the verdicts as Markdown")
+    p.add_argument("--html", metavar="PATH",
+                   help="write the HTML report (with --ragcost-profile among the pytest args: "
+                   "base and head profiles of each regressed stage, side by side)")
     p.set_defaults(func=_ab)
     from .history.command import add_parser
 
     add_parser(sub).set_defaults(func=_history)
+    p = sub.add_parser(
+        "bisect",
+        help="the first commit between GOOD and BAD that moved a metric (pytest args after --)",
+        description="Measure commits between GOOD and BAD (first parents) in temporary git "
+        "worktrees, halving the range each step, and print the first commit that moved the "
+        "metric with its value on each side. Exact metrics are compared by value; noisy "
+        "ones (times, energy) by the same-job A/B rule against GOOD. The checkout, branch, "
+        "index and stash are never touched. The pytest arguments go after --: ragcost "
+        "bisect GOOD BAD --metric tokens_context -- tests/test_rag.py",
+    )
+    p.add_argument("good", help="a commit where the metric was as before (older)")
+    p.add_argument("bad", help="a later commit where it had moved, e.g. HEAD")
+    p.add_argument("--metric", metavar="KEY", default=None,
+                   help="the metric key, e.g. tokens_context or retrieve.wall_ms (default: "
+                   "the first that moved from GOOD to BAD)")
+    p.add_argument("--scenario", default=None, help="only this scenario (default: all)")
+    p.add_argument("--rounds", type=int, default=4,
+                   help="alternating rounds per commit for a noisy metric (default 4)")
+    p.add_argument("--config", default=None,
+                   help="ragcost.yaml whose tolerances judge noisy metrics (default: "
+                   "./ragcost.yaml when there is one, else 5%%)")
+    p.set_defaults(func=_bisect)
     return parser
 
 

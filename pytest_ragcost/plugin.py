@@ -70,7 +70,7 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: one line, no traceback
         print(_interrupted_line(exc), file=sys.stderr, flush=True)
         return int(pytest.ExitCode.INTERRUPTED)
-    write_outputs(result, settings.json_path, settings.markdown_path)
+    write_outputs(result, settings.json_path, settings.markdown_path, settings.html_path)
     print("\n".join(summary_lines(result)), flush=True)
     return result.exit_code
 

@@ -46,6 +46,7 @@ EXAMPLES: dict[str, tuple[Any, Any, Any, Any]] = {
     "otel": ("OFF", "off", "on", "on"),
     "ab_ref": ("main", "main", None, None),
     "ab_rounds": ("4", 4, "8", 8),
+    "profile": ("failed", "failed", "All", "all"),
 }
 
 #: field -> the setting it gives when neither source sets it
@@ -69,6 +70,7 @@ DEFAULTS: dict[str, Any] = {
     "otel": "auto",
     "ab_ref": None,
     "ab_rounds": 6,
+    "profile": None,
 }
 
 

@@ -40,7 +40,7 @@ def test_hog(ragcost):
         with ragcost.stage("retrieve"):
             search_index(q)
         with ragcost.stage("generate") as st:
-            spin(1)
+            spin(4)
             st.tokens(prompt=40 + len(q), completion=5)
 
 
@@ -48,7 +48,7 @@ def test_hog(ragcost):
 def test_light(ragcost):
     for q in ragcost.requests([f"q{i}" for i in range(10)]):
         with ragcost.stage("retrieve"):
-            spin(4)
+            spin(15)  # long enough for a sample even when the machine is busy
 '''
 
 
@@ -81,6 +81,7 @@ def test_a_cpu_hog_in_a_retrieval_function_is_named_by_function_and_file(
     cells = [html_lib.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", first.group(1))]
     assert cells[0] == "spin"  # the innermost frame: where the CPU goes
     assert cells[1] == "test_hog.py:6"  # makepyfile drops the source's first blank line
+    assert cells[2] == "rank_candidates (test_hog.py:14)"  # the retrieval function that hogs
     flames = [ET.fromstring(s) for s in re.findall(r'<svg class="chart flame".*?</svg>', page,
                                                     re.S)]
     retrieve = next(f for f in flames if f.get("aria-label") == "qa-hog: stage retrieve")
@@ -89,8 +90,9 @@ def test_a_cpu_hog_in_a_retrieval_function_is_named_by_function_and_file(
     hot = [t for t in tips if t.startswith("rank_candidates (test_hog.py:14)")]
     assert hot, tips
     share = float(re.search(r"\): ([0-9.]+)% of the stage", hot[0]).group(1))
-    # 6 of the stage's 8 ms: sampled, so give it room, but it must dominate
-    assert 50 <= share <= 95, hot[0]
+    # 6 of the stage's 8 ms: sampled (benchmarks/bench_profile.py measures how well), so
+    # give it room, but it must dominate
+    assert share >= 50, hot[0]
     assert "search_index" in _text(retrieve)
 
 
@@ -114,12 +116,32 @@ def test_profile_files_beside_the_json_are_speedscope_and_collapsed_stacks(
     names_in = {doc["shared"]["frames"][i]["name"] for s in retrieve["samples"] for i in s}
     assert {"test_hog", "search_index", "rank_candidates", "spin"} <= names_in
     # the stage's sampled time is about its wall time (40 requests of ~8 ms)
-    assert 150 < retrieve["endValue"] < 900
+    assert 100 < retrieve["endValue"] < 1200, retrieve["endValue"]
     lines = (directory / "qa-hog.retrieve.collapsed").read_text().splitlines()
     top = lines[0].rsplit(" ", 1)
     assert top[0].startswith("test_hog (")
     assert top[0].endswith("spin (" + str(hog.path / "test_hog.py") + ":6)")
     assert int(top[1]) > 0
+
+
+def test_a_saved_runs_report_draws_the_profiles_beside_it(
+    hog: pytest.Pytester, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from pytest_ragcost.cli import main
+
+    hog.runpytest("--ragcost", "--ragcost-profile=all", "--ragcost-json=run.json",
+                  "-p", "no:randomly").assert_outcomes(passed=2)
+    run = str(hog.path / "run.json")
+    assert main(["report", run, "--html", str(hog.path / "again.html")]) == 0
+    page = (hog.path / "again.html").read_text(encoding="utf-8")
+    assert 'aria-label="qa-hog: stage retrieve"' in page
+    assert "rank_candidates (test_hog.py:14)" in page
+    (hog.path / "run.profiles" / "qa-light.speedscope.json").write_text("{not json")
+    assert main(["report", run, "--html", str(hog.path / "again.html")]) == 0
+    assert "qa-light.speedscope.json: not a profile this version wrote" in capsys.readouterr().err
+    page = (hog.path / "again.html").read_text(encoding="utf-8")
+    assert 'aria-label="qa-hog: stage retrieve"' in page
+    assert 'aria-label="qa-light: stage retrieve"' not in page
 
 
 def test_by_default_only_failing_scenarios_keep_their_profile(hog: pytest.Pytester) -> None:

@@ -1,11 +1,12 @@
 """A sampling profiler that knows which stage each sample fell in.
 
-A daemon thread wakes every ``interval_ms``, reads the stack of every thread that is
-inside a ``ragcost.stage()`` (``sys._current_frames()``), and adds the time since its
-last sample to that stack under the stage's name. The stack is cut at the frame that
-opened the stage, so it starts at the test's own code. Samples are weighted by the
-wall time they stand for, so a stage's profile adds up to about its wall time, waits on
-I/O included (they show as the frame that waits, e.g. ``socket.recv``).
+A daemon thread wakes every ``interval_ms`` (jittered), reads the stack of every thread
+that is inside a ``ragcost.stage()`` (``sys._current_frames()``), and counts that stack
+under the stage's name. The stack is cut at the frame that opened the stage, so it
+starts at the test's own code. Every sample stands for the mean gap between the
+sampler's wake-ups, so a stage's profile adds up to about its wall time, waits on I/O
+included (they show as the frame that waits, e.g. ``socket.recv``), even where a busy
+machine wakes the sampler less often than asked.
 
 Why a thread in the process, measured against the alternatives in
 benchmarks/bench_profile.py: it needs no ptrace permission (py-spy does, and CI
@@ -34,7 +35,11 @@ from . import marks
 
 #: the default sampling interval: chosen by benchmarks/bench_profile.py (overhead and
 #: detection of a 3 ms function inside a 10 ms stage)
-DEFAULT_INTERVAL_MS = 1.0
+DEFAULT_INTERVAL_MS = 5.0
+#: the interpreter's switch interval while sampling: the sampling interval over this
+#: (measured in benchmarks/bench_profile.py: at the sampling interval itself, samples
+#: lock onto the hand-overs of the GIL and over-weight the end of a loop)
+SWITCH_DIVISOR = 2.5
 #: frames kept per sample, counted from the stage's own frame (deeper ones are cut)
 MAX_DEPTH = 96
 #: distinct stacks kept per stage; a new one past this is folded into its first eight
@@ -161,7 +166,9 @@ class Sampler:
         self.interval_ms = interval_ms
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._stacks: dict[str, dict[tuple[CodeType, ...], float]] = {}
+        self._stacks: dict[str, dict[tuple[CodeType, ...], int]] = {}
+        self._wakeups = 0
+        self._t0 = self._t1 = 0.0
         self._samples: dict[str, int] = {}
         self._note: str | None = unavailable_reason()
         self._owner = False
@@ -179,10 +186,11 @@ class Sampler:
         marks.clear()
         marks.active = True
         # a thread running Python code lets the GIL go every switch interval (5 ms by
-        # default) when another thread asks for it; at the sampling interval, samples
-        # land where the time goes instead of where the GIL happened to be released
+        # default) when another thread asks for it; the sample is taken then. A switch
+        # interval well below the (jittered) sampling interval keeps that wait short, so
+        # samples fall where the time goes, not in step with the GIL's hand-overs
         self._switch_s = sys.getswitchinterval()
-        sys.setswitchinterval(min(self._switch_s, self.interval_ms / 1000.0))
+        sys.setswitchinterval(min(self._switch_s, self.interval_ms / 1000.0 / SWITCH_DIVISOR))
         try:
             self._thread = threading.Thread(target=self._run, name="ragcost-profile",
                                             daemon=True)
@@ -206,31 +214,26 @@ class Sampler:
     def _run(self) -> None:
         interval_s = self.interval_ms / 1000.0
         own = threading.get_ident()
-        last = time.perf_counter()
         # a jittered interval: a fixed one locks onto a loop of the same period and
         # samples the same spot of it every time
         jitter = random.Random(0x5A17)
+        self._t0 = time.perf_counter()
         try:
             while not self._stop.wait(interval_s * (0.5 + jitter.random())):
-                now = time.perf_counter()
-                weight_ms = (now - last) * 1000.0
-                last = now
+                self._wakeups += 1
                 inside = marks.snapshot()
                 if not inside:
                     continue
                 frames = sys._current_frames()
-                for tid, stage, root in inside:
-                    if tid == own:
-                        continue
-                    frame = frames.get(tid)
-                    if frame is not None:
-                        self._add(stage, frame, root, weight_ms)
+                for tid, stage, root, _opened in inside:
+                    if tid != own and (frame := frames.get(tid)) is not None:
+                        self._add(stage, frame, root)
                 del frames
         except Exception as exc:  # a sampler failure ends the profile, not the run
             self._note = f"the sampler stopped: {type(exc).__name__}: {exc}"
+        self._t1 = time.perf_counter()
 
-    def _add(self, stage: str, frame: FrameType, root: FrameType | None,
-             weight_ms: float) -> None:
+    def _add(self, stage: str, frame: FrameType, root: FrameType | None) -> None:
         codes: list[CodeType] = []
         f: FrameType | None = frame
         while f is not None:
@@ -243,7 +246,7 @@ class Sampler:
         stacks = self._stacks.setdefault(stage, {})
         if key not in stacks and len(stacks) >= MAX_STACKS:
             key = key[:8]  # fold a rare deep stack into its outer frames
-        stacks[key] = stacks.get(key, 0.0) + weight_ms
+        stacks[key] = stacks.get(key, 0) + 1
         self._samples[stage] = self._samples.get(stage, 0) + 1
 
     def stop(self, requests: int = 0) -> ScenarioProfile:
@@ -252,8 +255,12 @@ class Sampler:
         if self._thread is not None:
             self._thread.join(timeout=5.0)
         self._release()
+        # every wake-up stands for the same share of the wall time (the mean gap between
+        # wake-ups): weighting a sample by its own gap would give the stack that was
+        # running when a late sampler finally woke the time of the stacks before it
+        gap_ms = (self._t1 - self._t0) * 1000.0 / self._wakeups if self._wakeups else 0.0
         stages = {
-            name: StageProfile(name, _frames(stacks), self._samples.get(name, 0))
+            name: StageProfile(name, _frames(stacks, gap_ms), self._samples.get(name, 0))
             for name, stacks in sorted(self._stacks.items())
         }
         note = self._note
@@ -276,11 +283,11 @@ def _frame(code: CodeType) -> Frame:
     return known
 
 
-def _frames(stacks: Mapping[tuple[CodeType, ...], float]) -> dict[Stack, float]:
+def _frames(stacks: Mapping[tuple[CodeType, ...], int], gap_ms: float) -> dict[Stack, float]:
     out: dict[Stack, float] = {}
-    for codes, ms in stacks.items():
+    for codes, count in stacks.items():
         key = tuple(_frame(c) for c in codes)
-        out[key] = out.get(key, 0.0) + ms
+        out[key] = out.get(key, 0.0) + count * gap_ms
     return out
 
 

@@ -4,8 +4,8 @@ A flame graph stacks the sampled call paths of one stage: the outermost frame (t
 test's code that opened the stage) at the bottom, what it called above, each box as wide
 as the share of the stage's sampled wall time spent there. Hovering a box shows its
 function, file and line and its time (an SVG ``<title>``: no script, so the report's
-Content Security Policy holds). Boxes are coloured by file, so one module's functions
-read as one colour.
+Content Security Policy holds). Boxes are coloured in warm hues by function, so
+neighbours can be told apart.
 
 :func:`diff_flame` draws head's profile of a stage with each box marked by how much
 its time per request grew against base's (red) or shrank (blue), and
@@ -115,7 +115,7 @@ def flame(profile: StageProfile, title: str, *, per_request: int = 0,
             tip = (f"{child.frame.function} ({short_file(child.frame.file)}:"
                    f"{child.frame.line}): {share * 100:.1f}% of the stage, "
                    f"{child.ms:.4g} ms sampled{per}")
-            fill = _warm(child.frame.file)
+            fill = _warm(f"{child.frame.file}:{child.frame.function}")
             stroke = "#fff"
             if growth is not None:
                 change = growth.get(here, 0.0)
@@ -158,22 +158,31 @@ def flame(profile: StageProfile, title: str, *, per_request: int = 0,
 
 @dataclass(frozen=True)
 class HotFrame:
-    """A function's time in a stage: ``self_ms`` as the innermost frame, ``total_ms``
-    anywhere on the stack."""
+    """A function's own time in a stage when called from ``caller``: ``self_ms`` as the
+    innermost frame, ``total_ms`` of the function anywhere on the stack."""
 
     frame: Frame
+    caller: Frame | None
     self_ms: float
     total_ms: float
     share: float  # of the stage's sampled time, by self time
 
 
 def hottest(profile: StageProfile, n: int = 10) -> list[HotFrame]:
-    """The ``n`` functions with the most self time, heaviest first."""
+    """The ``n`` (function, caller) pairs with the most self time, heaviest first: a
+    helper that burns the time (a loop, a tokenizer) is shown with the function that
+    called it, which is where a change usually goes."""
     total = profile.total_ms or 1.0
-    self_ms = profile.self_ms()
+    pairs: dict[tuple[Frame, Frame | None], float] = {}
+    for stack, ms in profile.stacks.items():
+        if stack:
+            key = (stack[-1], stack[-2] if len(stack) > 1 else None)
+            pairs[key] = pairs.get(key, 0.0) + ms
     inclusive = profile.total_by_frame()
-    ranked = sorted(self_ms.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
-    return [HotFrame(f, ms, inclusive.get(f, ms), ms / total) for f, ms in ranked]
+    ranked = sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0][0].text(),
+                                                   kv[0][1].text() if kv[0][1] else ""))[:n]
+    return [HotFrame(f, caller, ms, inclusive.get(f, ms), ms / total)
+            for (f, caller), ms in ranked]
 
 
 def path_shares(profile: StageProfile, per_request: int) -> dict[tuple[Frame, ...], float]:
@@ -212,7 +221,7 @@ def grown_frames(base: StageProfile, base_requests: int, head: StageProfile,
 
 
 def diff_flame(base: StageProfile, base_requests: int, head: StageProfile,
-               head_requests: int, title: str) -> str:
+               head_requests: int, title: str, width: float = WIDTH) -> str:
     """Head's flame graph of a stage, boxes coloured by their growth against base."""
     return flame(head, title, per_request=head_requests,
-                 growth=growth(base, base_requests, head, head_requests))
+                 growth=growth(base, base_requests, head, head_requests), width=width)

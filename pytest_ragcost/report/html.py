@@ -20,6 +20,7 @@ from .. import __version__
 from ..compare.frontier import COST_UNITS, QUALITY_PREFERENCE, choose_cost_metric
 from ..run import Outcome, RequestRecord, ScenarioRun, split_key, unit_of
 from . import svg
+from .flame import GROWTH_SHARE
 from .fmt import fmt
 from .load import HEAD as LOAD_HEAD
 from .load import NOTE as LOAD_NOTE
@@ -30,6 +31,7 @@ from .verdicts import sentence
 
 if TYPE_CHECKING:
     from ..compare.frontier import Frontier
+    from ..profile.diff import ProfileDiff
     from ..profile.sampler import ScenarioProfile
 
 TOP_N = 20
@@ -116,6 +118,20 @@ stays within {{ f.quality_drop }}, Holm-corrected over {{ f.m }} comparisons.</p
 {% if quality_chart %}
 <h2 id="quality-cost">Quality against cost</h2>
 <div class="charts">{{ quality_chart }}</div>
+{% endif %}
+
+{% if ab_diffs %}
+<h2 id="ab-profiles">Where the regressed stages grew: base against head</h2>
+<p class="muted">Sampled profiles of each stage that regressed in the A/B, over all rounds:
+base on the left, head on the right. On head's graph, red boxes grew against base by at
+least {{ growth_pct }}% of the stage's time per request (the darker, the more) and blue
+boxes shrank; grey ones stayed. Hover a box for its file, line and time.</p>
+{% for d in ab_diffs %}
+<h3>{{ d.scenario }}: stage {{ d.stage }} ({{ d.because }} failed)</h3>
+<div class="charts">{{ d.base_svg }}{{ d.head_svg }}</div>
+{% if d.rows %}{{ table(grown_head, d.rows) }}{% else %}
+<p class="muted">No function grew by {{ growth_pct }}% of the stage or more.</p>{% endif %}
+{% endfor %}
 {% endif %}
 
 {% for s in scenarios %}
@@ -316,6 +332,8 @@ def _profile_view(profile: ScenarioProfile | None) -> tuple[list[dict[str, Any]]
         per = f", {sp.total_ms / n:.3g} ms sampled per request" if n else ""
         rows = [
             _row([_cell(h.frame.function), _cell(f"{short_file(h.frame.file)}:{h.frame.line}"),
+                  _cell("-" if h.caller is None else
+                        f"{h.caller.function} ({short_file(h.caller.file)}:{h.caller.line})"),
                   _cell(f"{h.share * 100:.1f}%", True),
                   _cell(f"{h.self_ms / n:.3g}" if n else "-", True),
                   _cell(f"{h.total_ms / (sp.total_ms or 1) * 100:.1f}%", True)])
@@ -323,13 +341,36 @@ def _profile_view(profile: ScenarioProfile | None) -> tuple[list[dict[str, Any]]
         ]
         views.append({
             "stage": name,
-            "facts": (f"{sp.samples} samples every {profile.interval_ms:g} ms (jittered) by "
-                      f"the {profile.sampler} sampler over {n} requests{per}. Widest boxes "
-                      "take the most time; hover a box for its file, line and time."),
+            "facts": (f"{sp.samples} samples by the {profile.sampler} sampler (asked every "
+                      f"{profile.interval_ms:g} ms, jittered; a busy machine wakes it less "
+                      f"often) over {n} requests{per}. Widest boxes take the most time; "
+                      "hover a box for its file, line and time."),
             "svg": Markup(flame(sp, f"{profile.scenario}: stage {name}", per_request=n)),
             "rows": rows,
         })
     return views, profile.note or ""
+
+
+def _ab_diff_view(d: ProfileDiff) -> dict[str, Any]:
+    from markupsafe import Markup
+
+    from .flame import diff_flame, flame, grown_frames, short_file
+
+    width = 540.0
+    rows = [
+        _row([_cell(f.function), _cell(f"{short_file(f.file)}:{f.line}"),
+              _cell(f"{b:.3g}", True), _cell(f"{h:.3g}", True), _cell(f"{h - b:+.3g}", True)],
+             "FAIL")
+        for f, b, h in grown_frames(d.base, d.base_requests, d.head, d.head_requests)
+    ]
+    return {
+        "scenario": d.scenario, "stage": d.stage, "because": d.because,
+        "base_svg": Markup(flame(d.base, f"base: {d.scenario}: stage {d.stage}",
+                                 per_request=d.base_requests, width=width)),
+        "head_svg": Markup(diff_flame(d.base, d.base_requests, d.head, d.head_requests,
+                                      f"head: {d.scenario}: stage {d.stage}", width=width)),
+        "rows": rows,
+    }
 
 
 def _frontier_view(f: Frontier) -> dict[str, Any]:
@@ -450,6 +491,7 @@ def render(
     frontiers: Sequence[Frontier] = (),
     history: Sequence[RunSummary] = (),
     profiles: Mapping[str, ScenarioProfile] | None = None,
+    ab_diffs: Sequence[ProfileDiff] = (),
     top_n: int = TOP_N,
     title: str = "",
     created: str = "",
@@ -539,8 +581,12 @@ def render(
         load_note=LOAD_NOTE,
         load_charts=[safe(c) for c in load_charts],
         metric_head=["metric", "p50", "p95", "mean", "unit", "source"],
-        hot_head=["function (hottest first)", "file:line", "self share", "self ms per request",
-                  "total share"],
+        ab_diffs=[_ab_diff_view(d) for d in ab_diffs],
+        growth_pct=f"{GROWTH_SHARE * 100:g}",
+        grown_head=["function (grew most first)", "file:line", "base ms per request",
+                    "head ms per request", "change"],
+        hot_head=["function (hottest first)", "file:line", "called from", "self share",
+                  "self ms per request", "function's total share"],
         trends=[safe(c) for c in trend_charts],
         trend_changes=trend_changes,
         trend_problem=trend_problem,
