@@ -60,6 +60,7 @@ from .compare.describe import stat_value
 from .compare.evidence import Evidence, items_exact, log_ratios, paired, shared_items
 from .compare.itemvalues import has_items, item_values
 from .compare.rules import Rule, judge, worst
+from .profile.sampler import ScenarioProfile
 from .run import (
     Outcome,
     RequestRecord,
@@ -68,7 +69,6 @@ from .run import (
     metric_class,
     split_key,
 )
-from .profile.sampler import ScenarioProfile
 from .run.model import Finding, ItemsUsed
 
 #: even, so each side goes first equally often

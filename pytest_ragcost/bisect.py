@@ -30,8 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from . import ab
-from .compare import items as ic
-from .models import metric_class, split_key
+from .compare.evidence import items_used
+from .compare.itemvalues import item_values
+from .report.verdicts import sentence
+from .run import metric_class, split_key
 
 #: alternating rounds per measurement of a noisy metric (GOOD and the commit each run)
 DEFAULT_ROUNDS = 4
@@ -114,7 +116,7 @@ def _checkout(top: Path, sha: str) -> Iterator[Path]:
 
 
 def _scenario_mean(requests: Sequence[Any], key: str) -> float | None:
-    values = list(ic.item_values(requests, key).values.values())
+    values = list(item_values(requests, key).values.values())
     return math.fsum(values) / len(values) if values else None
 
 
@@ -209,15 +211,19 @@ def judge(runs: Sequence[ab.SideRun], key: str, scenario: str | None, budget: An
                 values[name] = (verdict.baseline, verdict.current)
                 if verdict.status == "FAIL" or verdict.improved:
                     moved = True
-                    details.append(f"{name}: {verdict.message}")
+                    details.append(f"{name}: {sentence(verdict)}")
             continue
-        base_items = ic.item_values(base_reqs, key)
-        head_items = ic.item_values(head_reqs, key)
+        base_items = item_values(base_reqs, key)
+        head_items = item_values(head_reqs, key)
         if (b is None) != (h is None) or set(base_items.values) != set(head_items.values) or any(
             not _same(base_items.values[i], head_items.values[i]) for i in head_items.values
         ):
             moved = True
-            items = ic.moved_items(key, base_items, head_items)
+            used = items_used(base_items, head_items, side="base")
+            items = "; ".join(f"item {m.label!r}: {key} {_fmt(m.baseline)} → {_fmt(m.current)}"
+                              for m in used.moved)
+            if used.moved_count > len(used.moved):
+                items += f"; {used.moved_count - len(used.moved)} more item(s) moved"
             details.append(f"{name}: {items}" if items else f"{name}: {key} appeared or went")
     return Measure(moved, values, "; ".join(details))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ..models import Verdict, split_key
+from ..run import Verdict, split_key
 from .sampler import ScenarioProfile, StageProfile
 
 
