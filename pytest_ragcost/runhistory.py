@@ -31,8 +31,10 @@ class RunHistory:
     """The history of one run: the open store (or None), the earlier runs it gave, and the
     lines to say in the summary."""
 
-    def __init__(self, settings: Settings, warn: Callable[[str], None]) -> None:
+    def __init__(self, settings: Settings, warn: Callable[[str], None],
+                 say: Callable[[str], None] | None = None) -> None:
         self.settings = settings
+        self._say = say  # a line for the person watching (the store is locked: waiting)
         self.store: Store | None = None
         self.runs: Runs = {}
         #: said in the summary as warnings (never fails the run)
@@ -50,7 +52,7 @@ class RunHistory:
 
         try:
             self.store = open_store(self.settings.history, Path(self.settings.history),
-                                    project=self.settings.project)
+                                    project=self.settings.project, on_wait=self._say)
             self.runs = self.store.summaries(str(environment.get("id")),
                                              project=self.settings.project)
         except Exception as exc:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
 from collections.abc import Callable, Generator
 from pathlib import Path
@@ -65,7 +66,7 @@ class RagcostSession:
         self.environment: dict[str, Any] = {}
         self.gate: Gate | None = None  # the loaded ragcost.yaml, when one is used
         self.quality: QualityGate | None = None  # loaded once a sample needs it
-        self.history = RunHistory(settings, self._warn)
+        self.history = RunHistory(settings, self._warn, self._say)
         self.spans: Any = None  # export.opentelemetry.SpanBridge, when capturing spans
         self.outcomes: dict[str, Outcome] = {}
         # what the summary says besides the outcomes
@@ -244,6 +245,17 @@ class RagcostSession:
             marker_load=spec.load,
             spans=self.spans,
         )
+
+    def _say(self, line: str) -> None:
+        """Write ``line`` for the person watching now, past pytest's output capture."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None:
+            print(line, file=sys.stderr, flush=True)
+            return
+        capman = self.config.pluginmanager.get_plugin("capturemanager")
+        quiet = capman.global_and_fixture_disabled() if capman is not None else None
+        with quiet if quiet is not None else contextlib.nullcontext():
+            reporter.write_line(line)
 
     def _progress_line(self, scenario: str) -> Callable[[int, int | None], None] | None:
         """A callback that writes ``ragcost: <scenario>: 40/100 requests, 12 s`` through

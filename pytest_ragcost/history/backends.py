@@ -8,15 +8,20 @@ missing install says which extra provides it.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+import stat
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from .schema import Dialect
 
 Row = tuple[Any, ...]
+_T = TypeVar("_T")
 
 
 class HistoryError(Exception):
@@ -67,37 +72,94 @@ def iso(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+#: how long a run waits in all for a SQLite history another run holds locked
+SQLITE_WAIT_S = 10.0
+#: one wait inside sqlite's busy handler; past the first, the run says it is waiting
+_SQLITE_SLICE_S = 1.0
+
+
 class SQLiteBackend:
-    """One SQLite file; WAL so readers never wait on the writer, and a busy timeout so two
-    concurrent runs (two checkouts, two CI jobs on one box) queue instead of failing."""
+    """One SQLite file; WAL so readers never wait on the writer, and a bounded wait so two
+    concurrent runs (two checkouts, two CI jobs on one box) queue instead of failing: a
+    run that has waited a second for another's lock says so (``on_wait``), and gives up
+    after ``wait_s`` with a :class:`HistoryError` (the run goes on without the history).
+
+    Only a regular file (or a new one) is opened: a device such as ``/dev/null``, a
+    directory or a pipe is refused, since SQLite would create its journal beside it."""
 
     dialect: Dialect = "sqlite"
 
-    def __init__(self, path: Path, *, timeout_s: float = 30.0) -> None:
+    def __init__(self, path: Path, *, wait_s: float = SQLITE_WAIT_S,
+                 on_wait: Callable[[str], None] | None = None) -> None:
         self.label = str(path)
+        self._wait_s = wait_s
+        self._on_wait = on_wait
+        self._said = False
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            info = None
+        except OSError as exc:
+            raise HistoryError(f"cannot open the history {path}: {exc.strerror or exc}") from None
+        if info is not None and not stat.S_ISREG(info.st_mode):
+            kind = "a directory" if stat.S_ISDIR(info.st_mode) else (
+                "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+                else "not a regular file")
+            msg = (
+                f"cannot open the history {path}: it is {kind}, not a SQLite file; give a "
+                "file path (created if missing), or none to turn the history off"
+            )
+            raise HistoryError(msg)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(str(path), timeout=timeout_s, isolation_level=None)
-            self._conn.execute("PRAGMA foreign_keys = ON")
-            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn = sqlite3.connect(str(path), timeout=min(wait_s, _SQLITE_SLICE_S),
+                                         isolation_level=None)
+            self._patient(lambda: self._conn.execute("PRAGMA foreign_keys = ON"))
+            self._patient(lambda: self._conn.execute("PRAGMA journal_mode = WAL"))
         except (OSError, sqlite3.Error) as exc:
             msg = f"cannot open the history {path}: {exc}"
             raise HistoryError(msg) from None
 
+    def _patient(self, call: Callable[[], _T]) -> _T:
+        """``call()``, tried again while another process holds the database locked, for
+        at most ``wait_s`` in all; the first retry is said through ``on_wait``."""
+        started = time.monotonic()
+        while True:
+            try:
+                return call()
+            except sqlite3.OperationalError as exc:
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                waited = time.monotonic() - started
+                if not busy or waited >= self._wait_s:
+                    if busy:
+                        raise HistoryError(
+                            f"the history {self.label} stayed locked by another process for "
+                            f"{waited:.0f} s; this run is not recorded in it") from None
+                    raise
+                if not self._said:
+                    self._said = True
+                    line = (f"ragcost: the history {self.label} is locked by another run; "
+                            f"waiting up to {self._wait_s:.0f} s")
+                    if self._on_wait is not None:
+                        self._on_wait(line)
+                    else:
+                        print(line, file=sys.stderr, flush=True)
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return [tuple(r) for r in self._conn.execute(sql, tuple(params)).fetchall()]
+        return self._patient(
+            lambda: [tuple(r) for r in self._conn.execute(sql, tuple(params)).fetchall()])
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._conn.execute(sql, tuple(params))
+        self._patient(lambda: self._conn.execute(sql, tuple(params)))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
-            self._conn.executemany(sql, [tuple(r) for r in rows])
+            self._patient(lambda: self._conn.executemany(sql, [tuple(r) for r in rows]))
 
     @contextlib.contextmanager
     def transaction(self, *, lock: bool = False) -> Iterator[None]:
         # IMMEDIATE takes the write lock up front: a migration or a run's rows go in whole
-        self._conn.execute("BEGIN IMMEDIATE")
+        self._patient(lambda: self._conn.execute("BEGIN IMMEDIATE"))
         try:
             yield
         except BaseException:
@@ -209,15 +271,17 @@ class PostgresBackend:
         self._conn.close()
 
 
-def connect(url: str, default_path: Path) -> Backend:
-    """The backend for a ``--ragcost-history`` value (not ``none``)."""
+def connect(url: str, default_path: Path, *,
+            on_wait: Callable[[str], None] | None = None) -> Backend:
+    """The backend for a ``--ragcost-history`` value (not ``none``); ``on_wait`` is told
+    when a SQLite history is locked by another run and this one waits for it."""
     text = url.strip()
     if text.startswith(("postgresql://", "postgres://")):
         return PostgresBackend(text)
     if text.startswith("sqlite:///"):
-        return SQLiteBackend(Path(text[len("sqlite:///") :]))
+        return SQLiteBackend(Path(text[len("sqlite:///") :]), on_wait=on_wait)
     if text in ("", "sqlite", "default"):
-        return SQLiteBackend(default_path)
+        return SQLiteBackend(default_path, on_wait=on_wait)
     if "://" in text:
         scheme = text.split("://", 1)[0]
         msg = (
@@ -225,4 +289,4 @@ def connect(url: str, default_path: Path) -> Backend:
             "file path, sqlite:///PATH, postgresql://USER@HOST/DB or none"
         )
         raise HistoryError(msg)
-    return SQLiteBackend(Path(text))
+    return SQLiteBackend(Path(text), on_wait=on_wait)

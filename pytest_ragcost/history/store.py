@@ -22,7 +22,7 @@ import hashlib
 import json
 import math
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -746,13 +746,15 @@ class _Rows:
                 ))
 
 
-def open_store(url: str, default_path: Path, *, project: str) -> Store:
+def open_store(url: str, default_path: Path, *, project: str,
+               on_wait: Callable[[str], None] | None = None) -> Store:
     """Open (creating and migrating as needed) the history ``url`` names, for ``project``
     (which the runs of a store older than projects are given; see :meth:`Store.migrate`).
+    ``on_wait`` is told when the store is locked by another run and this one waits.
 
     Raises :class:`HistoryError` with a message for the user.
     """
-    backend = connect(url, default_path)
+    backend = connect(url, default_path, on_wait=on_wait)
     store = Store(backend)
     try:
         store.migrate(project=project)
