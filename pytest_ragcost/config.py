@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from .run import UPDATE_MODES, JudgeMode, UpdateMode
+from .run.metrics import UPDATE_MODES, JudgeMode, UpdateMode
 
 METER_NAMES = ("auto", "rapl", "nvml", "process", "estimate", "none")
 #: A documented fallback (the CPU-time model's default): the average draw of one busy

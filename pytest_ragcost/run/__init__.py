@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .metrics import (
     DERIVED_NAMES,
     ENERGY_KINDS,
@@ -32,15 +34,31 @@ from .metrics import (
     split_key,
     unit_of,
 )
-from .model import (
-    ItemValues,
-    Outcome,
-    RequestRecord,
-    Sample,
-    ScenarioRun,
-    StageRecord,
-    Verdict,
+
+# The typed records load on first use: every pytest run imports the option table, which
+# needs only the vocabulary, and the records' dataclasses take about 15 ms to build.
+_MODEL_NAMES = frozenset(
+    {"ItemValues", "Outcome", "RequestRecord", "Sample", "ScenarioRun", "StageRecord", "Verdict"}
 )
+
+if TYPE_CHECKING:
+    from .model import (
+        ItemValues,
+        Outcome,
+        RequestRecord,
+        Sample,
+        ScenarioRun,
+        StageRecord,
+        Verdict,
+    )
+else:
+
+    def __getattr__(name: str) -> object:
+        if name in _MODEL_NAMES:
+            from . import model
+
+            return getattr(model, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "DERIVED_NAMES",
