@@ -33,9 +33,9 @@ import math
 import os
 import re
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = [
     "MAX_DEPTH",
@@ -361,3 +361,30 @@ def one_of(value: object, choices: Sequence[object], file: str, where: str, *,
     shown = ", ".join(repr(c) for c in choices)
     raise InputError(file, f"must be one of {shown}", where=where, found=kind_of(value),
                      fix=fix)
+
+
+_Error = TypeVar("_Error", bound=InputError)
+_Parsed = TypeVar("_Parsed")
+
+
+def read_document(
+    path: Path,
+    kind: type[_Error],
+    parse: Callable[[Any], _Parsed],
+    empty: Callable[[], _Parsed],
+    *,
+    max_bytes: int,
+    what: str,
+    fix: str,
+) -> _Parsed:
+    """The JSON input file of one kind in ``path``, parsed: ``empty()`` when it does not
+    exist, ``parse(data)`` otherwise. Every problem, in the bytes or in ``parse``, is
+    raised as the file kind's own error ``kind`` naming the file and the place."""
+    try:
+        data = read_json(path, max_bytes=max_bytes, what=what, fix=fix)
+        return empty() if data is None else parse(data)
+    except InputError as exc:
+        if isinstance(exc, kind):
+            raise
+        raise kind(exc.file, exc.what, where=exc.where, line=exc.line, column=exc.column,
+                   found=exc.found, fix=exc.fix) from None

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..inputs import InputError, at, number, read_bytes, read_json
+from ..inputs import InputError, at, number, read_bytes, read_document
 from ..run import ItemValues
 
 ITEMS_VERSION = 1
@@ -156,20 +156,8 @@ def load_items(path: str | os.PathLike[str]) -> ItemStore:
     Raises :class:`ItemStoreError` for anything else that is not the file the bless
     writes, naming the file and the place (see :mod:`pytest_ragcost.inputs`)."""
     p = Path(path)
-    try:
-        data = read_json(p, max_bytes=MAX_ITEMS_BYTES, what=_WHAT, fix=_FIX_JSON)
-    except InputError as exc:
-        raise ItemStoreError(exc.file, exc.what, where=exc.where, line=exc.line,
-                             column=exc.column, found=exc.found, fix=exc.fix) from None
-    if data is None:
-        return ItemStore()
-    try:
-        return _parse(p, data)
-    except InputError as exc:
-        if isinstance(exc, ItemStoreError):
-            raise
-        raise ItemStoreError(exc.file, exc.what, where=exc.where, found=exc.found,
-                             fix=exc.fix) from None
+    return read_document(p, ItemStoreError, lambda data: _parse(p, data), ItemStore,
+                         max_bytes=MAX_ITEMS_BYTES, what=_WHAT, fix=_FIX_JSON)
 
 
 def with_keys(

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pytest_ragcost.files import locked, write_text_atomic
-from pytest_ragcost.inputs import InputError, at, kind_of, number, read_json
+from pytest_ragcost.inputs import InputError, at, kind_of, number, read_document
 
 StructuredMode = Literal["json", "json_schema", "md_json"]
 STRUCTURED_MODES: tuple[StructuredMode, ...] = ("json", "json_schema", "md_json")
@@ -270,22 +270,8 @@ class JudgeRecord:
         Raises :class:`JudgeRecordError` naming the file and the place for anything that
         is not the record pytest-ragcost writes (see :mod:`pytest_ragcost.inputs`)."""
         p = Path(path)
-        shown = str(p)
-        try:
-            data = read_json(p, max_bytes=MAX_RECORD_BYTES, what="judge record",
-                             fix=_RECORD_FIX)
-        except InputError as exc:
-            raise JudgeRecordError(exc.file, exc.what, where=exc.where, line=exc.line,
-                                   column=exc.column, found=exc.found, fix=exc.fix) from None
-        if data is None:
-            return cls()
-        try:
-            return cls._parse(shown, data)
-        except JudgeRecordError:
-            raise
-        except InputError as exc:
-            raise JudgeRecordError(exc.file, exc.what, where=exc.where, found=exc.found,
-                                   fix=exc.fix) from None
+        return read_document(p, JudgeRecordError, lambda data: cls._parse(str(p), data), cls,
+                             max_bytes=MAX_RECORD_BYTES, what="judge record", fix=_RECORD_FIX)
 
     @classmethod
     def _parse(cls, shown: str, data: object) -> JudgeRecord:

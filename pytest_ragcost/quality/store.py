@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_ragcost.files import locked, write_text_atomic
-from pytest_ragcost.inputs import InputError, at, number, read_json
+from pytest_ragcost.inputs import InputError, at, number, read_document
 
 STORE_VERSION = 1
 DEFAULT_FILENAME = "ragcost.scores.json"
@@ -178,20 +178,8 @@ def load_scores(path: str | os.PathLike[str]) -> ScoreStore:
     what was found.
     """
     p = Path(path)
-    try:
-        data = read_json(p, max_bytes=MAX_SCORES_BYTES, what=_WHAT, fix=_FIX_JSON)
-    except InputError as exc:
-        raise ScoreStoreError(exc.file, exc.what, where=exc.where, line=exc.line,
-                              column=exc.column, found=exc.found, fix=exc.fix) from None
-    if data is None:
-        return ScoreStore()
-    try:
-        return _parse(p, data)
-    except InputError as exc:
-        if isinstance(exc, ScoreStoreError):
-            raise
-        raise ScoreStoreError(exc.file, exc.what, where=exc.where, found=exc.found,
-                              fix=exc.fix) from None
+    return read_document(p, ScoreStoreError, lambda data: _parse(p, data), ScoreStore,
+                         max_bytes=MAX_SCORES_BYTES, what=_WHAT, fix=_FIX_JSON)
 
 
 def with_metric(store: ScoreStore, scenario: str, metric: str, entry: StoredMetric) -> ScoreStore:
