@@ -64,6 +64,8 @@ class Settings:
     #: sampling profiles per stage (``--ragcost-profile``), kept for the scenarios that
     #: failed a gate (``failed``) or for all; None when off
     profile: ProfileMode | None = None
+    #: system figures per stage and request (``--ragcost-system``): disk I/O bytes
+    system: bool = False
 
 
 def parse_meters(value: str, where: str) -> tuple[str, ...]:
@@ -474,6 +476,13 @@ OPTIONS: tuple[Option, ...] = (
         "the profiles of the scenarios that failed a gate (failed, the default) or of all: "
         "a flame graph per stage in the HTML report, speedscope and collapsed-stack files "
         "beside the JSON.",
+    ),
+    Option(
+        "system", "--ragcost-system", kind="switch", parse=_bool, default=False,
+        ini="ragcost_system", ini_help="Like --ragcost-system.",
+        help="Also measure system figures per stage and request: disk_read_bytes and "
+        "disk_write_bytes (what the process made the storage layer read and write, from "
+        "/proc/self/io; Linux).",
     ),
 )
 

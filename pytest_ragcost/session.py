@@ -96,6 +96,7 @@ class RagcostSession:
             self.settings.meters,
             watts_per_thread=self.settings.watts_per_thread,
             watts_source=self.settings.watts_per_thread_source,
+            system=self.settings.system,
         )
         # the commit and package versions are read when the run is written, on the
         # controller: git runs beside the tests meanwhile
@@ -288,6 +289,8 @@ class RagcostSession:
         lines = [f"ragcost: {__version__}, energy: {self.meters.energy_label()}"]
         if self.spans is not None:
             lines.append(f"ragcost: {self.spans.describe()}")
+        if self.meters.system:
+            lines.append(f"ragcost: system: {self.meters.system_label()}")
         for missing in self.meters.unavailable:
             lines.append(f"ragcost: {missing.name} unavailable: {missing.reason}")
         if self.gate is not None:

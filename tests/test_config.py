@@ -47,6 +47,7 @@ EXAMPLES: dict[str, tuple[Any, Any, Any, Any]] = {
     "ab_ref": ("main", "main", None, None),
     "ab_rounds": ("4", 4, "8", 8),
     "profile": ("failed", "failed", "All", "all"),
+    "system": (True, True, "on", True),
 }
 
 #: field -> the setting it gives when neither source sets it
@@ -71,6 +72,7 @@ DEFAULTS: dict[str, Any] = {
     "ab_ref": None,
     "ab_rounds": 6,
     "profile": None,
+    "system": False,
 }
 
 

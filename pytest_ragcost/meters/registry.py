@@ -52,6 +52,9 @@ class MeterSet:
     #: getrusage around each request (CPU time, peak RSS, context switches, page faults),
     #: when the process meter is on and the platform has it
     rusage: CpuProbe | None = None
+    #: the system probes of ``--ragcost-system`` (disk I/O bytes), read around every stage,
+    #: request and load level
+    system: tuple[Probe, ...] = ()
     _plans: dict[str, Plan] = field(default_factory=dict, repr=False, compare=False)
 
     def plan(self, kind: str) -> Plan:
@@ -64,6 +67,8 @@ class MeterSet:
 
     def _build_plan(self, kind: str) -> Plan:
         probes: tuple[Probe, ...] = (EnergyProbe(self),) if self.energy else ()
+        if kind != "benchmark":
+            probes += self.system
         derived: tuple[Probe, ...] = ()
         if not self.energy and self.estimate is not None:
             derived = (EstimateProbe(self.estimate),)
@@ -151,6 +156,8 @@ class MeterSet:
                 {"name": "estimate", "kind": "estimated", "domains": ["cpu"],
                  **self.estimate.describe()}
             )
+        for probe in self.system:
+            used.append({"name": probe.name, "kind": "kernel", "metrics": list(probe.metrics)})
         return {
             "used": used,
             "unavailable": [{"name": u.name, "reason": u.reason} for u in self.unavailable],
@@ -166,10 +173,17 @@ class MeterSet:
             )
         return ", ".join(kinds) if kinds else "none (no energy figures)"
 
+    def system_label(self) -> str:
+        """What ``--ragcost-system`` measures here, for the header."""
+        return "; ".join(f"{p.name} ({', '.join(p.metrics)})" for p in self.system)
+
     def close(self) -> None:
         for meter in self.energy:
             with contextlib.suppress(Exception):  # closing must never fail a run
                 meter.close()
+        for probe in self.system:
+            with contextlib.suppress(Exception):
+                probe.close()
 
 
 class EnergyProbe(Probe):
@@ -233,8 +247,11 @@ def build(
     watts_source: str,
     powercap_root: Path = Path("/sys/class/powercap"),
     probers: dict[str, Prober] | None = None,
+    system: bool = False,
+    proc_io: Path | None = None,
 ) -> MeterSet:
-    """Probe the named meters (``auto`` means every one that works here).
+    """Probe the named meters (``auto`` means every one that works here), and with
+    ``system`` the system probes (``--ragcost-system``: disk I/O bytes from ``proc_io``).
 
     Probing never raises: a meter that cannot run is listed as unavailable with a reason.
     """
@@ -243,15 +260,31 @@ def build(
         "nvml": _probe_nvml,
     }
     wanted = set(names)
+    system_probes: list[Probe] = []
+    system_unavailable: list[Unavailable] = []
+    if system:
+        from .disk import PROC_IO, disk_probe
+
+        found_disk = disk_probe(proc_io or PROC_IO)
+        if isinstance(found_disk, Unavailable):
+            system_unavailable.append(found_disk)
+        else:
+            system_probes.append(found_disk)
     if "none" in wanted:
         return MeterSet(
             process=False,
-            unavailable=[Unavailable("energy", "--ragcost-meter=none: no meters were asked for")],
+            unavailable=[
+                Unavailable("energy", "--ragcost-meter=none: no meters were asked for"),
+                *system_unavailable,
+            ],
+            system=tuple(system_probes),
         )
     auto = "auto" in wanted
     meters = MeterSet(
         process=auto or "process" in wanted or "estimate" in wanted,
         shared_machine=workers_in_parallel() > 1,
+        unavailable=system_unavailable,
+        system=tuple(system_probes),
     )
     if meters.process:
         from .process import rusage_probe

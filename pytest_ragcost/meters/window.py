@@ -45,6 +45,13 @@ class Probe(ABC):
     failed reading: it leaves the figure out instead (a made-up zero would pass a gate).
     """
 
+    #: a short name for the run's ``meters`` block, and the metrics it may give a window
+    name: str = ""
+    metrics: tuple[str, ...] = ()
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most probes hold nothing
+        """Release what the probe holds open (a file descriptor, a hook)."""
+
     @abstractmethod
     def read(self) -> object:
         """The reading now; opaque to the window."""

@@ -14,6 +14,8 @@ ORDER = (
     "cpu_ms",
     "gpu_ms",
     "peak_rss_mb",
+    "disk_read_bytes",
+    "disk_write_bytes",
     "energy_j",
     "energy_cpu_j",
     "energy_dram_j",

@@ -22,7 +22,8 @@ ENERGY_KINDS: tuple[EnergyKind, ...] = ("measured", "attributed", "estimated", "
 #:  - ``provider``: usage reported by the model provider
 #:  - ``given``: an integer the test passed in
 #:  - ``derived``: computed from other metrics (sums, prices)
-SOURCE_LABELS = ("timer", "counted", "provider", "given", "derived", *ENERGY_KINDS)
+#:  - ``kernel``: the operating system's own per-process counters (``/proc/self/io``)
+SOURCE_LABELS = ("timer", "counted", "provider", "given", "derived", "kernel", *ENERGY_KINDS)
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
@@ -46,6 +47,9 @@ NOISY_NAMES = frozenset(
         "energy_gpu_j",
         "energy_dram_j",
         "peak_rss_mb",
+        # --ragcost-system: what the process made the storage layer read and write
+        "disk_read_bytes",
+        "disk_write_bytes",
         # under load (ragcost.load): wait before start, the queue found, busy workers,
         # and the level's throughput (higher is better: its budget is a floor)
         "wait_ms",
@@ -70,6 +74,8 @@ UNITS: Mapping[str, str] = {
     "energy_gpu_j": "J",
     "energy_dram_j": "J",
     "peak_rss_mb": "MiB",
+    "disk_read_bytes": "bytes",
+    "disk_write_bytes": "bytes",
     "wait_ms": "ms",
     "queue_depth": "requests",
     "active_workers": "workers",
