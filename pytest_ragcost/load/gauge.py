@@ -12,6 +12,8 @@ import time
 import weakref
 from dataclasses import dataclass
 
+from ..run.model import JSON
+
 
 @dataclass(frozen=True)
 class GaugeReading:
@@ -113,7 +115,7 @@ class Window:
     entered: int
     wait_ms_mean: float | None
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, JSON]:
         return {
             "name": self.name,
             "queue_depth_mean": self.depth_mean,

@@ -27,15 +27,15 @@ time-averaged ``queue_depth_mean`` and ``in_flight_mean``, and each tracked queu
 
 from __future__ import annotations
 
-import math
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..meters.window import Figures
 from ..run import RequestRecord
+from ..run.codec import encode_load
 from ..run.model import LoadFigures, LoadLevel
 from . import context
 from .bounded import BoundedCaller, Job
@@ -58,49 +58,25 @@ _PROCESS = ("wall_ms", *_SHARED, "peak_rss_mb")
 
 @dataclass(frozen=True)
 class LoadReport:
-    """What ``ragcost.load()`` returns: the level's figures (also in the JSON report)."""
+    """What ``ragcost.load()`` returns: the level's figures (also in the JSON report).
+    ``report["throughput_rps"]`` reads a figure by its name in the JSON."""
 
-    figures: Mapping[str, Any]
+    figures: LoadFigures
 
     def __getitem__(self, key: str) -> Any:
-        return self.figures[key]
+        return encode_load(self.figures)[key]
 
     @property
     def throughput_rps(self) -> float:
-        return float(self.figures["throughput_rps"])
+        return self.figures.throughput_rps
 
     @property
     def queue_depth_mean(self) -> float:
-        return float(self.figures["queue_depth_mean"])
+        return self.figures.queue_depth_mean
 
     @property
     def errors(self) -> list[str]:
-        return list(self.figures.get("first_errors", []))
-
-
-def level_record(figures: Mapping[str, Any]) -> LoadFigures:
-    """The run model's record of a level's figures (``ScenarioRun.load``)."""
-    spec = dict(figures.get("spec") or {})
-    backlog = figures.get("backlog")
-    return LoadFigures(
-        level=str(figures["level"]),
-        mode="open" if figures.get("mode") == "open" else "closed",
-        spec=LoadLevel(**{k: spec[k] for k in LoadLevel.__dataclass_fields__ if k in spec}),
-        requests=int(figures["requests"]),
-        errors=int(figures["errors"]),
-        timeouts=int(figures["timeouts"]),
-        elapsed_s=float(figures["elapsed_s"]),
-        throughput_rps=float(figures["throughput_rps"]),
-        wait_ms_mean=float(figures.get("wait_ms_mean", 0.0)),
-        queue_depth_mean=float(figures.get("queue_depth_mean", 0.0)),
-        queue_depth_max=float(figures.get("queue_depth_max", 0.0)),
-        in_flight_mean=float(figures.get("in_flight_mean", 0.0)),
-        offered_rps=None if figures.get("offered_rps") is None else float(
-            figures["offered_rps"]),
-        queues=tuple(dict(q) for q in figures.get("queues", ())),
-        first_errors=tuple(str(e) for e in figures.get("first_errors", ())),
-        backlog=dict(backlog) if isinstance(backlog, Mapping) else None,
-    )
+        return list(self.figures.first_errors)
 
 
 def run(
@@ -205,9 +181,8 @@ def run(
         calls.adopt(records, figures)
     else:
         if first_errors:
-            n = figures["errors"]
             msg = (
-                f"{n} of {figures['requests']} requests failed under load "
+                f"{figures.errors} of {figures.requests} requests failed under load "
                 f"({spec.level}); first: {first_errors[0]}"
             )
             raise RuntimeError(msg)
@@ -265,7 +240,7 @@ def _records(driven: Driven[Any], level: Figures) -> list[RequestRecord]:
     return out
 
 
-def _figures(driven: Driven[Any], first_errors: list[str], errors: int) -> dict[str, Any]:
+def _figures(driven: Driven[Any], first_errors: list[str], errors: int) -> LoadFigures:
     spec = driven.spec
     pairs = _done(driven)
     done = [s for s, _ in pairs]
@@ -283,35 +258,21 @@ def _figures(driven: Driven[Any], first_errors: list[str], errors: int) -> dict[
     waits = [
         (s.start_ns - s.intended_ns + s.queue_wait_ns) / 1e6 for s in done
     ]
-    figures: dict[str, Any] = {
-        "level": spec.level,
-        "mode": spec.mode,
-        "spec": spec.to_dict(),
-        "requests": len(done),
-        "errors": failed,
-        "timeouts": timeouts,
-        "elapsed_s": elapsed,
-        "throughput_rps": ok / elapsed,
-        "wait_ms_mean": sum(waits) / len(waits) if waits else 0.0,
-        "queue_depth_mean": depth,
-        "queue_depth_max": depth_max,
-        "in_flight_mean": service_s / elapsed,
-        "queues": [w.to_dict() for w in driven.queues],
-        "first_errors": list(first_errors),
-    }
-    if spec.rate is not None:
-        figures["offered_rps"] = spec.rate
-    if driven.backlog is not None:
-        figures["backlog"] = driven.backlog.to_dict()
-    return figures
-
-
-def throughput_se(figures: Mapping[str, Any]) -> float | None:
-    """A standard error for ``throughput_rps``: completions counted over a window vary
-    like a Poisson count (sd sqrt(n)), which is on the safe (large) side for a closed
-    loop, whose completions are more regular than that."""
-    n = int(figures.get("requests", 0)) - int(figures.get("errors", 0))
-    rate = float(figures.get("throughput_rps", 0.0))
-    if n < 2:
-        return None
-    return rate / math.sqrt(n)
+    return LoadFigures(
+        level=spec.level,
+        mode=spec.mode,
+        spec=LoadLevel(**spec.to_dict()),
+        requests=len(done),
+        errors=failed,
+        timeouts=timeouts,
+        elapsed_s=elapsed,
+        throughput_rps=ok / elapsed,
+        wait_ms_mean=sum(waits) / len(waits) if waits else 0.0,
+        queue_depth_mean=depth,
+        queue_depth_max=depth_max,
+        in_flight_mean=service_s / elapsed,
+        offered_rps=spec.rate,
+        queues=tuple(w.to_dict() for w in driven.queues),
+        first_errors=tuple(first_errors),
+        backlog=driven.backlog.to_dict() if driven.backlog is not None else None,
+    )

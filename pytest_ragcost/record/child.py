@@ -14,11 +14,12 @@ records wall time only; :meth:`MeteredCalls.level_window` meters the whole level
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..meters.window import WALL_ONLY, Window
 from ..run import RequestRecord
+from ..run.model import LoadFigures
 from .checks import RagcostUsageError
 from .request import RequestRecorder
 
@@ -77,7 +78,7 @@ class MeteredCalls:
         level_plan: Callable[[], Window],
         counter: Any,
         token_notes: dict[str, str],
-        adopt: Callable[[Sequence[RequestRecord], Mapping[str, Any]], None],
+        adopt: Callable[[Sequence[RequestRecord], LoadFigures], None],
     ) -> None:
         self.metering = metering
         self._binding = binding
@@ -104,6 +105,6 @@ class MeteredCalls:
         request.open()
         return CallRequest(request, self._binding)
 
-    def adopt(self, records: Sequence[RequestRecord], figures: Mapping[str, Any]) -> None:
+    def adopt(self, records: Sequence[RequestRecord], figures: LoadFigures) -> None:
         """Hand the level's records (in the order to keep) and figures to the recorder."""
         self._adopt(records, figures)

@@ -98,7 +98,7 @@ class Recorder:
         self._threads = ThreadBinding()
         self._iterating = False
         self._marker_load = dict(marker_load or {})
-        self._load: dict[str, Any] = {}
+        self._load: LoadFigures | None = None
 
     def _plan(self, kind: str) -> Plan:
         return WALL_ONLY if self.meters is None else self.meters.plan(kind)
@@ -140,7 +140,7 @@ class Recorder:
         if self._iterating:
             msg = "ragcost.requests() cannot be nested inside another ragcost.requests() loop"
             raise RagcostUsageError(msg)
-        if self._load or self._threads.request is not None:
+        if self._load is not None or self._threads.request is not None:
             msg = (
                 "ragcost.requests() cannot be used in a test that calls ragcost.load(): "
                 "the load driver opens one request per call of the function it drives"
@@ -261,7 +261,7 @@ class Recorder:
             samples=tuple(self._samples),
             meters=energy,
             token_notes=dict(self.token_notes),
-            load=_level_record(self._load) if self._load else None,
+            load=self._load,
             knobs=dict(self.knobs),
             sweep=self.sweep,
         )
@@ -299,7 +299,7 @@ class Recorder:
         from ..load.runner import run
         from ..load.spec import LoadSpecError, parse
 
-        if self._load or self._records or self._iterating:
+        if self._load is not None or self._records or self._iterating:
             msg = (
                 "ragcost.load() runs one load level per test, on its own: give each level its "
                 "own test and scenario (parametrize, e.g. scenario='qa-u{users}')"
@@ -328,8 +328,8 @@ class Recorder:
             report = run(self.calls(), fn, items, spec, limit, warmup)
         except LoadSpecError as exc:
             raise RagcostUsageError(str(exc)) from None
-        if not self._load:
-            self._load = dict(report.figures)
+        if self._load is None:
+            self._load = report.figures
         return report
 
     def calls(self) -> MeteredCalls:
@@ -346,10 +346,10 @@ class Recorder:
     def _level_window(self) -> Window:
         return self._plan("level").open()
 
-    def _adopt(self, records: Sequence[RequestRecord], figures: Mapping[str, Any]) -> None:
+    def _adopt(self, records: Sequence[RequestRecord], figures: LoadFigures) -> None:
         for record in records:
             self._records.append(replace(record, index=len(self._records)))
-        self._load = dict(figures)
+        self._load = figures
 
     def queue(
         self, pool: Any, name: str | None = None
@@ -366,9 +366,3 @@ class Recorder:
             return track(pool, name)
         except QueueUsageError as exc:
             raise RagcostUsageError(str(exc)) from None
-
-
-def _level_record(figures: Mapping[str, Any]) -> LoadFigures:
-    from ..load.runner import level_record
-
-    return level_record(figures)
