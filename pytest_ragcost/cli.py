@@ -12,6 +12,7 @@
     ragcost history list|show|export|prune       the run history (SQLite or PostgreSQL)
     ragcost bisect GOOD BAD [--metric KEY] [-- PYTEST ARGS]
                                                  the first commit that moved a metric
+    ragcost estimate [--json] [-- PYTEST ARGS]   what a run would spend, before it runs
 
 An output option takes its path as its value, as the plugin's flags do
 (``--ragcost-html=PATH``, ``--ragcost-csv=DIR``); ``-`` sends it to stdout.
@@ -386,6 +387,28 @@ def _bisect(args: argparse.Namespace, out: io.StringIO) -> int:
     return EXIT_OK
 
 
+def _estimate(args: argparse.Namespace, out: io.StringIO) -> int:
+    import json
+
+    from .estimate import text, to_json
+    from .preflight import collect
+
+    found, est, problem = collect(args.pytest_args)
+    if problem is not None:
+        raise CliError(f"estimate: {problem}")
+    if est is None:
+        # pytest's own words: a bad option, a collection error, a bad marker
+        lines = [ln for ln in found.output.splitlines() if ln.strip()]
+        said = "\n".join(lines[-15:])
+        raise CliError(f"estimate: collecting the tests failed (pytest exit code "
+                       f"{found.exit_code}):\n{said}")
+    if args.json:
+        out.write(json.dumps(to_json(est), indent=1) + "\n")
+    else:
+        out.write(text(est))
+    return EXIT_OK
+
+
 def _export(args: argparse.Namespace, out: io.StringIO) -> int:
     from .report.outputs import csv_texts, frontiers
 
@@ -550,6 +573,20 @@ def _parser() -> argparse.ArgumentParser:
                    help="ragcost.yaml whose tolerances judge noisy metrics (default: "
                    "./ragcost.yaml when there is one, else 5%%)")
     p.set_defaults(func=_bisect)
+    p = sub.add_parser(
+        "estimate",
+        help="what a run would spend (requests, tokens, dollars, CPU/GPU seconds, minutes), "
+        "before it runs (pytest args after --)",
+        description="Collect the tests the pytest arguments select (nothing runs) and add "
+        "up what each scenario would spend, from the per-item baselines "
+        "(ragcost.items.json), ragcost.yaml, the history and the price table. Items never "
+        "measured are counted offline when the test hands ragcost.requests() a module-level "
+        "list, else marked unknown. The pytest arguments go after --: ragcost estimate "
+        "--json -- tests/ -k qa --ragcost-requests=20",
+    )
+    p.add_argument("--json", action="store_true",
+                   help="print the estimate as JSON (fields in docs/cli.md)")
+    p.set_defaults(func=_estimate)
     return parser
 
 

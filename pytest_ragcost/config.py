@@ -66,6 +66,9 @@ class Settings:
     profile: ProfileMode | None = None
     #: system figures per stage and request (``--ragcost-system``): disk I/O bytes
     system: bool = False
+    #: refuse to start a run whose pre-flight estimate exceeds this many dollars
+    #: (``--ragcost-max-usd``); None when no cap is set
+    max_usd: float | None = None
 
 
 def parse_meters(value: str, where: str) -> tuple[str, ...]:
@@ -339,6 +342,26 @@ def _profile(value: Any, source: Source) -> ProfileMode | None:
     raise SettingsError(msg)
 
 
+def max_usd(value: Any, where: str) -> float:
+    """A dollar cap: a finite number >= 0, with an optional leading ``$``."""
+    text = str(value).strip()
+    try:
+        number = float(text[1:] if text.startswith("$") else text)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number < 0:
+        msg = (
+            f"{where} must be a number of dollars >= 0 (got {value!r}), e.g. "
+            "--ragcost-max-usd=2.50"
+        )
+        raise SettingsError(msg)
+    return number
+
+
+def _max_usd(value: Any, source: Source) -> float:
+    return max_usd(value, source.where)
+
+
 OPTIONS: tuple[Option, ...] = (
     Option(
         "enabled", "--ragcost", kind="switch", parse=_bool, default=False,
@@ -483,6 +506,16 @@ OPTIONS: tuple[Option, ...] = (
         help="Also measure system figures per stage and request: disk_read_bytes and "
         "disk_write_bytes (what the process made the storage layer read and write, from "
         "/proc/self/io; Linux).",
+    ),
+    Option(
+        "max_usd", "--ragcost-max-usd", metavar="USD", parse=_max_usd,
+        ini="ragcost_max_usd",
+        ini_help="Refuse to start a run estimated to cost more dollars (like "
+        "--ragcost-max-usd).",
+        help="Refuse to start a run whose pre-flight estimate (as `ragcost estimate` "
+        "prints it, from the per-item baselines, ragcost.yaml, the history and the price "
+        "table) exceeds USD dollars: a usage error naming the estimate and the cap. A run "
+        "with requests of unknown cost is refused too, saying how many.",
     ),
 )
 

@@ -35,3 +35,7 @@ def requests_cap(config: pytest.Config) -> int | None:
     """``--ragcost-requests``, which caps scenarios with or without metering."""
     settings = config.stash.get(SETTINGS_KEY, None)
     return settings.requests if settings is not None else None
+
+#: the plugin name of ``ragcost estimate``'s collector: beside it the plugin collects
+#: and meters nothing
+COLLECTOR = "ragcost-estimate"

@@ -14,7 +14,7 @@ import pytest
 
 from .config import BY_FIELD, OPTIONS, Settings, SettingsError, resolve
 from .fixtures import ragcost  # noqa: F401 - the fixture, registered by import
-from .keys import SESSION_KEY, SETTINGS_KEY
+from .keys import COLLECTOR, SESSION_KEY, SETTINGS_KEY
 from .marker import MARKER_HELP
 
 
@@ -86,14 +86,31 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     settings = _settings(config)
     config.stash[SETTINGS_KEY] = settings
-    if not settings.enabled:
-        return
+    if not settings.enabled or config.pluginmanager.has_plugin(COLLECTOR):
+        return  # off, or `ragcost estimate` collecting: nothing is metered
     from .session import RagcostSession
 
     session = RagcostSession(config, settings)
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, "ragcost-session")
     session.start()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """``--ragcost-max-usd`` under pytest-xdist: checked on the controller before its
+    workers start (it collects nothing itself)."""
+    config = session.config
+    if (
+        config.stash[SETTINGS_KEY].max_usd is None
+        or hasattr(config, "workerinput")
+        or not config.pluginmanager.has_plugin("dsession")
+        or config.pluginmanager.has_plugin(COLLECTOR)
+    ):
+        return
+    from .preflight import check_cap_distributed
+
+    check_cap_distributed(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -124,3 +141,15 @@ def pytest_collection_modifyitems(
         check_items(items)
     except MarkerError as exc:
         raise pytest.UsageError(f"pytest-ragcost: {exc}") from None
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """``--ragcost-max-usd``: the estimate of what was selected, checked before anything
+    runs."""
+    if session.config.stash[SETTINGS_KEY].max_usd is None or hasattr(
+        session.config, "workerinput"
+    ):
+        return  # an xdist worker: its controller checked before starting it
+    from .preflight import check_cap
+
+    check_cap(session)

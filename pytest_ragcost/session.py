@@ -84,6 +84,7 @@ class RagcostSession:
         self._failed_suite = False  # a suite-level error (two tests claim one scenario)
         self._finished = False
         self._interrupted = False  # Ctrl-C: write nothing
+        self._refused = False  # --ragcost-max-usd refused the run before it started
         self._stopped = False  # -x, --maxfail: write what ran, call nothing STALE
         self._complete = False  # the whole suite ran to its end (a missing scenario is STALE)
         self._xunit2 = junit.is_xunit2(config)
@@ -469,10 +470,17 @@ class RagcostSession:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self._finish(session)
 
+    def refuse(self) -> None:
+        """The run was refused before any test ran (``--ragcost-max-usd``): it writes
+        nothing, no history row, no output file, no STALE verdicts, and says nothing."""
+        self._refused = True
+
     def _finish(self, session: pytest.Session) -> None:
         if self._finished:
             return
         self._finished = True
+        if self._refused:
+            return
         if self.spans is not None:
             for note in self.spans.shutdown():
                 self._note(note)
@@ -571,7 +579,7 @@ class RagcostSession:
         session.testsfailed += written.failed
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if xdist.is_worker(self.config):
+        if xdist.is_worker(self.config) or self._refused:
             return
         from .report.terminal import summary_lines
 

@@ -48,6 +48,7 @@ EXAMPLES: dict[str, tuple[Any, Any, Any, Any]] = {
     "ab_rounds": ("4", 4, "8", 8),
     "profile": ("failed", "failed", "All", "all"),
     "system": (True, True, "on", True),
+    "max_usd": ("$2.50", 2.5, " 0 ", 0.0),
 }
 
 #: field -> the setting it gives when neither source sets it
@@ -73,6 +74,7 @@ DEFAULTS: dict[str, Any] = {
     "ab_rounds": 6,
     "profile": None,
     "system": False,
+    "max_usd": None,
 }
 
 

@@ -11,6 +11,7 @@ from .backends import HistoryError, redact
 from .lineage import Lineage, lineage_of
 from .schema import LATEST as SCHEMA_VERSION
 from .store import (
+    LatestRun,
     MetricRow,
     PruneResult,
     RunDetail,
@@ -30,6 +31,7 @@ __all__ = [
     "DEFAULT_PATH",
     "SCHEMA_VERSION",
     "HistoryError",
+    "LatestRun",
     "Lineage",
     "MetricRow",
     "PruneResult",

@@ -158,6 +158,19 @@ class TrendRun:
 
 
 @dataclass(frozen=True)
+class LatestRun:
+    """A scenario's latest run in the history, as a pre-flight estimate reads it: its
+    requests, each metric key's mean per request, and the models its tokens were
+    counted for."""
+
+    run_id: str
+    ts: datetime
+    requests: int
+    means: Mapping[str, float]
+    models: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class PruneResult:
     """What a prune dropped: the per-request rows of ``runs`` runs older than ``cutoff``."""
 
@@ -418,6 +431,39 @@ class Store:
             entry[3].setdefault(scenario, {})[key] = float(value)
         return [TrendRun(run_id, ts, sha, branch, values)
                 for run_id, (ts, sha, branch, values) in runs.items()]
+
+    def latest(self, project: str, scenarios: Iterable[str]) -> dict[str, LatestRun]:
+        """Per scenario, its latest run by ``project`` on any machine (blesses and A/B
+        sides included: each measured what the scenario spends)."""
+        wanted = sorted(set(scenarios))
+        if not wanted:
+            return {}
+        rows = self.backend.query(
+            "SELECT l.scenario, l.run_id, l.ts, l.requests, rm.metric_key, rm.value"
+            " FROM (SELECT run_id, scenario, ts, requests, ROW_NUMBER() OVER"
+            " (PARTITION BY scenario ORDER BY ts DESC, run_id) AS k"
+            f" FROM run_scenario WHERE project = ? AND scenario IN ({_marks(wanted)})) l"
+            " LEFT JOIN run_metric rm ON rm.run_id = l.run_id AND rm.scenario = l.scenario"
+            " AND rm.stat = 'mean' WHERE l.k = 1",
+            (project, *wanted),
+        )
+        found: dict[str, tuple[str, datetime, int, dict[str, float]]] = {}
+        for scenario, run_id, ts, n, key, value in rows:
+            entry = found.setdefault(scenario, (run_id, utc(ts), int(n), {}))
+            if key is not None and value is not None:
+                entry[3][key] = float(value)
+        out: dict[str, LatestRun] = {}
+        for scenario, (run_id, ts, n, means) in found.items():
+            models = sorted({
+                str(m) for (m,) in self.backend.query(
+                    "SELECT DISTINCT t.model FROM tokens t JOIN request q"
+                    " ON q.id = t.request_id WHERE q.run_id = ? AND q.scenario = ?"
+                    " AND t.model IS NOT NULL",
+                    (run_id, scenario),
+                )
+            })
+            out[scenario] = LatestRun(run_id, ts, n, means, tuple(models))
+        return out
 
     def _lineage_clause(self, project: str, lineage: Lineage) -> tuple[str, list[Any]]:
         parts: list[str] = []
