@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib
+import subprocess
 import sys
 import time
 import warnings
@@ -415,3 +416,35 @@ def test_real_pynvml_on_this_host_gives_a_reason_not_an_exception() -> None:
     lazy = probe(visible_devices=None)
     assert isinstance(lazy, Unavailable)
     assert lazy.reason == result.reason
+
+
+def test_a_library_that_does_not_load_is_named_without_pynvml() -> None:
+    from pytest_ragcost.meters.nvml import _library_missing
+
+    reason = _library_missing(name="libragcost-no-such-library.so.1")
+    assert reason == ("NVML Shared Library Not Found (libnvidia-ml.so.1 was not found: no "
+                      "NVIDIA driver is installed on this host)")
+    # elsewhere pynvml looks in places of its own: it is asked
+    assert _library_missing(platform="win32", name="libragcost-no-such-library.so.1") is None
+
+
+def test_a_host_without_nvml_is_told_so_without_importing_pynvml() -> None:
+    try:
+        ctypes.CDLL("libnvidia-ml.so.1")
+    except OSError:
+        pass
+    else:
+        pytest.skip("NVML's library loads on this host")
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the library is looked for without pynvml on Linux only")
+    probe_code = (
+        "import sys\n"
+        "from pytest_ragcost.meters.nvml import probe\n"
+        "print(probe(visible_devices=None).reason)\n"
+        "print('pynvml' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe_code], capture_output=True, text=True,
+                         check=True)
+    reason, imported = out.stdout.splitlines()
+    assert reason.startswith("NVML could not start: NVML Shared Library Not Found (")
+    assert imported == "False"

@@ -1,6 +1,8 @@
 """NVIDIA GPU energy, busy time and memory through NVML (``pip install 'pytest-ragcost[gpu]'``).
 
-The ``pynvml`` module of ``nvidia-ml-py`` is imported only when :func:`probe` runs.
+The ``pynvml`` module of ``nvidia-ml-py`` is imported only when :func:`probe` runs, and on
+Linux only once NVML's library loads: a host with no NVIDIA driver (most CI runners) is
+told so without importing it.
 
 Energy (domain ``gpu``), per device, summed over the selected devices:
 
@@ -35,9 +37,12 @@ reports energy for the whole board only.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import enum
 import importlib
+import importlib.util
 import os
+import sys
 import threading
 import time
 import warnings
@@ -51,6 +56,13 @@ from .base import EnergyDelta, EnergyMeter, Unavailable
 __all__ = ["FROM_ENV", "GpuDevice", "NvmlMeter", "NvmlReadError", "NvmlSnapshot", "probe"]
 
 _INSTALL_HINT: Final = "pip install 'pytest-ragcost[gpu]'"
+#: the library pynvml loads on Linux (by this name, through the dynamic loader)
+LINUX_LIBRARY: Final = "libnvidia-ml.so.1"
+#: pynvml's words for a library that would not load (NVML_ERROR_LIBRARY_NOT_FOUND)
+_LIBRARY_NOT_FOUND: Final = "NVML Shared Library Not Found"
+_NO_DRIVER_HINT: Final = (
+    " (libnvidia-ml.so.1 was not found: no NVIDIA driver is installed on this host)"
+)
 _REQUIRED: Final = (
     "nvmlInit",
     "nvmlShutdown",
@@ -375,6 +387,13 @@ def probe(
             "nvml", f"poll_interval_s must be a positive number of seconds, got {poll_interval_s!r}"
         )
     if nvml is None:
+        if _find_spec("pynvml") is None:
+            return Unavailable("nvml", f"the pynvml module is not installed; {_INSTALL_HINT}")
+        if visible is not None and visible.strip() == "":
+            return Unavailable("nvml", "CUDA_VISIBLE_DEVICES is empty, so no GPU is visible")
+        if (missing_library := _library_missing()) is not None:
+            # what nvmlInit would say, without importing pynvml (about 10 ms) to hear it
+            return Unavailable("nvml", f"NVML could not start: {missing_library}")
         try:
             # The deprecated `pynvml` distribution wraps nvidia-ml-py and warns on import;
             # under -W error that warning must not break the session.
@@ -410,10 +429,29 @@ def probe(
     return meter_or_reason
 
 
+def _find_spec(name: str) -> object:
+    try:
+        return importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+
+
+def _library_missing(platform: str = sys.platform, name: str = LINUX_LIBRARY) -> str | None:
+    """On Linux, why NVML's library does not load (None when it loads, or elsewhere:
+    pynvml looks for it in other places there)."""
+    if not platform.startswith("linux"):
+        return None
+    try:
+        ctypes.CDLL(name)
+    except OSError:
+        return _LIBRARY_NOT_FOUND + _NO_DRIVER_HINT
+    return None
+
+
 def _init_hint(nvml: ModuleType, exc: Exception) -> str:
     value = getattr(exc, "value", None)
     if value == getattr(nvml, "NVML_ERROR_LIBRARY_NOT_FOUND", object()):
-        return " (libnvidia-ml.so.1 was not found: no NVIDIA driver is installed on this host)"
+        return _NO_DRIVER_HINT
     if value == getattr(nvml, "NVML_ERROR_DRIVER_NOT_LOADED", object()):
         return " (the NVIDIA kernel driver is not loaded: check `nvidia-smi`)"
     if value == getattr(nvml, "NVML_ERROR_NO_PERMISSION", object()):
