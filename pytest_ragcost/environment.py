@@ -38,10 +38,22 @@ def _versions() -> dict[str, str]:
     out: dict[str, str] = {}
     for name in _PACKAGES:
         try:
-            out[name] = metadata.version(name)
+            dist = metadata.distribution(name)
         except metadata.PackageNotFoundError:
             continue
+        out[name] = _version_of(dist)
     return out
+
+
+def _version_of(dist: metadata.Distribution) -> str:
+    """The ``Version:`` header of a package's metadata. Read from the header lines: the
+    library parses the whole file as e-mail, long description and all, which cost a run
+    about 1 ms a package."""
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    for line in text.partition("\n\n")[0].splitlines():
+        if line.startswith("Version:"):
+            return line.removeprefix("Version:").strip()
+    return str(dist.version)
 
 
 _GIT_STATUS = ["git", "status", "--porcelain=v2", "--branch", "--untracked-files=no"]

@@ -112,3 +112,19 @@ def test_the_start_of_a_run_leaves_commit_and_packages_for_the_end(repo: Path) -
     assert env["git"]["commit"] == _git(repo, "rev-parse", "HEAD")
     assert "pytest" in env["packages"]
     assert env == fingerprint(meters, repo)
+
+
+def test_package_versions_are_the_ones_the_metadata_gives() -> None:
+    from importlib import metadata
+
+    from pytest_ragcost.environment import _PACKAGES, _versions
+
+    found = _versions()
+    assert "pytest" in found
+    expected = {}
+    for name in _PACKAGES:
+        try:
+            expected[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    assert found == expected
