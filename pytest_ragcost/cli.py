@@ -8,6 +8,7 @@
     ragcost export RUN.json --csv DIR            requests.csv and configs.csv
     ragcost compare RUN.json [--config FILE] [--strict]
                                                  verdicts of a saved run against a budget file
+    ragcost merge RUN.json... -o RUN.json        shard runs of one commit as one run
     ragcost ab REF [--rounds N] [-- PYTEST ARGS] head against a git ref, same job, alternating
     ragcost history list|show|export|prune       the run history (SQLite or PostgreSQL)
     ragcost bisect GOOD BAD [--metric KEY] [-- PYTEST ARGS]
@@ -36,11 +37,14 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
 from .run import Outcome, ScenarioRun
 from .run.model import Run
+
+if TYPE_CHECKING:
+    from .compare.gate import Gate
 
 EXIT_OK = 0
 EXIT_GATE_FAILED = 1
@@ -213,28 +217,38 @@ def _report(args: argparse.Namespace, out: io.StringIO) -> int:
     return EXIT_OK
 
 
-def _compare(args: argparse.Namespace, out: io.StringIO) -> int:
-    from .compare.evaluate import QualityScores, evaluate, exit_code, stale_scenarios
+def _load_gate(config_arg: str | None, saved: Run) -> tuple[Path, Gate]:
+    """The budget file ``--config`` names (default ./ragcost.yaml, which may be absent:
+    every scenario is NEW then), read for the saved run's environment."""
     from .compare.gate import GateError, load_gate
     from .config import Settings
-    from .quality.gate import scores_path
-    from .quality.store import ScoreStoreError, load_scores
-    from .report.terminal import verdict_table
 
-    saved = _load_run(Path(args.run))
-    explicit = args.config is not None
-    config = Path(args.config if explicit else "ragcost.yaml")
+    explicit = config_arg is not None
+    config = Path(config_arg if config_arg is not None else "ragcost.yaml")
     if explicit and not config.exists() and not config.is_symlink():
         raise CliError(
             f"{config}: no such file (named by --config); give the path of an existing "
             "ragcost.yaml, or leave --config out to use ./ragcost.yaml when there is one"
         )
-    settings = Settings(enabled=True, config_path=config)
     try:
-        gate = load_gate(settings, saved.environment)
-        assert gate is not None
+        gate = load_gate(Settings(enabled=True, config_path=config), saved.environment)
+    except GateError as exc:
+        raise CliError(str(exc)) from None
+    assert gate is not None
+    return config, gate
+
+
+def _compare(args: argparse.Namespace, out: io.StringIO) -> int:
+    from .compare.evaluate import QualityScores, evaluate, exit_code, stale_scenarios
+    from .quality.gate import scores_path
+    from .quality.store import ScoreStoreError, load_scores
+    from .report.terminal import verdict_table
+
+    saved = _load_run(Path(args.run))
+    config, gate = _load_gate(args.config, saved)
+    try:
         store = load_scores(scores_path(gate.path))
-    except (GateError, ScoreStoreError) as exc:
+    except ScoreStoreError as exc:
         raise CliError(str(exc)) from None
     if not gate.exists:
         # on stderr: stdout holds only the verdict tables
@@ -262,6 +276,41 @@ def _compare(args: argparse.Namespace, out: io.StringIO) -> int:
 
         _write_file(Path(args.json), run_json(replace(saved, outcomes=outcomes)))
     return exit_code(outcomes, strict=args.strict)
+
+
+def _merge(args: argparse.Namespace, out: io.StringIO) -> int:
+    from .report.outputs import run_json
+    from .run.merge import MergeError, merge_runs
+
+    runs = [(str(path), _load_run(Path(path))) for path in args.runs]
+    try:
+        merged = merge_runs(runs)
+    except MergeError as exc:
+        raise CliError(str(exc)) from None
+    run = merged.run
+    measured = len(run.outcomes)
+    stale = 0
+    if run.complete:
+        # as the plugin does after a whole run: the budget's scenarios no shard ran
+        from .compare.evaluate import stale_scenarios
+
+        _, gate = _load_gate(args.config, run)
+        if gate.exists:
+            for verdict in stale_scenarios(gate, (o.run.scenario for o in run.outcomes)):
+                run.outcomes.append(Outcome(run=ScenarioRun(verdict.scenario, "", ()),
+                                            verdicts=[verdict]))
+                stale += 1
+    _write_file(Path(args.output), run_json(run))
+    if merged.incomplete is None:
+        what = "complete: the shards ran every test of the suite"
+        if stale:
+            what += f"; {stale} scenario(s) of the budget file no shard ran are STALE"
+    else:
+        what = (f"not complete: {merged.incomplete}; no scenario missing from it is called "
+                "STALE")
+    out.write(f"ragcost: merged {len(runs)} run(s), {measured} scenario(s), into "
+              f"{args.output}; {what}\n")
+    return EXIT_OK
 
 
 def _noise_books(
@@ -534,6 +583,20 @@ def _parser() -> argparse.ArgumentParser:
         "postgresql:// URL reads that store; none uses the prior alone",
     )
     p.set_defaults(func=_compare)
+    p = sub.add_parser(
+        "merge",
+        help="shard runs of one commit, configuration and environment (a CI matrix) as "
+        "one run",
+    )
+    p.add_argument("runs", nargs="+", metavar="RUN.json",
+                   help="the shards' --ragcost-json runs")
+    p.add_argument("-o", "--output", required=True, metavar="RUN.json",
+                   help="where the merged run goes (ragcost compare, report and export "
+                   "read it as one run of the whole suite)")
+    p.add_argument("--config", default=None,
+                   help="the budget file whose scenarios no shard ran are STALE in a "
+                   "complete merge, as after a whole run (default: ./ragcost.yaml)")
+    p.set_defaults(func=_merge)
     p = sub.add_parser(
         "ab",
         help="same-job A/B: head against a git ref in alternating rounds (pytest args after --)",

@@ -61,6 +61,8 @@ class Settings:
     #: same-job A/B against this git ref (``--ragcost-ab``), in this many rounds
     ab_ref: str | None = None
     ab_rounds: int = 6
+    #: run only slice ``index`` of ``count`` (``--ragcost-shard=I/N``), for a CI matrix
+    shard: tuple[int, int] | None = None
     #: sampling profiles per stage (``--ragcost-profile``), kept for the scenarios that
     #: failed a gate (``failed``) or for all; None when off
     profile: ProfileMode | None = None
@@ -362,6 +364,22 @@ def _max_usd(value: Any, source: Source) -> float:
     return max_usd(value, source.where)
 
 
+def _shard(value: Any, source: Source) -> tuple[int, int]:
+    text = str(value).strip()
+    index_text, _, count_text = text.partition("/")
+    try:
+        index, count = int(index_text), int(count_text)
+    except ValueError:
+        index = count = 0
+    if not 1 <= index <= count:
+        msg = (
+            f"{source.where} takes I/N, the slice I of N slices, 1 <= I <= N (got "
+            f"{value!r}); e.g. --ragcost-shard=2/4 in the second job of a matrix of four"
+        )
+        raise SettingsError(msg)
+    return index, count
+
+
 OPTIONS: tuple[Option, ...] = (
     Option(
         "enabled", "--ragcost", kind="switch", parse=_bool, default=False,
@@ -490,6 +508,12 @@ OPTIONS: tuple[Option, ...] = (
         ini_help="Alternating rounds of --ragcost-ab (like --ragcost-ab-rounds).",
         help="Alternating rounds of --ragcost-ab (default 6: an even count lets each side "
         "go first equally often).",
+    ),
+    Option(
+        "shard", "--ragcost-shard", metavar="I/N", parse=_shard,
+        help="Run slice I of N of the selected tests (every N-th in node id order, from "
+        "the I-th), for a CI matrix whose jobs each run one slice; 'ragcost merge' puts "
+        "their --ragcost-json runs back together as one run of the whole suite.",
     ),
     Option(
         "profile", "--ragcost-profile", kind="optional", const="failed", metavar="failed|all",

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .compare.frontier import Frontier
     from .compare.gate import Gate
     from .profile.sampler import ScenarioProfile
+    from .run.model import Selection
 
 
 @dataclass
@@ -50,6 +51,7 @@ def write_outputs(
     gate: Gate | None,
     *,
     complete: bool,
+    selection: Selection | None = None,
     xdist_workers: int = 0,
     profiles: Mapping[str, ScenarioProfile] | None = None,
 ) -> Written:
@@ -92,7 +94,7 @@ def write_outputs(
 
         run = Run(
             environment=environment, outcomes=list(outcomes), complete=complete,
-            created=created, version=__version__,
+            created=created, version=__version__, selection=selection,
             settings=RunSettings(
                 meters=tuple(settings.meters), requests_cap=settings.requests,
                 update=settings.update, strict=settings.strict,

@@ -86,6 +86,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     settings = _settings(config)
     config.stash[SETTINGS_KEY] = settings
+    if not settings.enabled and settings.shard is not None:
+        raise pytest.UsageError(
+            "pytest-ragcost: --ragcost-shard slices a --ragcost run; add --ragcost"
+        )
     if not settings.enabled or config.pluginmanager.has_plugin(COLLECTOR):
         return  # off, or `ragcost estimate` collecting: nothing is metered
     from .session import RagcostSession

@@ -14,6 +14,7 @@ test loads none of them.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sys
 import time
@@ -31,6 +32,7 @@ from .marker import ScenarioSpec
 from .meters.registry import MeterSet, build
 from .profile.keep import ProfileKeeper
 from .run import Outcome, ScenarioRun, Verdict
+from .run.model import Selection
 from .runhistory import RunHistory
 
 if TYPE_CHECKING:
@@ -87,6 +89,11 @@ class RagcostSession:
         self._refused = False  # --ragcost-max-usd refused the run before it started
         self._stopped = False  # -x, --maxfail: write what ran, call nothing STALE
         self._complete = False  # the whole suite ran to its end (a missing scenario is STALE)
+        # the suite collected (sorted node ids) and the tests selected from it; on an
+        # xdist controller both arrive from a worker
+        self._suite: list[str] | None = None
+        self._selected: list[str] | None = None
+        self._selection_done: Selection | None = None
         self._xunit2 = junit.is_xunit2(config)
         self._on_worker = xdist.is_worker(config)
         self.profiles = ProfileKeeper(settings.profile)  # --ragcost-profile
@@ -444,6 +451,50 @@ class RagcostSession:
                 recorder = pyfuncitem.stash.get(RECORDER_KEY, None)
                 tap.finish(recorder)
 
+    # -- the selection ----------------------------------------------------------------------
+    @pytest.hookimpl(wrapper=True)
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+    ) -> Generator[None, None, None]:
+        # before -k, -m and --deselect narrow the list: the suite; after: the slice
+        suite = sorted(item.nodeid for item in items)
+        result = yield
+        if self.settings.shard is not None:
+            index, count = self.settings.shard
+            order = sorted(range(len(items)), key=lambda i: items[i].nodeid)
+            mine = {i for n, i in enumerate(order) if n % count == index - 1}
+            dropped = [item for i, item in enumerate(items) if i not in mine]
+            items[:] = [item for i, item in enumerate(items) if i in mine]
+            if dropped:
+                config.hook.pytest_deselected(items=dropped)
+        if not (
+            config.getoption("lf", False)
+            or config.getoption("stepwise", False)
+            or any("::" in str(arg) for arg in config.args)
+        ):
+            # node ids, --lf and --sw narrow the collection itself: no whole suite then
+            self._suite = suite
+        return result
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self._suite is None:
+            return
+        self._selected = sorted(item.nodeid for item in session.items)
+        if self._on_worker:
+            xdist.send_selection(self.config, self._suite, self._selected)
+
+    def _selection(self, ran_all: bool) -> Selection | None:
+        """Which tests ran out of which suite, for the run file (``ragcost merge``)."""
+        if self._xdist is not None and self._xdist.selection is not None:
+            self._suite, self._selected = self._xdist.selection
+        if self._suite is None or self._selected is None:
+            return None
+        digest = hashlib.sha256("\n".join(self._suite).encode("utf-8")).hexdigest()
+        return Selection(
+            suite_sha256=digest, suite_size=len(self._suite), tests=tuple(self._selected),
+            ran_all=ran_all and self._ran.issuperset(self._selected),
+        )
+
     # -- the end of the run ----------------------------------------------------------------
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
@@ -501,13 +552,18 @@ class RagcostSession:
         crashes = self._xdist.crashes if self._xdist is not None else []
         for crash in crashes:
             self.problems.append(crash.line())
-        complete = (
+        ran_all = (
             not crashes
             and not self._stopped
             and not session.shouldstop
             and not session.shouldfail
             and len(self._ran) >= session.testscollected
+        )
+        self._selection_done = self._selection(ran_all)
+        complete = (
+            ran_all
             and _ran_everything(session)
+            and (self._selection_done is None or self._selection_done.covers_suite)
         )
         self._complete = complete
         complete_environment(self.environment, self._git)
@@ -568,7 +624,7 @@ class RagcostSession:
 
         written = write_outputs(
             list(self.outcomes.values()), self.environment, self.settings, self.gate,
-            complete=self._complete, profiles=self.profiles.kept,
+            complete=self._complete, profiles=self.profiles.kept, selection=self._selection_done,
             xdist_workers=self._xdist.workers if self._xdist is not None else 0,
         )
         self.frontiers = written.frontiers

@@ -31,6 +31,8 @@ HISTORY = "ragcost_history"
 #: ``workeroutput`` keys (worker -> controller, when the worker finishes)
 NOTES = "ragcost_notes"
 PROBLEMS = "ragcost_problems"
+#: the suite the worker collected and the tests it selected (sorted node ids)
+SELECTION = "ragcost_selection"
 #: attributes of a worker's test reports (worker -> controller, as each test finishes)
 OUTCOME_ATTR = "ragcost_outcome"
 PROBLEMS_ATTR = "ragcost_problems"
@@ -81,6 +83,13 @@ def send_notes(config: pytest.Config, notes: Sequence[str], problems: Sequence[s
     output: dict[str, Any] = config.workeroutput  # type: ignore[attr-defined]
     output[NOTES] = list(notes)
     output[PROBLEMS] = list(problems)
+
+
+def send_selection(config: pytest.Config, suite: Sequence[str], selected: Sequence[str]) -> None:
+    """On a worker after collection: the suite and its selection (every worker collects
+    the same ones; the controller collects nothing)."""
+    output: dict[str, Any] = config.workeroutput  # type: ignore[attr-defined]
+    output[SELECTION] = {"suite": list(suite), "selected": list(selected)}
 
 
 # -- the controller's side -------------------------------------------------------------
@@ -143,6 +152,8 @@ class Controller:
         self._problem = problem
         #: workers started (the controller's JSON counts them)
         self.workers = 0
+        #: the suite and the selected tests, as the first worker to finish collected them
+        self.selection: tuple[list[str], list[str]] | None = None
         self.crashes: list[Crash] = []
         self._running: dict[str, str] = {}  # nodeid -> scenario, from setup reports
         self._kept: dict[str, list[str]] = {}  # worker id -> scenarios received
@@ -192,6 +203,10 @@ class Controller:
             self._note(note)
         for problem in output.get(PROBLEMS, []):
             self._problem(problem)
+        selection = output.get(SELECTION)
+        if self.selection is None and isinstance(selection, dict):
+            self.selection = ([str(t) for t in selection.get("suite", [])],
+                              [str(t) for t in selection.get("selected", [])])
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_handlecrashitem(self, crashitem: str, report: Any, sched: Any) -> None:

@@ -49,6 +49,7 @@ EXAMPLES: dict[str, tuple[Any, Any, Any, Any]] = {
     "profile": ("failed", "failed", "All", "all"),
     "system": (True, True, "on", True),
     "max_usd": ("$2.50", 2.5, " 0 ", 0.0),
+    "shard": (" 2/3 ", (2, 3), None, None),
 }
 
 #: field -> the setting it gives when neither source sets it
@@ -75,6 +76,7 @@ DEFAULTS: dict[str, Any] = {
     "profile": None,
     "system": False,
     "max_usd": None,
+    "shard": None,
 }
 
 

@@ -43,6 +43,7 @@ from pytest_ragcost.run.model import (
     Sample,
     SampleScore,
     ScenarioRun,
+    Selection,
     StageRecord,
     Verdict,
 )
@@ -228,6 +229,17 @@ def runs(draw: st.DrawFn) -> Run:
             project=draw(maybe() | names),
         ),
         version=draw(st.just("0.3.0") | st.just("")),
+        selection=draw(maybe() | selections()),
+    )
+
+
+@st.composite
+def selections(draw: st.DrawFn) -> Selection:
+    tests = tuple(sorted(set(draw(st.lists(texts, max_size=3)))))
+    return Selection(
+        suite_sha256=draw(st.text("0123456789abcdef", min_size=64, max_size=64)),
+        suite_size=len(tests) + draw(st.integers(0, 5)), tests=tests,
+        ran_all=draw(st.booleans()),
     )
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -44,6 +45,7 @@ from .model import (
     Sample,
     SampleScore,
     ScenarioRun,
+    Selection,
     StageRecord,
     Verdict,
 )
@@ -87,6 +89,8 @@ DERIVED = frozenset({
     "message",          # a verdict: its sentence (report/verdicts.py)
     "change_pct",       # a verdict: (current - baseline) / baseline
 })
+
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 #: exact metrics: whole numbers from 0 (a negative token count is a mistake)
 _COUNT_PREFIXES = ("tokens_", "count_")
@@ -308,10 +312,23 @@ def encode_run(
             "config_found": s.config_found,
             "project": s.project,
         },
+        "selection": encode_selection(run.selection),
         "scenarios": [
             encode_outcome(o, describe, summary)
             for o in sorted(run.outcomes, key=lambda o: o.run.scenario)
         ],
+    }
+
+
+def encode_selection(sel: Selection | None) -> dict[str, Any] | None:
+    """Which tests a run selected out of which suite (null when not known)."""
+    if sel is None:
+        return None
+    return {
+        "suite_sha256": sel.suite_sha256,
+        "suite_size": sel.suite_size,
+        "tests": list(sel.tests),
+        "ran_all": sel.ran_all,
     }
 
 
@@ -363,6 +380,7 @@ def decode_run(doc: object, where: str = "<run>") -> Run:
         created=c.text(d.get("created"), "created", optional=True) or "",
         settings=c.settings(d.get("settings") or {}, "settings"),
         version=version,
+        selection=c.selection(d.get("selection"), "selection"),
     )
 
 
@@ -583,6 +601,21 @@ class _Checker:
         return dict(self.obj(value, at))
 
     # -- records ----------------------------------------------------------------------------
+    def selection(self, value: object, at: str) -> Selection | None:
+        if value is None:
+            return None
+        d = self.obj(value, at)
+        digest = self.req_text(d.get("suite_sha256"), f"{at}.suite_sha256")
+        if not _SHA256_RE.match(digest):
+            raise self.fail(f"{at}.suite_sha256", "a SHA-256 digest (64 hex digits)", digest)
+        size = self.integer(d.get("suite_size"), f"{at}.suite_size")
+        tests = self.strings(d.get("tests", []), f"{at}.tests")
+        if len(tests) > size:
+            raise self.fail(f"{at}.tests", f"at most suite_size ({size}) node ids",
+                            d.get("tests"))
+        return Selection(suite_sha256=digest, suite_size=size, tests=tests,
+                         ran_all=self.flag(d.get("ran_all", False), f"{at}.ran_all"))
+
     def settings(self, value: object, at: str) -> RunSettings:
         s = self.obj(value, at)
         return RunSettings(

@@ -420,6 +420,29 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class Selection:
+    """Which tests a run selected out of the suite it collected, so that the runs of a
+    split suite (a CI matrix of ``-k``, ``-m`` or ``--ragcost-shard`` slices) can tell,
+    once merged, whether together they ran all of it.
+
+    ``suite_sha256`` and ``suite_size`` identify the suite: every test collected before
+    ``-k``, ``-m``, ``--deselect`` or ``--ragcost-shard`` narrowed it (the SHA-256 of the
+    sorted node ids, one a line). ``tests`` are the node ids the run selected (sorted);
+    ``ran_all`` says every one of them ran to its end (no crash, no ``-x`` stop).
+    """
+
+    suite_sha256: str
+    suite_size: int
+    tests: tuple[str, ...] = ()
+    ran_all: bool = False
+
+    @property
+    def covers_suite(self) -> bool:
+        """Every test of the suite was selected and ran."""
+        return self.ran_all and len(self.tests) == self.suite_size
+
+
+@dataclass(frozen=True)
 class RunSettings:
     """The settings a run was made with, as its JSON records them."""
 
@@ -437,8 +460,10 @@ class RunSettings:
 @dataclass
 class Run:
     """A whole ``--ragcost`` run: the environment it ran in, whether the whole suite ran
-    (``complete``: a scenario of ragcost.yaml missing from it is STALE), and each
-    scenario's outcome. The document ``--ragcost-json`` writes and the command line reads.
+    (``complete``: a scenario of ragcost.yaml missing from it is STALE; never true of one
+    shard, true of the merge of all of them), and each scenario's outcome. The document
+    ``--ragcost-json`` writes and the command line reads. ``selection`` says which tests
+    it selected out of which suite (None in a run file written before 0.3).
     """
 
     environment: Mapping[str, JSON]
@@ -449,3 +474,4 @@ class Run:
     settings: RunSettings = field(default_factory=RunSettings)
     #: the pytest-ragcost version that wrote it
     version: str = ""
+    selection: Selection | None = None
