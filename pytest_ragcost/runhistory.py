@@ -37,12 +37,15 @@ class RunHistory:
         self._say = say  # a line for the person watching (the store is locked: waiting)
         self.store: Store | None = None
         self.runs: Runs = {}
+        #: earlier runs of the busiest scenario here (at most the noise rule's window)
+        self.earlier = 0
         #: said in the summary as warnings (never fails the run)
         self.lines: list[str] = []
         self._warn = warn
 
-    def open(self, environment: Mapping[str, Any]) -> None:
-        """Open the store and read earlier runs on this machine."""
+    def open(self, environment: Mapping[str, Any], gate: Gate | None = None) -> None:
+        """Open the store and read earlier runs on this machine: the summaries the noisy
+        entries of the budget file ask for, and how many runs there are."""
         if self.settings.history is None:
             return
         if os.environ.get("RAGCOST_AB_SIDE"):
@@ -53,21 +56,18 @@ class RunHistory:
         try:
             self.store = open_store(self.settings.history, Path(self.settings.history),
                                     project=self.settings.project, on_wait=self._say)
-            self.runs = self.store.summaries(str(environment.get("id")),
-                                             project=self.settings.project)
+            env_id = str(environment.get("id"))
+            self.runs = self.store.summaries(env_id, project=self.settings.project,
+                                             keys=noise_keys(gate))
+            self.earlier = self.store.earlier_runs(env_id, project=self.settings.project)
         except Exception as exc:
             self._failed("not read", exc)
 
     def header_line(self) -> str | None:
         if self.store is None:
             return None
-        earlier = max(
-            (len(runs) for keys in self.runs.values() for by_stat in keys.values()
-             for runs in by_stat.values()),
-            default=0,
-        )
         return (
-            f"history: {self.store.label}, project {self.settings.project} ({earlier} "
+            f"history: {self.store.label}, project {self.settings.project} ({self.earlier} "
             "earlier run(s) of these scenarios on this machine)"
         )
 
@@ -120,6 +120,28 @@ class RunHistory:
         self.lines.append(line)
         self.close()
         self._warn(line)
+
+
+def noise_keys(gate: Gate | None) -> dict[str, set[tuple[str, str]]]:
+    """Scenario -> the (metric key, statistic) pairs whose between-run noise the budget
+    file's entries can ask for: its noisy (and unclassified) metrics, by their statistic
+    and by their mean (the noise rule's fallback). A scenario the budget does not name is
+    judged on its means (:meth:`Store.summaries` reads those for it)."""
+    if gate is None:
+        return {}
+    from .run import metric_class, split_key
+
+    wanted: dict[str, set[tuple[str, str]]] = {}
+    for name, scenario in gate.budget.scenarios.items():
+        pairs = wanted.setdefault(name, set())
+        for key, entry in scenario.entries.items():
+            try:
+                _, metric = split_key(key)
+            except ValueError:
+                continue
+            if metric_class(metric) in ("noisy", "unknown"):
+                pairs.update({(key, str(entry.stat)), (key, "mean")})
+    return wanted
 
 
 def profile(blessing: bool) -> str:

@@ -143,7 +143,7 @@ class RagcostSession:
         if workerinput is not None:
             self.history.runs = xdist.history_of(workerinput)
         else:
-            self.history.open(self.environment)
+            self.history.open(self.environment, self.gate)
             self._xdist = xdist.Controller(
                 config_text=lambda: self.gate.text if self.gate is not None else None,
                 history=lambda: self.history.runs,

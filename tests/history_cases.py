@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +156,34 @@ def check_round_trip(store: Store) -> None:
         0].value == 20.5
     assert store.summaries("envaaaaaaaaa", ["nope"], project="proj") == {}
     assert store.summaries("envaaaaaaaaa", project="other") == {}
+    # what a budget file's noisy entries ask for: the pairs of the scenarios it names,
+    # the means of the others (judged on their means), nothing else
+    store.record(meta(commit="c" * 40), [outcome([7.0, 9.0], scenario="rag")])
+    only = store.summaries("envaaaaaaaaa", project="proj",
+                           keys={"qa": {("wall_ms", "median"), ("retrieve.cpu_ms", "mean")}})
+    assert {k: sorted(v) for k, v in only["qa"].items()} == {
+        "wall_ms": ["median"], "retrieve.cpu_ms": ["mean"]
+    }
+    assert [r.value for r in only["qa"]["wall_ms"]["median"]] == [20.5, 10.5]
+    everything = store.summaries("envaaaaaaaaa", project="proj")
+    assert only["rag"] == {key: {"mean": by_stat["mean"]}
+                           for key, by_stat in everything["rag"].items()}
+    assert only["rag"]["wall_ms"]["mean"][0].value == 8.0
+    assert store.summaries("envaaaaaaaaa", project="proj", keys={"qa": set()}) == {
+        "rag": only["rag"]}
+    means = store.summaries("envaaaaaaaaa", project="proj", keys={})
+    assert sorted(means) == ["qa", "rag"]
+    assert {stat for by_stat in means["qa"].values() for stat in by_stat} == {"mean"}
+    # a saved run's time written in another offset is the same instant (as text, a time
+    # ten hours behind UTC sorts before every stored one)
+    newest = store.runs(limit=1)[0].ts
+    later = (newest + timedelta(seconds=1)).astimezone(timezone(timedelta(hours=-10)))
+    assert "rag" in store.summaries("envaaaaaaaaa", project="proj", before=later.isoformat())
+    assert "rag" not in store.summaries("envaaaaaaaaa", project="proj",
+                                        before=newest.isoformat())
+    assert store.earlier_runs("envaaaaaaaaa", project="proj") == 2
+    assert store.earlier_runs("envaaaaaaaaa", project="proj", window=1) == 1
+    assert store.earlier_runs("envaaaaaaaaa", project="other") == 0
 
 
 def check_migration_from_v1(store_v1: Store, reopen: Any) -> None:

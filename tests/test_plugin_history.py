@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import scenario_source
+from conftest import read_json, scenario_source
 
 
 def _runs(path: Path) -> list[tuple[object, ...]]:
@@ -120,3 +120,26 @@ def test_under_xdist_only_the_controller_writes_one_run(rag_project: pytest.Pyte
     with sqlite3.connect(history) as conn:
         scenarios = conn.execute("SELECT DISTINCT scenario FROM request ORDER BY 1").fetchall()
     assert scenarios == [("qa-0",), ("qa-1",)]
+
+
+def test_verdicts_take_their_noise_from_the_runs_the_budget_asks_for(
+    rag_project: pytest.Pytester,
+) -> None:
+    # qa-tiny is blessed; qa-new is not in the budget and is judged on its means
+    rag_project.makepyfile(test_qa=scenario_source("qa-tiny", requests=3))
+    rag_project.runpytest("--ragcost", "--ragcost-update").assert_outcomes(passed=1)
+    rag_project.runpytest("--ragcost").assert_outcomes(passed=1)
+    rag_project.makepyfile(test_new=scenario_source("qa-new", requests=3, func="new"))
+    rag_project.runpytest("--ragcost").assert_outcomes(passed=2)
+    result = rag_project.runpytest("--ragcost", "--ragcost-json=run.json")
+    result.assert_outcomes(passed=2)
+    doc = read_json(rag_project.path / "run.json")
+    noise = {(s["scenario"], v["key"]): v["noise"] for s in doc["scenarios"]
+             for v in s["verdicts"]}
+    # three earlier runs of the blessed scenario, one of the new one, each for every noisy
+    # key it is judged on; an exact metric has none
+    assert noise[("qa-tiny", "wall_ms")]["runs"] == 3
+    assert noise[("qa-new", "wall_ms")]["runs"] == 1
+    assert noise[("qa-new", "cpu_ms")]["runs"] == 1
+    assert {k: v for k, v in noise.items() if k[0] == "qa-tiny" and "tokens" in k[1]}
+    assert all(v is None for k, v in noise.items() if "tokens" in k[1])

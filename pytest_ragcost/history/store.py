@@ -22,7 +22,7 @@ import hashlib
 import json
 import math
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -354,37 +354,71 @@ class Store:
         project: str,
         window: int = DEFAULT_WINDOW,
         before: str | None = None,
+        keys: Mapping[str, Collection[tuple[str, str]]] | None = None,
     ) -> dict[str, dict[str, dict[str, list[RunSummary]]]]:
         """scenario -> metric key -> stat -> summaries of the latest ``window`` runs of that
         scenario by ``project`` on environment ``env_id``, newest first (any branch: the
         noise of a machine does not depend on the branch); ``before`` (an ISO 8601 time)
-        leaves out runs recorded at or after it (a saved run compared again)."""
+        leaves out runs recorded at or after it (a saved run compared again).
+
+        ``keys`` (scenario -> (metric key, statistic) pairs) limits the read to what the
+        noise rule will ask for: a scenario it names reads those pairs only, every other
+        scenario its means only (a scenario without budget entries is judged on its
+        means). A scenario's run keeps forty-odd summaries; a budget asks for a few."""
         where = ["project = ?", "env_id = ?"]
         params: list[Any] = [project, env_id]
         if before is not None:
             where.append("ts < ?")
-            params.append(before)
+            params.append(self.backend.stamp(utc(before)))
         if scenarios is not None:
             wanted = sorted(set(scenarios))
             if not wanted:
                 return {}
             where.append(f"scenario IN ({_marks(wanted)})")
             params.extend(wanted)
+        metric_where, metric_params = "", []
+        if keys is not None:
+            named = sorted(keys)
+            pairs = {pair for scenario in named for pair in keys[scenario]}
+            # the means of the scenarios not named; for the named ones, a superset of their
+            # pairs (every named key by every named statistic), narrowed below
+            others = f"l.scenario NOT IN ({_marks(named)}) AND " if named else ""
+            metric_where = f" AND ({others}rm.stat = 'mean'"
+            metric_params = [*named]
+            if pairs:
+                names, stats = sorted({k for k, _ in pairs}), sorted({s for _, s in pairs})
+                metric_where += (f" OR l.scenario IN ({_marks(named)})"
+                                 f" AND rm.metric_key IN ({_marks(names)})"
+                                 f" AND rm.stat IN ({_marks(stats)})")
+                metric_params += [*named, *names, *stats]
+            metric_where += ")"
         rows = self.backend.query(
             "SELECT l.scenario, rm.metric_key, rm.stat, rm.value, rm.se, rm.n, l.git_sha"
             " FROM (SELECT run_id, scenario, git_sha, ts, ROW_NUMBER() OVER"
             " (PARTITION BY scenario ORDER BY ts DESC, run_id) AS k"
             f" FROM run_scenario WHERE {' AND '.join(where)}) l"
             " JOIN run_metric rm ON rm.run_id = l.run_id AND rm.scenario = l.scenario"
-            " WHERE l.k <= ? ORDER BY l.scenario, l.ts DESC, l.run_id",
-            (*params, window),
+            f"{metric_where} WHERE l.k <= ? ORDER BY l.scenario, l.ts DESC, l.run_id",
+            (*params, *metric_params, window),
         )
         out: dict[str, dict[str, dict[str, list[RunSummary]]]] = {}
         for scenario, key, stat, value, se, n, sha in rows:
+            if keys is not None and scenario in keys and (key, stat) not in keys[scenario]:
+                continue
             out.setdefault(scenario, {}).setdefault(key, {}).setdefault(stat, []).append(
                 RunSummary(float(value), _num(se), int(n), sha)
             )
         return out
+
+    def earlier_runs(self, env_id: str, *, project: str, window: int = DEFAULT_WINDOW) -> int:
+        """How many earlier runs of its busiest scenario ``project`` has on ``env_id``, at
+        most ``window`` (what the noise rule can read)."""
+        rows = self.backend.query(
+            "SELECT MAX(c) FROM (SELECT COUNT(*) AS c FROM run_scenario"
+            " WHERE project = ? AND env_id = ? GROUP BY scenario) counted",
+            (project, env_id),
+        )
+        return min(window, int(rows[0][0] or 0)) if rows else 0
 
     def trend(
         self,
