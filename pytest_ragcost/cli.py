@@ -6,6 +6,7 @@
     ragcost report RUN.json --html PATH          the HTML report (--history PAST.json ... for
                                                  trends over earlier runs)
     ragcost export RUN.json --csv DIR            requests.csv and configs.csv
+    ragcost export RUN.json --prometheus TARGET  the run's metrics to a .prom file or Pushgateway
     ragcost compare RUN.json [--config FILE] [--strict]
                                                  verdicts of a saved run against a budget file
     ragcost merge RUN.json... -o RUN.json        shard runs of one commit as one run
@@ -459,9 +460,41 @@ def _estimate(args: argparse.Namespace, out: io.StringIO) -> int:
 
 
 def _export(args: argparse.Namespace, out: io.StringIO) -> int:
+    if args.csv is None and args.prometheus is None:
+        raise CliError("export needs --csv DIR, --prometheus TARGET or both")
+    saved = _load_run(Path(args.run))
+    if args.prometheus is not None:
+        out.write(_prometheus(args.prometheus, saved) + "\n")
+    if args.csv is not None:
+        _csv(args, saved, out)
+    return EXIT_OK
+
+
+def _prometheus(target_text: str, saved: Run) -> str:
+    """Write or push the saved run's metrics, as ``--ragcost-prometheus`` does at the end
+    of a run; an unreachable gateway is a warning, as it is there."""
+    from .export import ExtraMissingError, require
+    from .export.target import PrometheusTargetError, parse_target
+
+    try:
+        target = parse_target(target_text, "--prometheus")
+        require("prometheus_client", "prometheus", "--prometheus")
+    except (PrometheusTargetError, ExtraMissingError) as exc:
+        raise CliError(str(exc)) from None
+    from .export.prometheus import export, run_info
+
+    try:
+        line = export(target, saved.outcomes, run_info(saved.environment, saved.version))
+    except OSError as exc:
+        print(_inert(f"ragcost: warning: could not export Prometheus metrics to {target}: "
+                     f"{exc.strerror or exc}"), file=sys.stderr)
+        return ""
+    return f"ragcost: {line}"
+
+
+def _csv(args: argparse.Namespace, saved: Run, out: io.StringIO) -> None:
     from .report.outputs import csv_texts, frontiers
 
-    saved = _load_run(Path(args.run))
     fronts = frontiers(saved.outcomes, _quality_drop(args.config))
     directory = Path(args.csv)
     if directory.exists() and not directory.is_dir():
@@ -470,7 +503,6 @@ def _export(args: argparse.Namespace, out: io.StringIO) -> int:
     for name, text in csv_texts(saved.outcomes, fronts, saved.created).items():
         _write_file(directory / name, text)
         out.write(f"ragcost: wrote {directory / name}\n")
-    return EXIT_OK
 
 
 def _inert(text: str) -> str:
@@ -550,9 +582,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=None,
                    help="ragcost.yaml whose defaults.quality_drop judges sweeps (default 1%%)")
     p.set_defaults(func=_report)
-    p = sub.add_parser("export", help="CSV export of a saved --ragcost-json run")
+    p = sub.add_parser("export", help="CSV or Prometheus export of a saved --ragcost-json run")
     p.add_argument("run")
-    p.add_argument("--csv", required=True, metavar="DIR", help="directory for the CSV files")
+    p.add_argument("--csv", metavar="DIR", help="directory for the CSV files")
+    p.add_argument("--prometheus", metavar="TARGET",
+                   help="textfile:PATH or pushgateway:URL[?label=value], as "
+                   "--ragcost-prometheus (e.g. once, for a run merged from shards)")
     p.add_argument("--config", default=None,
                    help="ragcost.yaml whose defaults.quality_drop judges sweeps (default 1%%)")
     p.set_defaults(func=_export)

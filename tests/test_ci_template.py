@@ -127,6 +127,11 @@ def test_the_matrix_slices_the_suite_once_and_the_last_job_merges_every_slice() 
     assert gate["if"] == "${{ !cancelled() }}"
     download = _step(gate, "Download the shards' runs")["with"]
     assert download == {"pattern": "ragcost-shard-*", "merge-multiple": True, "path": "shards"}
+    # the whole run is pushed once, by the last job; no shard pushes a slice
+    push = _step(gate, "Push the merged run's metrics, once")
+    assert push["run"] == 'ragcost export ragcost.json --prometheus "pushgateway:${PUSHGATEWAY}"'
+    assert "github.event_name != 'pull_request'" in push["if"]
+    assert not any("prometheus" in s.get("run", "") for s in shard["steps"])
 
 
 SUITE = textwrap.dedent(

@@ -5,6 +5,7 @@ run of the whole suite; runs of different commits, settings or environments refu
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -301,3 +302,29 @@ def test_a_shard_without_ragcost_is_a_usage_error(project: pytest.Pytester) -> N
     result = project.runpytest("--ragcost-shard=1/2")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--ragcost-shard slices a --ragcost run; add --ragcost*"])
+
+
+def test_the_merged_run_is_exported_to_prometheus_once(
+    project: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the whole run's exposition, written by the plugin, against the merged run's
+    _run(project, "whole.json", "--ragcost-prometheus=textfile:whole.prom")
+    shards = _shards(project)
+    assert _cli(capsys, "merge", *map(str, shards), "-o", "merged.json")[0] == 0
+    code, out, err = _cli(capsys, "export", "merged.json", "--prometheus",
+                          "textfile:merged.prom")
+    assert code == 0, err
+    assert "merged.prom" in out
+
+    def scenarios(name: str) -> set[str]:
+        text = (project.path / name).read_text(encoding="utf-8")
+        return set(re.findall(r'scenario="([^"]+)"', text))
+
+    assert scenarios("merged.prom") == scenarios("whole.prom")
+    assert {"alpha", "beta", "test_suite.py::test_sweep[2]"} <= scenarios("merged.prom")
+    code, _, err = _cli(capsys, "export", "merged.json")
+    assert code == 2
+    assert "export needs --csv DIR, --prometheus TARGET or both" in err
+    code, _, err = _cli(capsys, "export", "merged.json", "--prometheus", "http://x")
+    assert code == 2
+    assert "--prometheus takes textfile:PATH" in err
