@@ -71,6 +71,12 @@ def database(server: str) -> str:
 def test_a_run_reads_back_row_by_row_and_as_summaries(database: str) -> None:
     store = open_store(database, Path("unused"), project="proj")
     assert store.backend.dialect == "postgresql"
+    # small queries with large row estimates: JIT compiling cost more than running them
+    assert store.backend.query("SHOW jit") == [("off",)]
+    # what a prune deletes by is indexed
+    indexed = {name for (name,) in store.backend.query(
+        "SELECT indexname FROM pg_indexes WHERE tablename IN ('counts', 'errors', 'quality')")}
+    assert {"counts_request", "errors_request", "quality_run"} <= indexed
     check_round_trip(store)
     store.close()
 

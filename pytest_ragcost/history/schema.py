@@ -193,6 +193,12 @@ _V3: tuple[Statement, ...] = (
     "CREATE INDEX run_scenario_latest ON run_scenario(project, scenario, env_id, ts)",
     "CREATE INDEX run_project_ts ON run(project, ts)",
     "CREATE INDEX run_ts ON run(ts)",
+    # a prune deletes per-request rows by request id and quality samples by run id, and
+    # each deleted request's ON DELETE CASCADE looks up its counts and errors: without
+    # these indexes every one of those was a scan of the whole table
+    "CREATE INDEX counts_request ON counts(request_id)",
+    "CREATE INDEX errors_request ON errors(request_id)",
+    "CREATE INDEX quality_run ON quality(run_id)",
 )
 
 #: version -> the statements that bring the schema from version - 1 to it
