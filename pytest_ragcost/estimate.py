@@ -431,7 +431,11 @@ def _scenario(
 ) -> ScenarioEstimate:
     means = _means(plan.scenario, sources)
     latest = sources.latest.get(plan.scenario)
-    model = latest.models[0] if latest is not None and len(latest.models) == 1 else None
+    # one model for every counted token, or no re-pricing (a stage without a model is
+    # not priced by the run either)
+    model: str | None = None
+    if latest is not None and len(latest.models) == 1:
+        model = latest.models[0] or None
     pricer = _Pricer(model, sources.prices)
     used: dict[str, None] = {}
     notes: list[str] = []
@@ -445,8 +449,8 @@ def _scenario(
     stored = sources.items.get(plan.scenario) if sources.items is not None else None
     per_item = dict(stored.metrics) if stored is not None else {}
     rows: list[tuple[How, Mapping[str, float]]] = []
-    keyed = _keyed(plan.items) if plan.items else None
-    if plan.items and keyed is not None:
+    keyed = _keyed(plan.items) if plan.items and per_item else None
+    if keyed is not None:
         # warm-up requests take the first items again (cycling), then the measured ones run
         warm = [keyed[i % len(keyed)] for i in range(warmup)]
         overhead = _overhead(keyed[:count], per_item, count_tokens, model)

@@ -13,7 +13,10 @@ from typing import Any
 import pytest
 from conftest import read_json, scenario_of, scenario_source
 
-from pytest_ragcost.estimate import call_site, money, over_cap, text_of
+from pytest_ragcost.budget.items import ItemStore, ScenarioItems
+from pytest_ragcost.estimate import Planned, Sources, call_site, estimate, money, over_cap, text_of
+from pytest_ragcost.history import LatestRun
+from pytest_ragcost.record.item_id import content_id
 
 #: the tiny project's scenario with its items from a fixture: unknown before it runs
 FIXTURE_ITEMS = '''
@@ -304,3 +307,37 @@ def test_the_cap_passes_a_complete_estimate_under_it() -> None:
     assert over_cap(total, 0.5) is None
     assert over_cap(total, 0.49) is not None
     assert over_cap({**total, "complete": False, "unknown_requests": 1}, 5.0) is not None
+
+
+def _words(text: str, model: str | None) -> int:
+    return len(text.split())
+
+
+def test_an_unmeasured_item_costs_its_words_plus_what_measured_items_spend_beyond_theirs(
+) -> None:
+    measured = {"tokens_total": 10.0, "cost_usd": 0.001, "cpu_ms": 4.0, "wall_ms": 6.0}
+    items = ItemStore({"s": ScenarioItems({content_id("a"): "a"},
+                                          {content_id("a"): measured})})
+    plan = Planned("s", "t.py::t", requests=None, items=("a", "b b b", 7))
+    est = estimate([plan], Sources(items=items), count_tokens=_words).scenarios[0]
+    assert (est.requests, est.measured, est.counted, est.unknown) == (3, 1, 1, 1)
+    assert est.tokens_total == 10 + (3 + 9)  # "b b b": 3 words + the 9 beyond "a"'s one
+    assert est.cost_usd == pytest.approx(0.001 + 0.0001 * 12)  # dollars per token, as measured
+    assert est.cpu_s == pytest.approx(0.008)
+    assert est.cost_usd_unknown_at_mean == pytest.approx(est.cost_usd / 2)
+
+
+def test_known_items_without_per_item_baselines_take_the_histories_mean() -> None:
+    from datetime import UTC, datetime
+
+    latest = {"s": LatestRun("r1", datetime.now(UTC), 5,
+                             {"tokens_total": 100.0, "cost_usd": 0.01, "gpu_ms": 30.0})}
+    plan = Planned("s", "t.py::t", requests=None, warmup=1, items=("a", "b"))
+    est = estimate([plan], Sources(latest=latest), count_tokens=_words).scenarios[0]
+    assert (est.requests, est.warmup, est.measured, est.unknown) == (2, 1, 3, 0)
+    assert est.tokens_total == 300
+    assert est.gpu_s == pytest.approx(0.09)
+    assert est.sources == ("history",)
+    unmetered = estimate([plan], Sources(latest=latest), metering=False,
+                         count_tokens=_words).scenarios[0]
+    assert unmetered.tokens_total == 200  # no warm-up without metering

@@ -161,7 +161,7 @@ class TrendRun:
 class LatestRun:
     """A scenario's latest run in the history, as a pre-flight estimate reads it: its
     requests, each metric key's mean per request, and the models its tokens were
-    counted for."""
+    counted for (``""`` for tokens counted without a model)."""
 
     run_id: str
     ts: datetime
@@ -488,11 +488,12 @@ class Store:
                 entry[3][key] = float(value)
         out: dict[str, LatestRun] = {}
         for scenario, (run_id, ts, n, means) in found.items():
+            # a stage that counted tokens without naming its model shows as "": the
+            # estimate then leaves the measured dollars as they are
             models = sorted({
-                str(m) for (m,) in self.backend.query(
+                "" if m is None else str(m) for (m,) in self.backend.query(
                     "SELECT DISTINCT t.model FROM tokens t JOIN request q"
-                    " ON q.id = t.request_id WHERE q.run_id = ? AND q.scenario = ?"
-                    " AND t.model IS NOT NULL",
+                    " ON q.id = t.request_id WHERE q.run_id = ? AND q.scenario = ?",
                     (run_id, scenario),
                 )
             })
