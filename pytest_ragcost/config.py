@@ -11,7 +11,7 @@ reachable. Nothing here sees pytest: :func:`resolve` receives two look-ups.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -378,6 +378,15 @@ def _shard(value: Any, source: Source) -> tuple[int, int]:
         )
         raise SettingsError(msg)
     return index, count
+
+
+def in_shard(nodeids: Sequence[str], shard: tuple[int, int]) -> list[bool]:
+    """Which of these tests slice ``I/N`` (``--ragcost-shard``) runs: every N-th test in
+    node id order, starting at the I-th, so the N slices cover the suite once."""
+    index, count = shard
+    order = sorted(range(len(nodeids)), key=lambda i: nodeids[i])
+    mine = {i for n, i in enumerate(order) if n % count == index - 1}
+    return [i in mine for i in range(len(nodeids))]
 
 
 OPTIONS: tuple[Option, ...] = (

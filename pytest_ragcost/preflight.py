@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from .config import Settings
+from .config import Settings, in_shard
 from .estimate import (
     Estimate,
     EstimateError,
@@ -157,9 +157,14 @@ def collect(args: Sequence[str]) -> tuple[Collected, Estimate | None, str | None
     found = Collected(code, out.getvalue(), tuple(collector.items), collector.settings)
     if code not in (0, 5) or collector.settings is None:
         return found, None, None
+    items = collector.items
+    if collector.settings.shard is not None:
+        # the metering session slices a run (--ragcost-shard); here none runs
+        mine = in_shard([item.nodeid for item in items], collector.settings.shard)
+        items = [item for item, kept in zip(items, mine, strict=True) if kept]
     try:
-        check_items(collector.items)
-        est = estimate_items(collector.items, collector.settings)
+        check_items(items)
+        est = estimate_items(items, collector.settings)
     except (EstimateError, MarkerError) as exc:
         return found, None, str(exc)
     return found, est, None

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import __version__, junit, xdist
-from .config import Settings
+from .config import Settings, in_shard
 from .environment import GitProbe, complete_environment, fingerprint
 from .keys import RECORDER_KEY
 from .marker import ScenarioSpec
@@ -460,11 +460,9 @@ class RagcostSession:
         suite = sorted(item.nodeid for item in items)
         result = yield
         if self.settings.shard is not None:
-            index, count = self.settings.shard
-            order = sorted(range(len(items)), key=lambda i: items[i].nodeid)
-            mine = {i for n, i in enumerate(order) if n % count == index - 1}
-            dropped = [item for i, item in enumerate(items) if i not in mine]
-            items[:] = [item for i, item in enumerate(items) if i in mine]
+            mine = in_shard([item.nodeid for item in items], self.settings.shard)
+            dropped = [item for item, kept in zip(items, mine, strict=True) if not kept]
+            items[:] = [item for item, kept in zip(items, mine, strict=True) if kept]
             if dropped:
                 config.hook.pytest_deselected(items=dropped)
         if not (

@@ -341,3 +341,12 @@ def test_known_items_without_per_item_baselines_take_the_histories_mean() -> Non
     unmetered = estimate([plan], Sources(latest=latest), metering=False,
                          count_tokens=_words).scenarios[0]
     assert unmetered.tokens_total == 200  # no warm-up without metering
+
+
+def test_estimate_of_a_shard_covers_that_slice_only(rag_project: pytest.Pytester) -> None:
+    rag_project.makepyfile(test_a=scenario_source("qa-a", func="a"),
+                           test_b=scenario_source("qa-b", func="b"))
+    first = _estimate(rag_project.path, "--ragcost", "--ragcost-shard=1/2")
+    second = _estimate(rag_project.path, "--ragcost", "--ragcost-shard=2/2")
+    assert [s["scenario"] for s in first["scenarios"]] == ["qa-a"]
+    assert [s["scenario"] for s in second["scenarios"]] == ["qa-b"]
