@@ -17,6 +17,12 @@ How:
    (``pip install -e .`` of a ``src/`` layout) is imported from head on both sides:
    ``RAGCOST_AB_ROOT`` names the checkout a conftest can put first on ``sys.path``.
 2. Rounds alternate the order, so warming up favours neither side.
+   By default the A/B is sequential: after every second round the verdicts are judged
+   at that look's stricter levels (:mod:`pytest_ragcost.compare.sequential`: the fixed
+   design's error spread over the looks), and the rounds stop as soon as a metric fails
+   or every metric is decided, else at :data:`~pytest_ragcost.compare.sequential.
+   DEFAULT_MAX_ROUNDS`. ``rounds=N`` (``--ragcost-ab-rounds``) runs exactly N rounds and
+   judges once at the rule's own levels.
 3. Per scenario and metric key (the scenario's ragcost.yaml entries, else the default
    keys), requests are paired by item id:
 
@@ -60,6 +66,7 @@ from .compare.describe import stat_value
 from .compare.evidence import Evidence, items_exact, log_ratios, paired, shared_items
 from .compare.itemvalues import has_items, item_values
 from .compare.rules import Rule, judge, worst
+from .compare.sequential import DEFAULT_MAX_ROUNDS, Look, decided, look_rule, looks
 from .profile.sampler import ScenarioProfile
 from .run import (
     Outcome,
@@ -71,8 +78,9 @@ from .run import (
 )
 from .run.model import Finding, ItemsUsed
 
-#: even, so each side goes first equally often
-DEFAULT_ROUNDS = 6
+#: why the rounds stopped: a metric failed or every one was decided, the cap of a
+#: sequential A/B was reached, or ``--ragcost-ab-rounds`` fixed their number
+STOPPED = ("decided", "cap", "fixed")
 #: pytest exit codes a side may end with and still have measured: passed, and "tests
 #: failed" (its own gate against its own ragcost.yaml is not what A/B decides)
 _USABLE_EXIT = (0, 1)
@@ -111,7 +119,14 @@ class ABResult:
 
     ref: str
     sha: str
+    #: rounds measured
     rounds: int
+    #: the most rounds it could have run: the sequential cap, or the fixed number
+    max_rounds: int = 0
+    #: why the rounds stopped, one of :data:`STOPPED`
+    stopped: str = "fixed"
+    #: at a sequential A/B's last look, the verdicts more rounds could still have changed
+    undecided: list[Verdict] = field(default_factory=list)
     runs: list[SideRun] = field(default_factory=list)
     verdicts: dict[str, list[Verdict]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -148,6 +163,8 @@ class ABResult:
             "ref": self.ref,
             "sha": self.sha,
             "rounds": self.rounds,
+            "max_rounds": self.max_rounds or self.rounds,
+            "stopped": self.stopped,
             "runs": [
                 {"side": r.side, "round": r.round, "seconds": round(r.seconds, 3),
                  "scenarios": {sc: [encode_request(q) for q in reqs]
@@ -340,20 +357,22 @@ def run_side(
 def run_ab(
     ref: str,
     *,
-    rounds: int = DEFAULT_ROUNDS,
+    rounds: int | None = None,
     pytest_args: Sequence[str] = (),
     cwd: Path | None = None,
     config: Path | None = None,
     python: str = sys.executable,
     log: Callable[[str], None] = lambda line: None,
 ) -> ABResult:
-    """Run base (``ref``) and head (``cwd``) in ``rounds`` alternating rounds and compare.
+    """Run base (``ref``) and head (``cwd``) in alternating rounds and compare: until the
+    verdicts decide or :data:`DEFAULT_MAX_ROUNDS` (sequential, the default), or exactly
+    ``rounds`` rounds when given.
 
     ``config`` is head's ragcost.yaml (tolerances, severities and which keys are gated;
     default ``ragcost.yaml`` in ``cwd``). Raises :class:`ABError` for a bad ref or a side
     that could not run.
     """
-    if rounds < 2:
+    if rounds is not None and rounds < 2:
         msg = (
             f"--ragcost-ab-rounds must be at least 2 (got {rounds}): the spread of the "
             "rounds is the noise"
@@ -366,13 +385,18 @@ def run_ab(
     profiling = _profiling(pytest_args)
     if profiling:
         args.append(f"{_PROFILE_FLAG}=all")
-    result = ABResult(ref=ref, sha=sha, rounds=rounds)
+    # read before any round runs: a broken ragcost.yaml costs no rounds
+    budget = _load_budget(config or here / "ragcost.yaml")
+    cap = rounds if rounds is not None else DEFAULT_MAX_ROUNDS
+    planned = {look.rounds: look for look in looks(cap)} if rounds is None else {}
+    result = ABResult(ref=ref, sha=sha, rounds=0, max_rounds=cap,
+                      stopped="fixed" if rounds is not None else "cap")
     with stopped_by_signals(), base_checkout(top, sha) as tree, \
             tempfile.TemporaryDirectory(prefix="ragcost-ab-") as w:
         base_cwd = tree / rel
         if not base_cwd.is_dir():
             raise ABError(f"{ref} ({sha[:12]}) has no directory {rel}; nothing to run there")
-        for rnd in range(1, rounds + 1):
+        for rnd in range(1, cap + 1):
             order = [("base", base_cwd, tree), ("head", here, top)]
             if rnd % 2 == 0:
                 order.reverse()
@@ -381,11 +405,34 @@ def run_ab(
                 run = run_side(side, rnd, where, checkout, args, Path(w), python)
                 result.runs.append(run)
                 took.append(f"{side} {run.seconds:.1f}s")
-            log(f"ragcost ab: round {rnd}/{rounds}: {', '.join(took)}")
+            result.rounds = rnd
+            of = f"{rnd}/{cap}" if rounds is not None else f"{rnd} of at most {cap}"
+            log(f"ragcost ab: round {of}: {', '.join(took)}")
+            look = planned.get(rnd)
+            if look is None:
+                continue
+            judged = _judged(result.runs, budget, look)
+            result.verdicts = {sc: worst(v for v, _ in pairs) for sc, pairs in judged.items()}
+            if _settled(judged):
+                result.stopped = "decided"
+                break
+            if look.last:
+                result.undecided = [v for pairs in judged.values() for v, rule in pairs
+                                    if not decided(v, rule)]
         if profiling:
-            result.profiles = _side_profiles(Path(w), rounds, result.problems)
-    result.verdicts = compare(result.runs, _load_budget(config or here / "ragcost.yaml"))
+            result.profiles = _side_profiles(Path(w), result.rounds, result.problems)
+    if rounds is not None:
+        result.verdicts = compare(result.runs, budget)
     return result
+
+
+def _settled(judged: Mapping[str, Sequence[tuple[Verdict, Rule]]]) -> bool:
+    """Can more rounds no longer change the outcome? A failed metric fails the run
+    whatever the others say; else every metric must be decided."""
+    pairs = [pair for scenario in judged.values() for pair in scenario]
+    if any(v.status == "FAIL" for v, _ in pairs):
+        return True
+    return all(decided(v, rule) for v, rule in pairs)
 
 
 def _profiling(args: Sequence[str]) -> bool:
@@ -455,9 +502,18 @@ def _source(requests: Sequence[RequestRecord], key: str) -> str | None:
     return None
 
 
-def compare(runs: Sequence[SideRun], budget: Any = None) -> dict[str, list[Verdict]]:
+def compare(runs: Sequence[SideRun], budget: Any = None,
+            look: Look | None = None) -> dict[str, list[Verdict]]:
     """Verdicts per scenario from alternating runs: noisy metrics paired by round and item,
-    exact metrics item by item (see the module doc)."""
+    exact metrics item by item (see the module doc); at ``look``'s levels when given."""
+    return {scenario: worst(v for v, _ in pairs)
+            for scenario, pairs in _judged(runs, budget, look).items()}
+
+
+def _judged(runs: Sequence[SideRun], budget: Any = None,
+            look: Look | None = None) -> dict[str, list[tuple[Verdict, Rule]]]:
+    """Each scenario's verdicts with the rule that judged them; at ``look``'s levels when
+    given (a sequential A/B's look), else at the rule's own."""
     from .compare.evaluate import DEFAULT_TOLERANCE, comparable_source
 
     by_round: dict[int, dict[str, SideRun]] = {}
@@ -469,11 +525,11 @@ def compare(runs: Sequence[SideRun], budget: Any = None) -> dict[str, list[Verdi
     last = by_round[complete[-1]]
     scenarios = sorted(set(last["head"].scenarios) & set(last["base"].scenarios))
     default_tol = getattr(getattr(budget, "defaults", None), "tolerance", None) or DEFAULT_TOLERANCE
-    out: dict[str, list[Verdict]] = {}
+    out: dict[str, list[tuple[Verdict, Rule]]] = {}
     for scenario in scenarios:
         head_last = last["head"].scenarios[scenario]
         base_last = last["base"].scenarios[scenario]
-        verdicts: list[Verdict] = []
+        verdicts: list[tuple[Verdict, Rule]] = []
         for key, entry in _keys(scenario, budget, head_last):
             metric = split_key(key)[1]
             kind = metric_class(metric)
@@ -486,9 +542,11 @@ def compare(runs: Sequence[SideRun], budget: Any = None) -> dict[str, list[Verdi
                 if kind in ("exact", "derived") else "fail",
                 stat=entry.stat if entry is not None else "mean",
             )
+            if look is not None:
+                rule = look_rule(rule, look)
             cur_src, base_src = _source(head_last, key), _source(base_last, key)
             if not has_items(head_last) or not has_items(base_last):
-                verdicts.append(_unpaired(scenario, key, rule, "no_item_ids"))
+                verdicts.append((_unpaired(scenario, key, rule, "no_item_ids"), rule))
                 continue
             if kind in ("exact", "derived"):
                 ev = items_exact(
@@ -497,14 +555,14 @@ def compare(runs: Sequence[SideRun], budget: Any = None) -> dict[str, list[Verdi
                     source=comparable_source(metric, cur_src),
                     baseline_source=comparable_source(metric, base_src),
                 )
-                verdicts.append(judge(ev, rule))
+                verdicts.append((judge(ev, rule), rule))
                 continue
             ev_noisy = _rounds_evidence(scenario, key, by_round, complete, rule.stat,
                                         cur_src, base_src)
-            verdicts.append(judge(ev_noisy, rule) if ev_noisy is not None
-                            else _unpaired(scenario, key, rule, "nothing_to_pair"))
+            verdicts.append((judge(ev_noisy, rule) if ev_noisy is not None
+                             else _unpaired(scenario, key, rule, "nothing_to_pair"), rule))
         if verdicts:
-            out[scenario] = worst(verdicts)
+            out[scenario] = verdicts
     return out
 
 
@@ -560,7 +618,7 @@ def summary_lines(result: ABResult) -> list[str]:
     from .report.verdicts import sentence
 
     lines = [f"ragcost ab: head against {result.ref} ({result.sha[:12]}), "
-             f"{result.rounds} alternating rounds"]
+             f"{result.rounds} alternating rounds", stop_line(result)]
     for scenario, verdicts in sorted(result.verdicts.items()):
         lines += ["", f"scenario {scenario}", verdict_table(verdicts)]
         for v in verdicts:
@@ -570,6 +628,28 @@ def summary_lines(result: ABResult) -> list[str]:
         lines.append("no scenario was measured on both sides")
     lines += [f"ragcost ab: {p}" for p in result.problems]
     return lines
+
+
+def stop_line(result: ABResult) -> str:
+    """One line saying how many rounds ran and why they stopped."""
+    if result.stopped == "fixed":
+        return (f"ragcost ab: ran the {result.rounds} rounds --ragcost-ab-rounds asked for "
+                "(no early stop)")
+    head = f"ragcost ab: stopped after {result.rounds} of at most {result.max_rounds} rounds: "
+    verdicts = [v for vs in result.verdicts.values() for v in vs]
+    failed = [v for v in verdicts if v.status == "FAIL"]
+    if result.stopped == "decided" and failed:
+        return head + f"{_named(failed)} failed, which decides the run"
+    if result.stopped == "decided":
+        return head + "every metric decided"
+    return head + (f"the cap (undecided: {_named(result.undecided)})"
+                   if result.undecided else "the cap")
+
+
+def _named(verdicts: Sequence[Verdict]) -> str:
+    names = [f"{v.scenario} {v.key}" for v in verdicts[:3]]
+    more = f" and {len(verdicts) - 3} more" if len(verdicts) > 3 else ""
+    return ", ".join(names) + more
 
 
 def write_outputs(result: ABResult, json_path: Path | None, markdown_path: Path | None,

@@ -637,7 +637,9 @@ def _parser() -> argparse.ArgumentParser:
         help="same-job A/B: head against a git ref in alternating rounds (pytest args after --)",
     )
     p.add_argument("ref", help="the base: a branch, tag or commit, e.g. origin/main")
-    p.add_argument("--rounds", type=int, default=6, help="alternating rounds (default 6)")
+    p.add_argument("--rounds", type=int, default=None,
+                   help="exactly this many alternating rounds, judged once (default: "
+                   "sequential, stopping when the verdicts decide, at most 12 rounds)")
     p.add_argument("--config", default="ragcost.yaml",
                    help="head's ragcost.yaml: which keys, tolerances and severities")
     p.add_argument("--json", metavar="PATH", help="write the A/B runs and verdicts as JSON")

@@ -60,7 +60,7 @@ class Settings:
     otel: OtelMode = "auto"
     #: same-job A/B against this git ref (``--ragcost-ab``), in this many rounds
     ab_ref: str | None = None
-    ab_rounds: int = 6
+    ab_rounds: int | None = None
     #: run only slice ``index`` of ``count`` (``--ragcost-shard=I/N``), for a CI matrix
     shard: tuple[int, int] | None = None
     #: sampling profiles per stage (``--ragcost-profile``), kept for the scenarios that
@@ -512,11 +512,13 @@ OPTIONS: tuple[Option, ...] = (
         "round and by item. Runs instead of the tests; exit code 1 when a cost rose.",
     ),
     Option(
-        "ab_rounds", "--ragcost-ab-rounds", metavar="N", parse=_ab_rounds, default=6,
+        "ab_rounds", "--ragcost-ab-rounds", metavar="N", parse=_ab_rounds,
         ini="ragcost_ab_rounds",
-        ini_help="Alternating rounds of --ragcost-ab (like --ragcost-ab-rounds).",
-        help="Alternating rounds of --ragcost-ab (default 6: an even count lets each side "
-        "go first equally often).",
+        ini_help="Exactly N alternating rounds of --ragcost-ab (like --ragcost-ab-rounds).",
+        help="Run exactly N alternating rounds of --ragcost-ab and judge once (an even N "
+        "lets each side go first equally often). Without it the A/B is sequential: it "
+        "judges after every second round and stops when a metric fails or every metric "
+        "is decided, at most 12 rounds.",
     ),
     Option(
         "shard", "--ragcost-shard", metavar="I/N", parse=_shard,

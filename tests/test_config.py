@@ -72,7 +72,7 @@ DEFAULTS: dict[str, Any] = {
     "prometheus": None,
     "otel": "auto",
     "ab_ref": None,
-    "ab_rounds": 6,
+    "ab_rounds": None,
     "profile": None,
     "system": False,
     "max_usd": None,
