@@ -62,7 +62,7 @@ def test_the_system_probes_join_stage_request_and_level_plans_only(tmp_path: Pat
     io.write_text(IO.format(rchar=1, read=1, write=1))
     meters = build(["process"], watts_per_thread=4.0, watts_source="default",
                    system=True, proc_io=io)
-    assert [p.name for p in meters.system] == ["disk"]
+    assert [p.name for p in meters.system] == ["disk", "network"]
     for kind in ("stage", "request", "level"):
         assert meters.system[0] in meters.plan(kind).probes
     assert meters.system[0] not in meters.plan("benchmark").probes
@@ -76,6 +76,9 @@ def test_the_system_probes_join_stage_request_and_level_plans_only(tmp_path: Pat
     assert "disk_write_bytes" in figures.metrics
     meters.close()
     none.close()
+    import socket
+
+    assert "connect" not in vars(socket.socket)  # closing the meters took the hook out
 
 
 @pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="/proc/self/io is Linux's")

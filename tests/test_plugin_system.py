@@ -53,7 +53,10 @@ def test_a_stage_that_writes_5_mb_records_its_write_bytes(pytester: pytest.Pytes
     result = pytester.runpytest("--ragcost", "--ragcost-system", "--ragcost-json=out.json",
                                 "-p", "no:randomly")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["ragcost: system: disk (disk_read_bytes, disk_write_bytes)"])
+    result.stdout.fnmatch_lines([
+        "ragcost: system: disk read and write bytes (/proc/self/io), network calls per "
+        "endpoint (socket hook)"
+    ])
     scenario = scenario_of(read_json(pytester.path / "out.json"), "test_ingest.py::test_ingest")
     for request in scenario["requests"]:
         write, think = request["stages"]
@@ -65,8 +68,13 @@ def test_a_stage_that_writes_5_mb_records_its_write_bytes(pytester: pytest.Pytes
     summary = scenario["summary"]
     assert summary["write.disk_write_bytes"]["unit"] == "bytes"
     assert summary["write.disk_write_bytes"]["kind"] == "noisy"
-    # the request-level figure is in the terminal's metrics table
-    result.stdout.fnmatch_lines(["disk_write_bytes *bytes*kernel"])
+    # the request-level figure is in the terminal's metrics table, the stage's on its line
+    result.stdout.fnmatch_lines([
+        "disk_write_bytes *bytes*kernel",
+        "system per request (mean): disk bytes, and calls per endpoint",
+        "  write: disk * read, 5.0 MiB written",
+    ])
+    result.stdout.no_fnmatch_line("  think: *")
 
 
 @needs_proc_io
@@ -133,3 +141,165 @@ def test_help_shows_the_flag_and_its_ini_key(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--help")
     result.stdout.fnmatch_lines(["*--ragcost-system*", "*ragcost_system*"])
     assert os.sep  # the help ran in-process without error
+
+
+NET_APP = '''
+import http.server
+import socket
+import threading
+import urllib.request
+
+import pytest
+
+
+class Answer(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = b"a" * 3000
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv.server_port
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_llm(ragcost, server):
+    print("hooked:", "connect" in vars(socket.socket))
+    refused = socket.socket()
+    refused.bind(("127.0.0.1", 0))
+    closed_port = refused.getsockname()[1]
+    refused.close()
+    for q in ragcost.requests(["a", "b", "c"]):
+        with ragcost.stage("prepare"):
+            sum(range(100))
+        with ragcost.stage("generate"):
+            for _ in range(2):
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{server}/v1/chat", data=b"q" * 1000
+                )
+                assert len(urllib.request.urlopen(request).read()) == 3000
+        with ragcost.stage("fallback"):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{closed_port}/")
+            except OSError:
+                pass
+'''
+
+
+def test_a_stage_that_calls_a_loopback_endpoint_records_it_with_a_round_trip(
+    pytester: pytest.Pytester,
+) -> None:
+    import socket
+
+    pytester.makepyfile(test_llm=NET_APP)
+    result = pytester.runpytest("--ragcost", "--ragcost-system", "--ragcost-json=out.json",
+                                "-s", "-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*hooked: True"])
+    # the socket calls are the standard library's again once the run ended
+    assert "connect" not in vars(socket.socket)
+    assert "recv_into" not in vars(socket.socket)
+    doc = read_json(pytester.path / "out.json")
+    scenario = scenario_of(doc, "test_llm.py::test_llm")
+    server_port = None
+    for request in scenario["requests"]:
+        prepare, generate, fallback = request["stages"]
+        assert "endpoints" not in prepare
+        assert "net_calls" not in prepare["metrics"]
+        (called,) = generate["endpoints"]
+        host, port = called["endpoint"].rsplit(":", 1)
+        assert host == "127.0.0.1"
+        server_port = server_port or port
+        assert port == server_port
+        assert called["calls"] == 2
+        assert called["connects"] == 2
+        assert called["sent_bytes"] > 2000  # two 1000-byte bodies and their headers
+        assert called["received_bytes"] > 6000  # two 3000-byte answers and their headers
+        assert called["rtt_ms"] > 0
+        assert called["errors"] == 0
+        metrics = generate["metrics"]
+        assert metrics["net_calls"] == 2
+        assert metrics["net_sent_bytes"] == called["sent_bytes"]
+        assert metrics["net_rtt_ms"] == pytest.approx(called["rtt_ms"])
+        assert generate["sources"]["net_rtt_ms"] == "socket"
+        (refused,) = fallback["endpoints"]
+        assert refused["errors"] >= 1
+        assert refused["calls"] == 0
+        assert fallback["metrics"]["net_errors"] >= 1
+        assert "net_rtt_ms" not in fallback["metrics"]  # no call came back: no round trip
+        # the request's own figures hold the calls of all its stages
+        assert request["metrics"]["net_calls"] == 2
+    summary = scenario["summary"]
+    assert summary["generate.net_calls"]["kind"] == "exact"
+    assert summary["generate.net_rtt_ms"]["kind"] == "noisy"
+    result.stdout.fnmatch_lines([
+        "system per request (mean): disk bytes, and calls per endpoint",
+        f"  generate: 127.0.0.1:{server_port} 2 calls, * out, * in, rtt * ms",
+        "  fallback: 127.0.0.1:* 0 calls, 0 B out, 0 B in, 1 error",
+    ])
+
+
+def test_net_calls_are_gated_exactly(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_llm=NET_APP)
+    pytester.makefile(".yaml", ragcost=(
+        "version: 1\nscenarios:\n  test_llm.py::test_llm:\n"
+        "    generate.net_calls: {baseline: 1}\n"
+    ))
+    result = pytester.runpytest("--ragcost", "--ragcost-system", "-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*generate.net_calls*FAIL*"])
+
+
+def test_without_the_option_no_hook_is_installed_and_no_endpoint_recorded(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_llm=NET_APP)
+    result = pytester.runpytest("--ragcost", "--ragcost-json=out.json", "-s",
+                                "-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*hooked: False"])
+    result.stdout.no_fnmatch_line("system per request*")
+    scenario = scenario_of(read_json(pytester.path / "out.json"), "test_llm.py::test_llm")
+    for request in scenario["requests"]:
+        assert not any(k.startswith("net_") for k in request["metrics"])
+        for stage in request["stages"]:
+            assert "endpoints" not in stage
+            assert not any(k.startswith("net_") for k in stage["metrics"])
+
+
+def test_prometheus_gets_the_endpoints_and_the_disk_bytes(pytester: pytest.Pytester) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    pytester.makepyfile(test_llm=NET_APP)
+    result = pytester.runpytest("--ragcost", "--ragcost-system", "-p", "no:randomly",
+                                f"--ragcost-prometheus=textfile:{pytester.path / 'm.prom'}")
+    result.assert_outcomes(passed=1)
+    samples: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families((pytester.path / "m.prom").read_text()):
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
+    calls = {(s["stage"], s["endpoint"].rsplit(":", 1)[0]): v
+             for s, v in samples["ragcost_endpoint_calls_total"]}
+    assert calls[("generate", "127.0.0.1")] == 6.0  # 2 calls in each of 3 requests
+    received = [v for s, v in samples["ragcost_endpoint_bytes_total"]
+                if s["stage"] == "generate" and s["direction"] == "in"]
+    assert received[0] > 18000
+    errors = [v for s, v in samples["ragcost_endpoint_errors_total"]
+              if s["stage"] == "fallback" and s["kind"] == "error"]
+    assert errors[0] >= 3.0
+    (rtt,) = [v for s, v in samples["ragcost_endpoint_rtt_seconds"] if s["stage"] == "generate"]
+    assert 0 < rtt < 5
+    directions = {s["direction"] for s, _ in samples["ragcost_stage_disk_bytes_total"]}
+    assert directions == ({"read", "write"} if Path("/proc/self/io").exists() else set())

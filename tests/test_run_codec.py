@@ -29,6 +29,7 @@ from pytest_ragcost.run.model import (
     BASES,
     TIERS,
     BetweenRun,
+    EndpointRecord,
     Finding,
     ItemsUsed,
     LoadFigures,
@@ -62,12 +63,23 @@ maybe = st.none
 def metric_maps(draw: st.DrawFn) -> dict[str, float]:
     keys = draw(st.lists(st.sampled_from(
         ["wall_ms", "cpu_ms", "energy_j", "tokens_prompt", "tokens_total", "count_hits",
-         "errors", "peak_rss_mb", "cost_usd"]), unique=True, max_size=5))
+         "errors", "peak_rss_mb", "cost_usd", "disk_write_bytes", "net_calls",
+         "net_rtt_ms"]), unique=True, max_size=5))
     out: dict[str, float] = {}
     for k in keys:
-        exact = k.startswith(("tokens_", "count_")) or k == "errors"
+        exact = k.startswith(("tokens_", "count_")) or k in ("errors", "net_calls")
         out[k] = float(draw(counts)) if exact else draw(positive)
     return out
+
+
+@st.composite
+def endpoint_records(draw: st.DrawFn) -> EndpointRecord:
+    return EndpointRecord(
+        endpoint=draw(st.sampled_from(["127.0.0.1:8080", "[::1]:443", "unix:/run/db.sock"])),
+        calls=draw(counts), sent_bytes=draw(counts), received_bytes=draw(counts),
+        errors=draw(counts), timeouts=draw(counts), connects=draw(counts),
+        rtt_ms=draw(maybe() | positive), connect_ms=draw(maybe() | positive),
+    )
 
 
 @st.composite
@@ -75,9 +87,11 @@ def stages(draw: st.DrawFn) -> StageRecord:
     metrics = metric_maps(draw)
     return StageRecord(
         name=draw(names), metrics=metrics,
-        sources={k: draw(st.sampled_from(["timer", "counted", "estimated"])) for k in metrics},
+        sources={k: draw(st.sampled_from(["timer", "counted", "estimated", "kernel",
+                                          "socket"])) for k in metrics},
         error=draw(maybe() | texts), model=draw(maybe() | names),
         start_ms=draw(maybe() | positive), endpoint=draw(maybe() | st.just("127.0.0.1:8080")),
+        endpoints=tuple(draw(st.lists(endpoint_records(), max_size=2))),
     )
 
 
@@ -383,6 +397,19 @@ def test_errors_name_the_json_path_what_was_expected_and_what_was_found() -> Non
     doc = _good_doc()
     doc["scenarios"][0]["verdicts"] = [{"scenario": "qa", "key": "k", "status": "MEH"}]
     _bad(doc, "scenarios[0].verdicts[0].status", "one of FAIL, WARN")
+    doc = _good_doc()
+    doc["scenarios"][0]["requests"][0]["stages"][0]["endpoints"] = [
+        {"endpoint": "127.0.0.1:9", "calls": -2}]
+    _bad(doc, "scenarios[0].requests[0].stages[0].endpoints[0].calls",
+         "a whole number from 0 to 2**53 (found the number -2)")
+    doc = _good_doc()
+    doc["scenarios"][0]["requests"][0]["stages"][0]["endpoints"] = [
+        {"endpoint": "127.0.0.1:9", "rtt_ms": -1.0}]
+    _bad(doc, "scenarios[0].requests[0].stages[0].endpoints[0].rtt_ms", "0 or more")
+    doc = _good_doc()
+    doc["scenarios"][0]["requests"][0]["stages"][0]["metrics"]["net_calls"] = 2.0**60
+    _bad(doc, "scenarios[0].requests[0].stages[0].metrics.net_calls",
+         "must be a finite number from 0 to")
 
 
 def test_item_ids_and_endpoints_survive_a_saved_run(tmp_path: Path) -> None:

@@ -38,6 +38,7 @@ from prometheus_client.utils import floatToGoString
 
 from ..files import write_text_atomic
 from ..redact import redact_text
+from ..report.system import endpoint_uses
 from ..run import Outcome, RequestRecord
 from .target import Target
 
@@ -81,6 +82,11 @@ FAMILIES = (
     "ragcost_quality_score",
     "ragcost_requests_total",
     "ragcost_errors_total",
+    "ragcost_stage_disk_bytes_total",
+    "ragcost_endpoint_calls_total",
+    "ragcost_endpoint_bytes_total",
+    "ragcost_endpoint_errors_total",
+    "ragcost_endpoint_rtt_seconds",
     "ragcost_verdicts",
     "ragcost_run_info",
     "ragcost_last_run_timestamp_seconds",
@@ -198,6 +204,8 @@ class RunCollector:
             err_total.add_metric(list(key), value)
         yield err_total
 
+        yield from self._system()
+
         verdicts = GaugeMetricFamily(
             "ragcost_verdicts", "Gate verdicts of a scenario by status.",
             labels=["scenario", "status"])
@@ -215,6 +223,52 @@ class RunCollector:
         yield GaugeMetricFamily(
             "ragcost_last_run_timestamp_seconds", "When this run's figures were exported.",
             value=self.timestamp_s)
+
+    def _system(self) -> Iterator[Metric]:
+        """``--ragcost-system``'s figures, summed over each scenario's requests: disk bytes
+        per stage, and calls, bytes, failures and the mean round trip per endpoint."""
+        disk = CounterMetricFamily(
+            "ragcost_stage_disk_bytes",
+            "Bytes a stage made the storage layer read or write (--ragcost-system).",
+            labels=["scenario", "stage", "direction"])
+        calls = CounterMetricFamily(
+            "ragcost_endpoint_calls", "Network calls a stage made to an endpoint.",
+            labels=["scenario", "stage", "endpoint"])
+        sent = CounterMetricFamily(
+            "ragcost_endpoint_bytes",
+            "Application bytes a stage sent to (out) or received from (in) an endpoint.",
+            labels=["scenario", "stage", "endpoint", "direction"])
+        failed = CounterMetricFamily(
+            "ragcost_endpoint_errors",
+            "Socket calls to an endpoint that failed (kind error) or timed out (timeout).",
+            labels=["scenario", "stage", "endpoint", "kind"])
+        rtt = GaugeMetricFamily(
+            "ragcost_endpoint_rtt_seconds",
+            "Mean round trip of a stage's calls to an endpoint, first byte out to first "
+            "byte back.", labels=["scenario", "stage", "endpoint"])
+        for outcome in self.outcomes:
+            run = outcome.run
+            scenario = run.scenario
+            totals: dict[tuple[str, str], float] = {}
+            for req in run.requests:
+                for st in req.stages:
+                    for metric, direction in (("disk_read_bytes", "read"),
+                                              ("disk_write_bytes", "write")):
+                        if metric in st.metrics:
+                            key = (st.name, direction)
+                            totals[key] = totals.get(key, 0.0) + st.metrics[metric]
+            for (stage, direction), value in sorted(totals.items()):
+                disk.add_metric([scenario, stage, direction], value)
+            for use in endpoint_uses(run):
+                where = [scenario, use.stage, use.endpoint]
+                calls.add_metric(where, float(use.calls))
+                sent.add_metric([*where, "out"], float(use.sent_bytes))
+                sent.add_metric([*where, "in"], float(use.received_bytes))
+                failed.add_metric([*where, "error"], float(use.errors))
+                failed.add_metric([*where, "timeout"], float(use.timeouts))
+                if use.rtt_ms is not None:
+                    rtt.add_metric(where, use.rtt_ms / 1000.0)
+        yield from (disk, calls, sent, failed, rtt)
 
     @staticmethod
     def _request(scenario: str, req: RequestRecord, add: Any,

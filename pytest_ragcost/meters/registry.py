@@ -52,7 +52,8 @@ class MeterSet:
     #: getrusage around each request (CPU time, peak RSS, context switches, page faults),
     #: when the process meter is on and the platform has it
     rusage: CpuProbe | None = None
-    #: the system probes of ``--ragcost-system`` (disk I/O bytes), read around every stage,
+    #: the system probes of ``--ragcost-system`` (disk I/O bytes, network calls per
+    #: endpoint), read around every stage,
     #: request and load level
     system: tuple[Probe, ...] = ()
     _plans: dict[str, Plan] = field(default_factory=dict, repr=False, compare=False)
@@ -157,7 +158,8 @@ class MeterSet:
                  **self.estimate.describe()}
             )
         for probe in self.system:
-            used.append({"name": probe.name, "kind": "kernel", "metrics": list(probe.metrics)})
+            used.append({"name": probe.name, "kind": "kernel" if probe.name == "disk" else
+                         "socket", "metrics": list(probe.metrics)})
         return {
             "used": used,
             "unavailable": [{"name": u.name, "reason": u.reason} for u in self.unavailable],
@@ -175,7 +177,7 @@ class MeterSet:
 
     def system_label(self) -> str:
         """What ``--ragcost-system`` measures here, for the header."""
-        return "; ".join(f"{p.name} ({', '.join(p.metrics)})" for p in self.system)
+        return ", ".join(p.label or p.name for p in self.system)
 
     def close(self) -> None:
         for meter in self.energy:
@@ -251,7 +253,8 @@ def build(
     proc_io: Path | None = None,
 ) -> MeterSet:
     """Probe the named meters (``auto`` means every one that works here), and with
-    ``system`` the system probes (``--ragcost-system``: disk I/O bytes from ``proc_io``).
+    ``system`` the system probes (``--ragcost-system``: disk I/O bytes from ``proc_io``,
+    and the socket hook for network calls, installed until :meth:`MeterSet.close`).
 
     Probing never raises: a meter that cannot run is listed as unavailable with a reason.
     """
@@ -270,6 +273,9 @@ def build(
             system_unavailable.append(found_disk)
         else:
             system_probes.append(found_disk)
+        from .network import NetworkProbe
+
+        system_probes.append(NetworkProbe())  # wraps the socket calls until close()
     if "none" in wanted:
         return MeterSet(
             process=False,

@@ -17,19 +17,25 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..run.model import EndpointRecord
 
 _perf_ns = time.perf_counter_ns
 _cpu_ns = time.process_time_ns
 
 
 class Figures:
-    """The figures of one closing window: metric name -> value, and each value's label."""
+    """The figures of one closing window: metric name -> value, each value's label, and
+    the endpoints its network calls went to (``--ragcost-system``)."""
 
-    __slots__ = ("metrics", "sources")
+    __slots__ = ("endpoints", "metrics", "sources")
 
     def __init__(self) -> None:
         self.metrics: dict[str, float] = {}
         self.sources: dict[str, str] = {}
+        self.endpoints: tuple[EndpointRecord, ...] = ()
 
     @property
     def cpu_ms(self) -> float | None:
@@ -45,8 +51,10 @@ class Probe(ABC):
     failed reading: it leaves the figure out instead (a made-up zero would pass a gate).
     """
 
-    #: a short name for the run's ``meters`` block, and the metrics it may give a window
+    #: a short name for the run's ``meters`` block, what it measures for the header, and
+    #: the metrics it may give a window
     name: str = ""
+    label: str = ""
     metrics: tuple[str, ...] = ()
 
     def close(self) -> None:  # noqa: B027 - optional hook, most probes hold nothing

@@ -210,7 +210,8 @@ class Stage:
             self._tokens(metrics, sources, dict(kinds or {}), provider or {})
         request = self._req.window
         start_ms = None if request is None else max(0.0, (self._t0 - request.wall0_ns) / 1e6)
-        return StageRecord(self.name, metrics, sources, self._error, self._model, start_ms)
+        return StageRecord(self.name, metrics, sources, self._error, self._model, start_ms,
+                           endpoints=figures.endpoints)
 
     def _tokens(
         self,

@@ -15,6 +15,7 @@ from .fmt import fmt, pct_text, shown
 from .fmt import signed_cell as _signed
 from .load import HEAD, NOTE, load_rows
 from .summary import summarize_run
+from .system import system_lines
 from .verdicts import sentence
 
 if TYPE_CHECKING:
@@ -283,6 +284,7 @@ def summary_lines(
             if run.stage_names():
                 lines.append("")
                 lines.append(waterfall_text(run))
+                lines.extend(system_lines(run))
             for note in run.token_notes.values():
                 lines += textwrap.wrap(f"note: {note}", WIDTH, subsequent_indent="  ")
             price_notes.update(outcome.price_notes)

@@ -31,6 +31,7 @@ from .model import (
     SEVERITIES,
     TIERS,
     BetweenRun,
+    EndpointRecord,
     Finding,
     ItemsUsed,
     LoadFigures,
@@ -94,7 +95,8 @@ _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 #: exact metrics: whole numbers from 0 (a negative token count is a mistake)
 _COUNT_PREFIXES = ("tokens_", "count_")
-_COUNT_NAMES = frozenset({"errors", "timeouts", "requests"})
+_COUNT_NAMES = frozenset({"errors", "timeouts", "requests", "net_calls", "net_errors",
+                          "net_timeouts"})
 
 
 class RunFileError(ValueError):
@@ -122,7 +124,22 @@ def encode_stage(st: StageRecord) -> dict[str, Any]:
         "model": st.model,
         "start_ms": st.start_ms,
         "endpoint": st.endpoint,
-    }, "error", "model", "start_ms", "endpoint")
+        "endpoints": [encode_endpoint(e) for e in st.endpoints] or None,
+    }, "error", "model", "start_ms", "endpoint", "endpoints")
+
+
+def encode_endpoint(e: EndpointRecord) -> dict[str, Any]:
+    return _drop_none({
+        "endpoint": e.endpoint,
+        "calls": e.calls,
+        "sent_bytes": e.sent_bytes,
+        "received_bytes": e.received_bytes,
+        "errors": e.errors,
+        "timeouts": e.timeouts,
+        "connects": e.connects,
+        "rtt_ms": e.rtt_ms,
+        "connect_ms": e.connect_ms,
+    }, "rtt_ms", "connect_ms")
 
 
 def encode_request(req: RequestRecord) -> dict[str, Any]:
@@ -709,6 +726,24 @@ class _Checker:
             model=self.text(s.get("model"), f"{at}.model", optional=True),
             start_ms=self.offset(s.get("start_ms"), f"{at}.start_ms"),
             endpoint=self.text(s.get("endpoint"), f"{at}.endpoint", optional=True),
+            endpoints=tuple(
+                self.endpoint(e, f"{at}.endpoints[{k}]")
+                for k, e in enumerate(self.items(s.get("endpoints", []), f"{at}.endpoints"))
+            ),
+        )
+
+    def endpoint(self, value: object, at: str) -> EndpointRecord:
+        e = self.obj(value, at)
+        return EndpointRecord(
+            endpoint=self.req_text(e.get("endpoint"), f"{at}.endpoint"),
+            calls=self.integer(e.get("calls", 0), f"{at}.calls"),
+            sent_bytes=self.integer(e.get("sent_bytes", 0), f"{at}.sent_bytes"),
+            received_bytes=self.integer(e.get("received_bytes", 0), f"{at}.received_bytes"),
+            errors=self.integer(e.get("errors", 0), f"{at}.errors"),
+            timeouts=self.integer(e.get("timeouts", 0), f"{at}.timeouts"),
+            connects=self.integer(e.get("connects", 0), f"{at}.connects"),
+            rtt_ms=self.opt_amount(e.get("rtt_ms"), f"{at}.rtt_ms"),
+            connect_ms=self.opt_amount(e.get("connect_ms"), f"{at}.connect_ms"),
         )
 
     def sample(self, value: object, at: str) -> Sample:

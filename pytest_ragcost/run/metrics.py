@@ -23,7 +23,10 @@ ENERGY_KINDS: tuple[EnergyKind, ...] = ("measured", "attributed", "estimated", "
 #:  - ``given``: an integer the test passed in
 #:  - ``derived``: computed from other metrics (sums, prices)
 #:  - ``kernel``: the operating system's own per-process counters (``/proc/self/io``)
-SOURCE_LABELS = ("timer", "counted", "provider", "given", "derived", "kernel", *ENERGY_KINDS)
+#:  - ``socket``: counted by the socket-layer hook of ``--ragcost-system``
+SOURCE_LABELS = (
+    "timer", "counted", "provider", "given", "derived", "kernel", "socket", *ENERGY_KINDS
+)
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
@@ -35,6 +38,9 @@ TOKEN_METRICS: tuple[str, ...] = (*(f"tokens_{k}" for k in TOKEN_KINDS), "tokens
 #: Metrics whose values are exact (compared exactly by the gate).
 EXACT_PREFIXES = ("tokens_", "count_")
 EXACT_NAMES = frozenset({"errors", "requests", "timeouts"})
+#: counts of network calls a stage made (``--ragcost-system``): compared exactly, as
+#: ``errors`` is; their bytes and round trips are noisy
+NET_COUNT_NAMES = frozenset({"net_calls", "net_errors", "net_timeouts"})
 #: Metrics that vary run to run (gated on evidence).
 NOISY_NAMES = frozenset(
     {
@@ -50,6 +56,10 @@ NOISY_NAMES = frozenset(
         # --ragcost-system: what the process made the storage layer read and write
         "disk_read_bytes",
         "disk_write_bytes",
+        # --ragcost-system: the stage's network calls, at the socket layer
+        "net_sent_bytes",
+        "net_received_bytes",
+        "net_rtt_ms",
         # under load (ragcost.load): wait before start, the queue found, busy workers,
         # and the level's throughput (higher is better: its budget is a floor)
         "wait_ms",
@@ -76,6 +86,12 @@ UNITS: Mapping[str, str] = {
     "peak_rss_mb": "MiB",
     "disk_read_bytes": "bytes",
     "disk_write_bytes": "bytes",
+    "net_sent_bytes": "bytes",
+    "net_received_bytes": "bytes",
+    "net_rtt_ms": "ms",
+    "net_calls": "count",
+    "net_errors": "count",
+    "net_timeouts": "count",
     "wait_ms": "ms",
     "queue_depth": "requests",
     "active_workers": "workers",
@@ -94,7 +110,7 @@ def metric_class(metric: str) -> MetricClass:
     """Classify a bare metric name (without its ``stage.`` prefix)."""
     if metric in NOISY_NAMES:
         return "noisy"
-    if metric in EXACT_NAMES or metric.startswith(EXACT_PREFIXES):
+    if metric in EXACT_NAMES or metric in NET_COUNT_NAMES or metric.startswith(EXACT_PREFIXES):
         return "exact"
     if metric in DERIVED_NAMES:
         return "derived"

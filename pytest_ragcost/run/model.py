@@ -25,6 +25,28 @@ SEVERITIES: tuple[Severity, ...] = ("fail", "warn")
 
 
 @dataclass(frozen=True)
+class EndpointRecord:
+    """The network calls a stage made to one endpoint (``--ragcost-system``).
+
+    ``calls``: exchanges (data sent, then the first data received back); ``rtt_ms``: their
+    mean round trip, first byte out to first byte back (``None`` without a call);
+    ``connects`` and ``connect_ms``: connections made and their mean time; ``errors``
+    and ``timeouts``: socket calls that failed or timed out. Bytes are application bytes
+    (the plain text through TLS).
+    """
+
+    endpoint: str
+    calls: int = 0
+    sent_bytes: int = 0
+    received_bytes: int = 0
+    errors: int = 0
+    timeouts: int = 0
+    connects: int = 0
+    rtt_ms: float | None = None
+    connect_ms: float | None = None
+
+
+@dataclass(frozen=True)
 class StageRecord:
     """One stage of one request. ``metrics`` maps bare metric names to values."""
 
@@ -38,6 +60,8 @@ class StageRecord:
     start_ms: float | None = None
     #: ``host:port`` its calls went to, when captured OpenTelemetry spans said
     endpoint: str | None = None
+    #: its network calls per endpoint, measured at the socket layer (``--ragcost-system``)
+    endpoints: tuple[EndpointRecord, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,16 +83,24 @@ class RequestRecord:
     def flat(self) -> dict[str, float]:
         """All metric keys of this request: ``metric`` and ``stage.metric`` (stages summed)."""
         out = dict(self.metrics)
+        waits: dict[str, float] = {}  # a repeated stage's round trips, weighted by its calls
         for st in self.stages:
             for name, value in st.metrics.items():
                 key = f"{st.name}.{name}"
-                if name == "ttft_ms" or name == "peak_rss_mb":
+                if name == "net_rtt_ms":
+                    calls = st.metrics.get("net_calls", 0.0)
+                    waits[key] = waits.get(key, 0.0) + value * calls
+                elif name == "ttft_ms" or name == "peak_rss_mb":
                     # first token happens once; peaks do not add up
                     out.setdefault(key, value)
                     if name == "peak_rss_mb":
                         out[key] = max(out[key], value)
                 else:
                     out[key] = out.get(key, 0.0) + value
+        for key, total_ms in waits.items():
+            calls = out.get(key[: -len("rtt_ms")] + "calls", 0.0)
+            if calls:
+                out[key] = total_ms / calls
         return out
 
     def flat_sources(self) -> dict[str, str]:
