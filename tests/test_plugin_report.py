@@ -148,3 +148,29 @@ def test_a_report_that_cannot_render_is_said_and_the_json_still_written(
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert not (sweep.path / "report.html").exists()
     assert len(read_json(sweep.path / "run.json")["scenarios"]) == 3
+
+
+def test_the_verdict_table_shows_the_deciding_clause_and_the_whole_reason_on_demand(
+    rag_project: pytest.Pytester,
+) -> None:
+    from conftest import count_tokens, ragkit, scenario_source
+
+    rag_project.makepyfile(test_scenario=scenario_source("qa-tiny", requests=2))
+    context = count_tokens(ragkit()["DOCS"])
+    rag_project.path.joinpath("ragcost.yaml").write_text(
+        "version: 1\ndefaults:\n  tolerance: 5%\nscenarios:\n  qa-tiny:\n"
+        f"    generate.tokens_context: {{baseline: {round(context / 1.1)}}}\n",
+        encoding="utf-8",
+    )
+    result = rag_project.runpytest("--ragcost", "--ragcost-html=report.html")
+    result.assert_outcomes(failed=1)
+    html = (rag_project.path / "report.html").read_text(encoding="utf-8")
+    row = re.search(r'<tr class="FAIL">(.*?)</tr>', html, re.S)
+    assert row is not None
+    reason = re.search(r'<details class="why"><summary>(.*?)</summary>(.*?)</details>',
+                       row.group(1), re.S)
+    assert reason is not None, row.group(1)
+    brief, full = (html_lib.unescape(g) for g in reason.groups())
+    assert 0 < len(brief) <= 120
+    assert len(full) > len(brief)
+    assert "generate.tokens_context" in row.group(1)

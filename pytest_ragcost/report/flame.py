@@ -92,9 +92,9 @@ def _label(frame: Frame, width: float) -> str:
 def flame(profile: StageProfile, title: str, *, per_request: int = 0,
           growth: Mapping[tuple[Frame, ...], float] | None = None,
           width: float = WIDTH) -> str:
-    """One stage's flame graph as an ``<svg>`` string. ``growth`` maps a call path to
-    the change of its share (head minus base, of head's stage time); such boxes are
-    coloured red (grew) or blue (shrank) instead of by file."""
+    """One stage's flame graph as a ``<figure>`` (an ``<svg>`` and its caption).
+    ``growth`` maps a call path to the change of its share (head minus base, of head's
+    stage time); such boxes are coloured red (grew) or blue (shrank) instead of by file."""
     root = tree(profile)
     total = root.ms or 1.0
     rows: list[str] = []
@@ -139,7 +139,7 @@ def flame(profile: StageProfile, title: str, *, per_request: int = 0,
             x += w
 
     place(root, (), 0.0, 0)
-    top = 22.0
+    top = 4.0
     height = top + max(1, depth_used) * ROW + 4
     body = []
     for part in rows:
@@ -150,10 +150,10 @@ def flame(profile: StageProfile, title: str, *, per_request: int = 0,
     head = (f'<svg class="chart flame" role="img" viewBox="0 0 {width:.0f} {height:.0f}" '
             f'width="{width:.0f}" height="{height:.0f}" aria-label={quoteattr(title)} '
             'font-family="system-ui, sans-serif" font-size="11">')
-    caption = (f'<text x="0" y="14" font-weight="600">{escape(title)}</text>')
     if not rows:
         body = [f'<text x="0" y="{top + 12:.0f}">no samples</text>']
-    return head + f"<title>{escape(title)}</title>" + caption + "".join(body) + "</svg>"
+    chart = head + f"<title>{escape(title)}</title>" + "".join(body) + "</svg>"
+    return f'<figure class="chart">{chart}<figcaption>{escape(title)}</figcaption></figure>'
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from .load import NOTE as LOAD_NOTE
 from .load import cost_per_answer, family, load_rows
 from .summary import summarize_run
 from .trends import RunSummary, change_line, trends
-from .verdicts import sentence
+from .verdicts import sentence, short
 
 if TYPE_CHECKING:
     from ..compare.frontier import Frontier
@@ -55,8 +55,11 @@ th{background:#f4f4f4}
 .muted{color:#666;font-size:.9em}.rec{font-size:1.05em;padding:8px 12px;
 background:#eef6ee;border-left:4px solid #59a14f}
 .charts{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
+figure.chart{margin:0;max-width:100%}figure.chart figcaption{font-size:.9em;color:#333;
+margin:2px 0 0 4px;font-weight:600}
 svg.chart{max-width:100%;height:auto;background:#fff}svg.flame{min-width:720px}
 details{margin:8px 0}summary{cursor:pointer;font-weight:600}
+details.why{margin:0;max-width:36em}details.why summary{font-weight:400}
 code{font-size:.9em}.wide{overflow-x:auto}
 ul.changes{font-size:.9em;margin:4px 0}
 """.strip()
@@ -183,7 +186,9 @@ the old level .. the first of the new one: <code>ragcost bisect</code> finds the
 TABLE = """{% macro table(head, rows) -%}
 <table><thead><tr>{% for h in head %}<th>{{ h }}</th>{% endfor %}</tr></thead><tbody>
 {% for row in rows %}<tr{% if row.cls %} class="{{ row.cls }}"{% endif %}>
-{%- for cell in row.cells %}<td{% if cell.num %} class="n"{% endif %}>{{ cell.text }}</td>
+{%- for cell in row.cells %}<td{% if cell.num %} class="n"{% endif %}>
+{%- if cell.more %}<details class="why"><summary>{{ cell.text }}</summary>{{ cell.more }}</details>
+{%- else %}{{ cell.text }}{% endif %}</td>
 {%- endfor %}</tr>
 {% endfor %}</tbody></table>
 {%- endmacro %}"""
@@ -193,12 +198,21 @@ class HtmlUnavailableError(RuntimeError):
     """Jinja2 is missing."""
 
 
-def _cell(text: object, numeric: bool = False) -> dict[str, Any]:
-    return {"text": "-" if text is None else str(text), "num": numeric}
+def _cell(text: object, numeric: bool = False, more: str = "") -> dict[str, Any]:
+    """A table cell; ``more`` is the full text, shown when the reader opens the cell."""
+    return {"text": "-" if text is None else str(text), "num": numeric, "more": more}
 
 
 def _row(cells: Sequence[dict[str, Any]], cls: str = "") -> dict[str, Any]:
     return {"cells": list(cells), "cls": cls}
+
+
+def _reason(v: Any) -> dict[str, Any]:
+    """The deciding clause of a verdict, with the whole explanation behind it."""
+    if v.status == "PASS":
+        return _cell("")
+    full, brief = sentence(v), short(v)
+    return _cell(brief, more="" if brief == full else full)
 
 
 def _unit(key: str) -> str:
@@ -264,13 +278,16 @@ def _scenario_view(outcome: Outcome, top_n: int) -> dict[str, Any]:
     slowest = sorted(run.requests, key=lambda r: -float(r.metrics.get("wall_ms", 0.0)))[:top_n]
     if stages and slowest:
         rows = []
+        totals = []
         exact = True
         for req in slowest:
+            totals.append(float(req.metrics.get("wall_ms", 0.0)))
             spans, ok = _stage_offsets(req)
             exact = exact and ok
             rows.append((f"#{req.index} {fmt(req.metrics.get('wall_ms'))} ms", spans))
         view["top"] = len(rows)
-        view["waterfall"] = svg.waterfall(rows, stages, f"{run.scenario}: waterfall")
+        view["waterfall"] = svg.waterfall(rows, stages, f"{run.scenario}: waterfall",
+                                          totals_ms=totals)
         view["waterfall_note"] = (
             "Each bar starts where its stage opened, so overlapping or idle time shows."
             if exact else
@@ -286,27 +303,30 @@ def _scenario_view(outcome: Outcome, top_n: int) -> dict[str, Any]:
         if outside > 0.01 * total_wall:
             wall["(outside stages)"] = outside
         view["pareto_time"] = svg.pareto(list(wall), list(wall.values()), "s",
-                                         f"{run.scenario}: Pareto of wall time by stage")
+                                         f"{run.scenario}: Pareto of wall time by stage",
+                                         quantity="total wall time")
         cpu = _per_stage_total(run, "cpu_ms", 1 / 1000)
         for name, v in _per_stage_total(run, "gpu_ms", 1 / 1000).items():
             cpu[name] = cpu.get(name, 0.0) + v
         if cpu:
-            view["pareto_cpu"] = svg.pareto(list(cpu), list(cpu.values()), "CPU+GPU s",
-                                            f"{run.scenario}: Pareto of CPU+GPU seconds by stage")
+            view["pareto_cpu"] = svg.pareto(
+                list(cpu), list(cpu.values()), "s",
+                f"{run.scenario}: Pareto of CPU+GPU seconds by stage",
+                quantity="total CPU+GPU time")
     series_ = run.series()
     charts = []
     for i, kind in enumerate(TOKEN_KINDS):
         values = series_.get(kind)
         if values and max(values) > 0:
             charts.append(svg.histogram(values, "tokens", f"{run.scenario}: {kind} per request",
-                                        fill=svg.colour(i)))
+                                        fill=svg.colour(i), quantity=kind))
     if series_.get("ttft_ms"):
         charts.append(svg.histogram(series_["ttft_ms"], "ms", f"{run.scenario}: TTFT",
-                                    fill=svg.colour(5)))
+                                    fill=svg.colour(5), quantity="time to first token"))
     tps = _tokens_per_s(run)
     if tps:
         charts.append(svg.histogram(tps, "tokens/s", f"{run.scenario}: decode tokens/s",
-                                    fill=svg.colour(6)))
+                                    fill=svg.colour(6), quantity="decode speed"))
     view["distributions"] = charts
     view["metric_rows"] = [
         _row([_cell(key), _cell(fmt(r["p50"], r["unit"]), True),
@@ -375,17 +395,19 @@ def _ab_diff_view(d: ProfileDiff) -> dict[str, Any]:
 
 def _frontier_view(f: Frontier) -> dict[str, Any]:
     unit = f.cost_unit
-    short = {p.name: ", ".join(f"{k}={v}" for k, v in p.knobs.items()) or p.name
+    knob_names = {p.name: ", ".join(f"{k}={v}" for k, v in p.knobs.items()) or p.name
              for p in f.points}
     dots = [
-        svg.Dot(short[p.name], p.cost, p.quality, p.quality_low, p.quality_high, p.on_frontier,
+        svg.Dot(knob_names[p.name], p.cost, p.quality, p.quality_low, p.quality_high, p.on_frontier,
                 p.name == f.recommended,
                 f"{p.name}, on the frontier" if p.on_frontier
-                else f"{p.name}, dominated by {short.get(p.dominated_by or '', '')}")
+                else f"{p.name}, dominated by {knob_names.get(p.dominated_by or '', '')}")
         for p in f.points
     ]
-    chart = svg.scatter(dots, f"{f.cost_metric} per answer ({unit})", f.quality_metric,
-                        f"{f.sweep}: {f.quality_metric} against {f.cost_metric}")
+    chart = svg.scatter(dots, f"{f.cost_metric} per answer ({unit})",
+                        _score_title(f.quality_metric, [d.y for d in dots]),
+                        f"{f.sweep}: {f.quality_metric} against {f.cost_metric}",
+                        y_range=_score_range([d.y for d in dots]))
     head = ["configuration", "knobs", "n", f"{f.cost_metric} ({unit})", f"Δ vs {f.reference}",
             f"{f.quality_metric} [interval]", "change (lower bound)", "frontier", "acceptable"]
     rows = []
@@ -418,6 +440,15 @@ def _frontier_view(f: Frontier) -> dict[str, Any]:
     }
 
 
+def _score_range(values: Sequence[float]) -> tuple[float, float] | None:
+    """A quality score's own axis, 0 to 1, when every mean lies in it."""
+    return (0.0, 1.0) if values and all(0.0 <= v <= 1.0 for v in values) else None
+
+
+def _score_title(metric: str, values: Sequence[float]) -> str:
+    return f"{metric} (score, 0-1)" if _score_range(values) else metric
+
+
 def _quality_chart(outcomes: Sequence[Outcome]) -> str:
     """Every scenario with quality scores on one cost-quality plane."""
     scored = [o for o in outcomes if o.quality and o.run.requests]
@@ -444,8 +475,10 @@ def _quality_chart(outcomes: Sequence[Outcome]) -> str:
         dots.append(svg.Dot(o.run.scenario, x, y, on_frontier=True))
     if not dots:
         return ""
-    return svg.scatter(dots, f"{cost} per answer ({COST_UNITS.get(cost, '')})", metric,
-                       f"quality ({metric}) against cost per scenario", frontier_line=False)
+    ys = [d.y for d in dots]
+    return svg.scatter(dots, f"{cost} per answer ({COST_UNITS.get(cost, '')})",
+                       _score_title(metric, ys), f"quality ({metric}) against cost per scenario",
+                       frontier_line=False, y_range=_score_range(ys))
 
 
 def _load_view(outcomes: Sequence[Outcome]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -521,7 +554,7 @@ def render(
         return _row([_cell(v.scenario), _cell(v.key), _cell(fmt(v.baseline, u), True),
                      _cell(fmt(v.current, u), True), _cell(change, True),
                      _cell(v.tolerance or "-"), _cell(v.n, True), _cell(status),
-                     _cell("" if v.status == "PASS" else sentence(v))], v.status)
+                     _reason(v)], v.status)
 
     comp = environment.get("comparable", {}) if isinstance(environment, Mapping) else {}
     if not isinstance(comp, Mapping):  # a saved run's environment is not checked field by field
@@ -536,9 +569,10 @@ def render(
     def wrap(view: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for k, v in view.items():
-            if isinstance(v, str) and v.startswith("<svg"):
+            if isinstance(v, str) and v.startswith("<figure"):
                 out[k] = safe(v)
-            elif isinstance(v, list) and v and isinstance(v[0], str) and v[0].startswith("<svg"):
+            elif isinstance(v, list) and v and isinstance(v[0], str) and v[0].startswith(
+                    "<figure"):
                 out[k] = [safe(x) for x in v]
             else:
                 out[k] = v

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from xml.sax.saxutils import escape, quoteattr
 
 #: One colour per stage or series, in order (colour-blind-friendly categorical palette).
@@ -44,7 +44,17 @@ def num(x: float) -> str:
         return f"{x:.1f}".rstrip("0").rstrip(".")
     if a >= 0.01:
         return f"{x:.3g}"
+    if a >= 1e-7:
+        # positional, not 3e-05: a reader compares digits along an axis
+        digits = 1 - math.floor(math.log10(a))
+        return f"{x:.{digits}f}".rstrip("0").rstrip(".")
     return f"{x:.2g}"
+
+
+def text_width(s: object, size: float = FONT) -> float:
+    """The width a label takes in the browser, estimated on the wide side (system-ui
+    digits and lower-case letters are about 0.55 em; capitals and symbols more)."""
+    return sum(0.72 if (c.isupper() or c in "%@#&mwMW") else 0.6 for c in str(s)) * size
 
 
 def _c(x: float) -> str:
@@ -104,18 +114,25 @@ class Frame:
         return self.top
 
 
+def figure(chart: str, caption: str) -> str:
+    """A chart and its visible caption, as one ``<figure>``."""
+    return f'<figure class="chart">{chart}<figcaption>{_t(caption)}</figcaption></figure>'
+
+
 def svg(frame: Frame, body: Sequence[str], label: str) -> str:
-    """Wrap chart parts into one ``<svg>`` element with an accessible name."""
+    """Wrap chart parts into one ``<figure>``: an ``<svg>`` element with an accessible name,
+    and ``label`` as its visible caption."""
     head = (
         f'<svg class="chart" role="img" '
         f'viewBox="0 0 {_c(frame.width)} {_c(frame.height)}" width="{_c(frame.width)}" '
         f'height="{_c(frame.height)}" aria-label={quoteattr(label)} '
         f'font-family="system-ui, sans-serif" font-size="{FONT}">'
     )
-    return head + f"<title>{_t(label)}</title>" + "".join(body) + "</svg>"
+    return figure(head + f"<title>{_t(label)}</title>" + "".join(body) + "</svg>", label)
 
 
 def text(x: float, y: float, s: object, anchor: str = "start", **attrs: object) -> str:
+    """A label; ``text_width`` estimates its width (so labels can be placed apart)."""
     extra = "".join(f' {k.replace("_", "-")}={quoteattr(str(v))}' for k, v in attrs.items())
     return (
         f'<text x="{_c(x)}" y="{_c(y)}" text-anchor="{anchor}" fill="{INK}"{extra}>'
@@ -158,57 +175,135 @@ def polyline(points: Sequence[tuple[float, float]], stroke: str, width: float = 
     )
 
 
-def _scale(lo: float, hi: float, a: float, b: float) -> tuple[float, float, list[float]]:
-    ticks = nice_ticks(lo, hi)
-    t0, t1 = ticks[0], ticks[-1]
-    span = (t1 - t0) or 1.0
-    return t0, span, ticks
+#: Room left between two tick labels, in pixels.
+TICK_GAP = 8.0
+#: The height a line of text takes, in pixels (a box, not the font size).
+LINE = FONT * 1.3
+#: Where a rotated axis title's centre line sits from the chart's edge.
+TITLE_INSET = 12.0
 
 
-def _y_axis(frame: Frame, lo: float, hi: float, unit: str) -> tuple[list[str], float, float]:
-    t0, span, ticks = _scale(lo, hi, frame.y0, frame.y1)
+def fit_ticks(lo: float, hi: float, length: float, size: Callable[[str], float]) -> list[float]:
+    """Round ticks over [lo, hi], as many as fit along ``length`` pixels with no two
+    labels touching; ``size`` gives the room one label takes along the axis."""
+    best = nice_ticks(lo, hi, 1)
+    for count in range(2, 11):
+        ticks = nice_ticks(lo, hi, count)
+        if len(ticks) <= len(best):
+            continue
+        room = length / (len(ticks) - 1)
+        if room >= max(size(num(t)) for t in ticks) + TICK_GAP:
+            best = ticks
+    return best
+
+
+def clip(s: str, width: float, size: float = FONT) -> str:
+    """``s`` shortened with an ellipsis to fit ``width`` pixels."""
+    if text_width(s, size) <= width:
+        return s
+    while s and text_width(s + "…", size) > width:
+        s = s[:-1]
+    return s + "…" if s else ""
+
+
+def _axis_title(x: float, y: float, s: str, length: float) -> str:
+    """A title along a vertical axis, read bottom to top, centred on (x, y)."""
+    return text(x, y, clip(s, length), "middle", transform=f"rotate(-90 {_c(x)} {_c(y)})")
+
+
+def _y_ticks(frame: Frame, lo: float, hi: float) -> list[float]:
+    return fit_ticks(lo, hi, frame.y0 - frame.y1, lambda _s: LINE)
+
+
+def y_frame(frame: Frame, lo: float, hi: float, titled: bool = True) -> Frame:
+    """``frame`` with a left margin wide enough for the y tick labels and the title."""
+    widest = max(text_width(num(t)) for t in _y_ticks(frame, lo, hi))
+    need = widest + 8 + (TITLE_INSET + 8 if titled else 0)
+    return replace(frame, left=max(frame.left, need))
+
+
+def _y_axis(frame: Frame, lo: float, hi: float, title: str) -> tuple[list[str], float, float]:
+    ticks = _y_ticks(frame, lo, hi)
+    t0, span = ticks[0], (ticks[-1] - ticks[0]) or 1.0
     parts = []
     for t in ticks:
         y = frame.y0 - (t - t0) / span * (frame.y0 - frame.y1)
         parts.append(line(frame.x0, y, frame.x1, y))
         parts.append(text(frame.x0 - 4, y + 4, num(t), "end"))
-    if unit:
-        parts.append(text(4, frame.y1 - 10, unit))
+    if title:
+        parts.append(_axis_title(TITLE_INSET, (frame.y0 + frame.y1) / 2, title,
+                                 frame.y0 - frame.y1))
     return parts, t0, span
 
 
-def _x_axis(frame: Frame, lo: float, hi: float, unit: str) -> tuple[list[str], float, float]:
-    t0, span, ticks = _scale(lo, hi, frame.x0, frame.x1)
+def _x_axis(frame: Frame, lo: float, hi: float, title: str,
+            grid: bool = True) -> tuple[list[str], float, float]:
+    ticks = fit_ticks(lo, hi, frame.x1 - frame.x0, text_width)
+    t0, span = ticks[0], (ticks[-1] - ticks[0]) or 1.0
     parts = []
+    boxes: list[tuple[float, float]] = []
     for t in ticks:
         x = frame.x0 + (t - t0) / span * (frame.x1 - frame.x0)
-        parts.append(line(x, frame.y1, x, frame.y0))
-        parts.append(text(x, frame.y0 + 14, num(t), "middle"))
-    if unit:
-        parts.append(text((frame.x0 + frame.x1) / 2, frame.height - 6, unit, "middle"))
+        if grid:
+            parts.append(line(x, frame.y1, x, frame.y0))
+        label = num(t)
+        half = text_width(label) / 2
+        # an end label is moved inwards rather than cut at the chart's edge; one that
+        # would then touch its neighbour is left out (its grid line stays)
+        cx = min(max(x, half + 1), frame.width - half - 1)
+        if boxes and cx - half < boxes[-1][1] + 2:
+            continue
+        boxes.append((cx - half, cx + half))
+        parts.append(text(cx, frame.y0 + 18, label, "middle"))
+    if title:
+        parts.append(text((frame.x0 + frame.x1) / 2, frame.height - 6,
+                          clip(title, frame.width - 8), "middle"))
     return parts, t0, span
 
 
-def legend(names: Sequence[str], colours: Mapping[str, str], x: float, y: float) -> list[str]:
-    parts = []
+def legend_rows(names: Sequence[str], x: float, max_x: float) -> list[list[tuple[str, float]]]:
+    """Legend entries laid out left to right, wrapping before ``max_x``."""
+    rows: list[list[tuple[str, float]]] = [[]]
     cx = x
     for name in names:
-        parts.append(rect(cx, y - 9, 10, 10, colours[name]))
-        parts.append(text(cx + 14, y, name))
-        cx += 22 + 7 * len(name)
+        w = 14 + text_width(name) + 12
+        if rows[-1] and cx + w > max_x:
+            rows.append([])
+            cx = x
+        rows[-1].append((name, cx))
+        cx += w
+    return rows
+
+
+def legend(names: Sequence[str], colours: Mapping[str, str], x: float, y: float,
+           max_x: float = 10_000) -> list[str]:
+    parts = []
+    for r, row in enumerate(legend_rows(names, x, max_x)):
+        for name, cx in row:
+            ly = y + r * LINE
+            parts.append(rect(cx, ly - 9, 10, 10, colours[name]))
+            parts.append(text(cx + 14, ly, name))
     return parts
+
+
+def _free(box: tuple[float, float, float, float],
+          taken: Sequence[tuple[float, float, float, float]]) -> bool:
+    x0, y0, x1, y1 = box
+    return all(x1 <= a or x0 >= c or y1 <= b or y0 >= d for a, b, c, d in taken)
 
 
 # -- charts ------------------------------------------------------------------------------
 
 
 def pareto(labels: Sequence[str], values: Sequence[float], unit: str, label: str,
-           width: float = 640) -> str:
+           width: float = 640, quantity: str = "total") -> str:
     """Sorted bars (largest first) and the cumulative share as a line on a 0-100% axis."""
     pairs = sorted(zip(labels, values, strict=True), key=lambda p: (-p[1], p[0]))
     total = math.fsum(v for _, v in pairs) or 1.0
-    frame = Frame(width, 240, left=56, right=44, bottom=56)
-    parts, t0, span = _y_axis(frame, 0.0, max([v for _, v in pairs] or [1.0]), unit)
+    hi = max([v for _, v in pairs] or [1.0])
+    frame = y_frame(Frame(width, 240, left=56, right=16 + text_width("100%") + TITLE_INSET + 8,
+                          bottom=52), 0.0, hi)
+    parts, t0, span = _y_axis(frame, 0.0, hi, f"{quantity} ({unit})")
     n = max(1, len(pairs))
     slot = (frame.x1 - frame.x0) / n
     cum = 0.0
@@ -220,7 +315,7 @@ def pareto(labels: Sequence[str], values: Sequence[float], unit: str, label: str
         share = cum / total
         parts.append(rect(x + slot * 0.15, frame.y0 - h, slot * 0.7, h, colour(i),
                           f"{name}: {num(v)} {unit} ({v / total * 100:.1f}%)"))
-        parts.append(text(x + slot / 2, frame.y0 + 14, name, "middle"))
+        parts.append(text(x + slot / 2, frame.y0 + 14, clip(name, slot - 6), "middle"))
         pts.append((x + slot / 2, frame.y0 - share * (frame.y0 - frame.y1)))
     parts.append(polyline(pts, INK))
     for (x, y), (name, _v) in zip(pts, pairs, strict=True):
@@ -229,33 +324,38 @@ def pareto(labels: Sequence[str], values: Sequence[float], unit: str, label: str
     for p in (0, 50, 80, 100):
         y = frame.y0 - p / 100 * (frame.y0 - frame.y1)
         parts.append(text(frame.x1 + 4, y + 4, f"{p}%"))
+    parts.append(_axis_title(frame.width - TITLE_INSET, (frame.y0 + frame.y1) / 2,
+                             "cumulative share (%)", frame.y0 - frame.y1))
+    parts.append(text((frame.x0 + frame.x1) / 2, frame.height - 6, "stage", "middle"))
     parts.append(line(frame.x0, frame.y0 - 0.8 * (frame.y0 - frame.y1), frame.x1,
                       frame.y0 - 0.8 * (frame.y0 - frame.y1), "#999", 1, "4 3"))
     return svg(frame, parts, label)
 
 
 def grouped_bars(labels: Sequence[str], series: Mapping[str, Sequence[float]], unit: str,
-                 label: str, width: float = 640) -> str:
+                 label: str, width: float = 640, quantity: str = "wall time") -> str:
     """Horizontal bars, one group per label, one bar per series (e.g. p50 and p95)."""
     names = list(series)
     rows = len(labels)
-    bar_h = 10.0
+    bar_h = 14.0
     group_h = bar_h * len(names) + 8
-    frame = Frame(width, 40 + rows * group_h + 30, left=120, right=60, top=30, bottom=30)
+    top = 16 + LINE * len(legend_rows(names, 120, width - 60))
+    frame = Frame(width, top + 8 + rows * group_h + 40, left=120, right=60, top=top,
+                  bottom=40)
     hi = max([v for s in series.values() for v in s] or [1.0])
-    parts, t0, span = _x_axis(frame, 0.0, hi, unit)
+    parts, t0, span = _x_axis(frame, 0.0, hi, f"{quantity} ({unit})")
     colours = {n: colour(i) for i, n in enumerate(names)}
     for r, lab in enumerate(labels):
         gy = frame.y1 + 4 + r * group_h
-        parts.append(text(frame.x0 - 6, gy + group_h / 2, lab, "end"))
+        parts.append(text(frame.x0 - 6, gy + group_h / 2, clip(lab, frame.x0 - 10), "end"))
         for j, name in enumerate(names):
             v = series[name][r]
             w = (v - t0) / span * (frame.x1 - frame.x0)
             y = gy + j * bar_h
-            parts.append(rect(frame.x0, y, w, bar_h - 1, colours[name],
+            parts.append(rect(frame.x0, y, w, bar_h - 2, colours[name],
                               f"{lab} {name}: {num(v)} {unit}"))
-            parts.append(text(frame.x0 + w + 3, y + bar_h - 2, num(v), font_size=9))
-    parts += legend(names, colours, frame.x0, 14)
+            parts.append(text(frame.x0 + w + 3, y + bar_h - 4, num(v), font_size=9))
+    parts += legend(names, colours, frame.x0, 14, frame.x1)
     return svg(frame, parts, label)
 
 
@@ -268,30 +368,59 @@ class Span:
     duration_ms: float
 
 
+#: The waterfall's band for the part of a request no stage covers.
+OUTSIDE = "outside stages"
+OUTSIDE_FILL = "#e4e4e4"
+
+
 def waterfall(rows: Sequence[tuple[str, Sequence[Span]]], stages: Sequence[str], label: str,
-              width: float = 760) -> str:
-    """A Gantt chart: one row per request, each stage drawn at its start offset."""
-    row_h = 16.0
-    frame = Frame(width, 30 + len(rows) * row_h + 40, left=150, right=20, top=30, bottom=36)
-    end = max([s.start_ms + s.duration_ms for _, spans in rows for s in spans] or [1.0])
-    parts, t0, span = _x_axis(frame, 0.0, end, "ms after the request started")
+              width: float = 760, totals_ms: Sequence[float] = ()) -> str:
+    """A Gantt chart: one row per request, each stage drawn at its start offset. With
+    ``totals_ms`` (each request's wall time) the whole request is drawn: a grey band
+    from 0 to its end, so time outside any stage shows as its own band."""
+    row_h = 18.0
+    names = [*stages, OUTSIDE] if totals_ms else list(stages)
+    top = 16 + LINE * len(legend_rows(names, 150, width - 20))
+    frame = Frame(width, top + 8 + len(rows) * row_h + 40, left=150, right=20, top=top,
+                  bottom=40)
+    end = max([s.start_ms + s.duration_ms for _, spans in rows for s in spans]
+              + list(totals_ms) or [1.0])
+    parts, t0, span = _x_axis(frame, 0.0, end, "time since the request started (ms)")
     colours = {s: colour(i) for i, s in enumerate(stages)}
+    colours[OUTSIDE] = OUTSIDE_FILL
     scale = (frame.x1 - frame.x0) / span
     for r, (lab, spans) in enumerate(rows):
         y = frame.y1 + r * row_h + 2
-        parts.append(text(frame.x0 - 6, y + row_h - 5, lab, "end", font_size=10))
+        parts.append(text(frame.x0 - 6, y + row_h - 6, clip(lab, frame.x0 - 10, 10), "end",
+                          font_size=10))
+        if r < len(totals_ms):
+            covered = _covered_ms(spans)
+            parts.append(rect(frame.x0, y, totals_ms[r] * scale, row_h - 4, OUTSIDE_FILL,
+                              f"{lab} {OUTSIDE}: {num(max(0.0, totals_ms[r] - covered))} ms "
+                              f"of {num(totals_ms[r])} ms"))
         for s in spans:
             x = frame.x0 + (s.start_ms - t0) * scale
             w = max(1.0, s.duration_ms * scale)
-            parts.append(rect(x, y, w, row_h - 3, colours.get(s.stage, "#999"),
+            parts.append(rect(x, y, w, row_h - 4, colours.get(s.stage, "#999"),
                               f"{lab} {s.stage}: starts at {num(s.start_ms)} ms, "
                               f"takes {num(s.duration_ms)} ms"))
-    parts += legend(list(stages), colours, frame.x0, 14)
+    parts += legend(names, colours, frame.x0, 14, frame.x1)
     return svg(frame, parts, label)
 
 
+def _covered_ms(spans: Sequence[Span]) -> float:
+    """The time at least one stage of a request was open (overlaps counted once)."""
+    covered, reach = 0.0, -math.inf
+    for s in sorted(spans, key=lambda s: s.start_ms):
+        a, b = s.start_ms, s.start_ms + s.duration_ms
+        if b > reach:
+            covered += b - max(a, reach)
+            reach = b
+    return covered
+
+
 def histogram(values: Sequence[float], unit: str, label: str, bins: int = 12,
-              width: float = 320, fill: str = PALETTE[0]) -> str:
+              width: float = 320, fill: str = PALETTE[0], quantity: str = "") -> str:
     """Counts of values in equal-width bins, with the median marked."""
     frame = Frame(width, 200, left=40, right=12, bottom=40)
     vals = sorted(v for v in values if math.isfinite(v))
@@ -305,9 +434,11 @@ def histogram(values: Sequence[float], unit: str, label: str, bins: int = 12,
     counts = [0] * bins
     for v in vals:
         counts[min(bins - 1, int((v - lo) / step))] += 1
-    yparts, _y_t0, y_span = _y_axis(frame, 0.0, max(counts), "")
-    xparts, x_t0, x_span = _x_axis(frame, lo, hi, unit)
-    parts = yparts + [p for p in xparts if p.startswith("<text")]
+    frame = y_frame(frame, 0.0, max(counts))
+    yparts, _y_t0, y_span = _y_axis(frame, 0.0, max(counts), "requests")
+    xparts, x_t0, x_span = _x_axis(frame, lo, hi, f"{quantity} ({unit})" if quantity else unit,
+                                   grid=False)
+    parts = yparts + xparts
     sx = (frame.x1 - frame.x0) / x_span
     for i, c in enumerate(counts):
         x = frame.x0 + (lo + i * step - x_t0) * sx
@@ -318,7 +449,10 @@ def histogram(values: Sequence[float], unit: str, label: str, bins: int = 12,
         (vals[len(vals) // 2 - 1] + vals[len(vals) // 2]) / 2)
     mx = frame.x0 + (median - x_t0) * sx
     parts.append(line(mx, frame.y1, mx, frame.y0, INK, 1, "3 2"))
-    parts.append(text(mx + 3, frame.y1 + 10, f"p50 {num(median)}", font_size=9))
+    note = f"p50 {num(median)}"
+    right = mx + 3 + text_width(note, 9) <= frame.x1
+    parts.append(text(mx + 3 if right else mx - 3, frame.y1 - 4, note,
+                      "start" if right else "end", font_size=9))
     return svg(frame, parts, label)
 
 
@@ -337,16 +471,24 @@ class Dot:
 
 
 def scatter(dots: Sequence[Dot], x_unit: str, y_unit: str, label: str,
-            width: float = 640, frontier_line: bool = True) -> str:
+            width: float = 640, frontier_line: bool = True,
+            y_range: tuple[float, float] | None = None) -> str:
     """Quality (y) against cost (x): whiskers for intervals, the frontier as a step line,
-    dominated points hollow, the highlighted (recommended) point ringed."""
+    dominated points hollow, the highlighted (recommended) point ringed. ``y_range`` fixes
+    the y axis (a score's 0-1); intervals are drawn clipped to it."""
     frame = Frame(width, 300, left=56, right=24, bottom=44)
     if not dots:
         return svg(frame, [text(frame.x0, frame.y0 / 2, "no configurations")], label)
     xs = [d.x for d in dots]
-    ys = [d.y for d in dots] + [v for d in dots for v in (d.y_low, d.y_high) if v is not None]
+    if y_range is None:
+        ys = [d.y for d in dots] + [v for d in dots for v in (d.y_low, d.y_high)
+                                    if v is not None]
+        y_lo, y_hi = min(ys), max(ys)
+    else:
+        y_lo, y_hi = y_range
     pad = (max(xs) - min(xs)) * 0.05 or abs(max(xs)) * 0.1 or 1.0
-    yparts, y_t0, y_span = _y_axis(frame, min(ys), max(ys), y_unit)
+    frame = y_frame(frame, y_lo, y_hi)
+    yparts, y_t0, y_span = _y_axis(frame, y_lo, y_hi, y_unit)
     xparts, x_t0, x_span = _x_axis(frame, max(0.0, min(xs) - pad), max(xs) + pad, x_unit)
     parts = yparts + xparts
 
@@ -354,6 +496,8 @@ def scatter(dots: Sequence[Dot], x_unit: str, y_unit: str, label: str,
         return frame.x0 + (x - x_t0) / x_span * (frame.x1 - frame.x0)
 
     def py(y: float) -> float:
+        if y_range is not None:
+            y = min(max(y, y_t0), y_t0 + y_span)
         return frame.y0 - (y - y_t0) / y_span * (frame.y0 - frame.y1)
 
     front = sorted((d for d in dots if d.on_frontier), key=lambda d: d.x)
@@ -364,7 +508,9 @@ def scatter(dots: Sequence[Dot], x_unit: str, y_unit: str, label: str,
                 pts.append((px(d.x), py(front[i - 1].y)))
             pts.append((px(d.x), py(d.y)))
         parts.append(polyline(pts, PALETTE[0], 1.5))
-    for i, d in enumerate(dots):
+    taken: list[tuple[float, float, float, float]] = []
+    names: list[str] = []
+    for d in dots:
         x, y = px(d.x), py(d.y)
         if d.y_low is not None and d.y_high is not None:
             parts.append(line(x, py(d.y_low), x, py(d.y_high), "#888", 1))
@@ -375,20 +521,34 @@ def scatter(dots: Sequence[Dot], x_unit: str, y_unit: str, label: str,
         if d.highlight:
             parts.append(circle(x, y, 9, "none", "", PALETTE[3]))
         parts.append(circle(x, y, 5, fill, tip, PALETTE[0]))
-        dy = -9 if i % 2 == 0 else 16
-        parts.append(text(x + 7, y + dy, d.name, font_size=10))
-    return svg(frame, parts, label)
+        # the name goes beside its dot where it touches no other name and stays in the
+        # plot; where no place is free it is left to the dot's tooltip
+        w = text_width(d.name, 10)
+        for dx, dy, anchor in ((8, -8, "start"), (8, 15, "start"), (-8, -8, "end"),
+                               (-8, 15, "end")):
+            x0 = x + dx if anchor == "start" else x + dx - w
+            box = (x0, y + dy - 10, x0 + w, y + dy + 3)
+            if box[0] >= frame.x0 and box[2] <= frame.width - 2 and box[1] >= 0 and \
+                    box[3] <= frame.y0 and _free(box, taken):
+                taken.append(box)
+                names.append(text(x + dx, y + dy, d.name, anchor, font_size=10))
+                break
+    return svg(frame, parts + names, label)
 
 
 def trend(labels: Sequence[str], values: Sequence[float], change_points: Sequence[int],
-          unit: str, label: str, width: float = 480, ranges: Sequence[str] = ()) -> str:
+          unit: str, label: str, width: float = 480, ranges: Sequence[str] = (),
+          y_title: str = "") -> str:
     """A metric over runs (oldest first), with each change point marked by a dashed line
     (labelled with its commit range when ``ranges`` gives one) and the mean of each
     segment drawn flat."""
-    frame = Frame(width, 180, left=52, right=12, bottom=36)
+    frame = Frame(width, 200, left=52, right=12, top=34, bottom=44)
     if not values:
         return svg(frame, [text(frame.x0, frame.y0 / 2, "no history")], label)
-    parts, t0, span = _y_axis(frame, min(values), max(values), unit)
+    frame = y_frame(frame, min(values), max(values))
+    title = y_title or unit
+    parts, t0, span = _y_axis(frame, min(values), max(values),
+                              f"{title} ({unit})" if y_title and unit else title)
     n = len(values)
     step = (frame.x1 - frame.x0) / max(1, n - 1)
 
@@ -405,15 +565,31 @@ def trend(labels: Sequence[str], values: Sequence[float], change_points: Sequenc
             continue
         mean = math.fsum(values[a:b]) / (b - a)
         parts.append(line(pts[a][0], py(mean), pts[b - 1][0], py(mean), PALETTE[1], 2))
+    taken: list[tuple[float, float, float, float]] = []
     for k, cp in enumerate(change_points):
         x = frame.x0 + (cp - 0.5) * step
         parts.append(line(x, frame.y1, x, frame.y0, PALETTE[3], 1.5, "4 3"))
         where = ranges[k] if k < len(ranges) and ranges[k] else labels[cp]
-        parts.append(text(x + 3, frame.y1 + 10 + 10 * (k % 2), f"change in {where}",
-                          font_size=9))
+        note = clip(f"change in {where}", frame.width - 4, 9)
+        w = text_width(note, 9)
+        # above the plot, right of its line (left of it near the right edge), on the
+        # first of two lines where it touches no other note; the list beside the charts
+        # names every change point
+        x0 = x + 3 if x + 3 + w <= frame.width - 2 else max(2.0, x - 3 - w)
+        for row in range(2):
+            baseline = frame.y1 - 6 - row * 12
+            box = (x0, baseline - 9, x0 + w, baseline + 3)
+            if _free(box, taken):
+                taken.append(box)
+                parts.append(text(x0, baseline, note, font_size=9))
+                break
     if n > 1:
-        parts.append(text(frame.x0, frame.y0 + 16, labels[0], font_size=9))
-        parts.append(text(frame.x1, frame.y0 + 16, labels[-1], "end", font_size=9))
+        first, last = labels[0], labels[-1]
+        room = (frame.x1 - frame.x0) / 2 - 6
+        parts.append(text(frame.x0, frame.y0 + 16, clip(first, room, 9), font_size=9))
+        parts.append(text(frame.x1, frame.y0 + 16, clip(last, room, 9), "end", font_size=9))
+    parts.append(text((frame.x0 + frame.x1) / 2, frame.height - 6, "run (oldest first)",
+                      "middle"))
     return svg(frame, parts, label)
 
 
@@ -423,12 +599,21 @@ def load_profile(levels: Sequence[str], loads: Sequence[float],
                  width: float = 640) -> str:
     """Latency (left axis, one line per series such as p50 and p95) and cost per answer
     (right axis, dashed) against the load level on the x axis."""
-    frame = Frame(width, 280, left=56, right=64, top=32, bottom=44)
     lat = [v for s in latency_ms.values() for v in s if v is not None and math.isfinite(v)]
     costs = [v for v in cost if v is not None and math.isfinite(v)]
+    names = list(latency_ms)
+    cost_name = f"{cost_unit} per answer"
+    shown = [*names, cost_name] if costs else names
+    top = 24 + LINE * len(legend_rows(shown, 56, width - 64))
+    frame = Frame(width, 260 + top, left=56, right=64, top=top, bottom=44)
     if not loads or not lat:
         return svg(frame, [text(frame.x0, frame.y0 / 2, "no load levels")], label)
-    yparts, y_t0, y_span = _y_axis(frame, 0.0, max(lat), "ms")
+    c_ticks = fit_ticks(0.0, max(costs), frame.y0 - frame.y1, lambda _s: LINE) if costs else []
+    if c_ticks:
+        frame = replace(frame, right=max(frame.right, max(text_width(num(t)) for t in c_ticks)
+                                         + 4 + TITLE_INSET + 10))
+    frame = y_frame(frame, 0.0, max(lat))
+    yparts, y_t0, y_span = _y_axis(frame, 0.0, max(lat), "latency (ms)")
     lo, hi = min(loads), max(loads)
     if hi == lo:
         lo, hi = max(0.0, lo - 1), hi + 1
@@ -441,7 +626,6 @@ def load_profile(levels: Sequence[str], loads: Sequence[float],
     def py(y: float, t0: float, span: float) -> float:
         return frame.y0 - (y - t0) / span * (frame.y0 - frame.y1)
 
-    names = list(latency_ms)
     colours = {n: colour(i) for i, n in enumerate(names)}
     for name in names:
         pts = [(px(x), py(v, y_t0, y_span), lab, v)
@@ -451,13 +635,12 @@ def load_profile(levels: Sequence[str], loads: Sequence[float],
             parts.append(polyline([(x, y) for x, y, _, _ in pts], colours[name], 2))
         for x, y, lab, v in pts:
             parts.append(circle(x, y, 3.5, colours[name], f"{lab} {name}: {num(v)} ms"))
-    cost_name = f"{cost_unit} per answer"
-    if costs:
-        c_ticks = nice_ticks(0.0, max(costs))
+    if c_ticks:
         c_t0, c_span = c_ticks[0], (c_ticks[-1] - c_ticks[0]) or 1.0
         for t in c_ticks:
             parts.append(text(frame.x1 + 4, py(t, c_t0, c_span) + 4, num(t)))
-        parts.append(text(frame.x1 + 4, frame.y1 - 10, cost_unit))
+        parts.append(_axis_title(frame.width - TITLE_INSET, (frame.y0 + frame.y1) / 2,
+                                 cost_name, frame.y0 - frame.y1))
         ink = colour(len(names))
         colours[cost_name] = ink
         pts2 = [(px(x), py(v, c_t0, c_span), lab, v)
@@ -467,6 +650,5 @@ def load_profile(levels: Sequence[str], loads: Sequence[float],
             parts.append(polyline([(x, y) for x, y, _, _ in pts2], ink, 1.5, "5 3"))
         for x, y, lab, v in pts2:
             parts.append(rect(x - 3, y - 3, 6, 6, ink, f"{lab}: {num(v)} {cost_name}"))
-        names.append(cost_name)
-    parts += legend(names, colours, frame.x0, 14)
+    parts += legend(shown, colours, frame.x0, 14, frame.x1)
     return svg(frame, parts, label)
