@@ -43,6 +43,8 @@ DEFAULT_WINDOW = 30
 TREND_WINDOW = 200
 #: runs pruned per transaction, so writers never wait long on a prune
 PRUNE_BATCH_RUNS = 50
+#: run ids per query when reading summaries (SQLite allows 999 parameters before 3.32)
+READ_BATCH_RUNS = 500
 #: runs read per query while exporting, so an export of a year never sits in memory whole
 EXPORT_BATCH_RUNS = 200
 
@@ -376,38 +378,45 @@ class Store:
                 return {}
             where.append(f"scenario IN ({_marks(wanted)})")
             params.extend(wanted)
+        latest = self.backend.query(
+            "SELECT run_id, scenario, git_sha FROM (SELECT run_id, scenario, git_sha, ts,"
+            " ROW_NUMBER() OVER (PARTITION BY scenario ORDER BY ts DESC, run_id) AS k"
+            f" FROM run_scenario WHERE {' AND '.join(where)}) l WHERE l.k <= ?"
+            " ORDER BY l.scenario, l.ts DESC, l.run_id",
+            (*params, window),
+        )
+        # the summaries in a second query, by run id: joined in one query, a filter on the
+        # metrics made PostgreSQL misjudge the rows and scan all of run_metric (seconds
+        # at a year of runs), where the run ids find their rows by the primary key
         metric_where, metric_params = "", []
         if keys is not None:
-            named = sorted(keys)
-            pairs = {pair for scenario in named for pair in keys[scenario]}
-            # the means of the scenarios not named; for the named ones, a superset of their
-            # pairs (every named key by every named statistic), narrowed below
-            others = f"l.scenario NOT IN ({_marks(named)}) AND " if named else ""
-            metric_where = f" AND ({others}rm.stat = 'mean'"
-            metric_params = [*named]
+            pairs = {pair for wanted_pairs in keys.values() for pair in wanted_pairs}
+            metric_where = " AND (stat = 'mean'"
             if pairs:
                 names, stats = sorted({k for k, _ in pairs}), sorted({s for _, s in pairs})
-                metric_where += (f" OR l.scenario IN ({_marks(named)})"
-                                 f" AND rm.metric_key IN ({_marks(names)})"
-                                 f" AND rm.stat IN ({_marks(stats)})")
-                metric_params += [*named, *names, *stats]
+                metric_where += (f" OR metric_key IN ({_marks(names)})"
+                                 f" AND stat IN ({_marks(stats)})")
+                metric_params = [*names, *stats]
             metric_where += ")"
-        rows = self.backend.query(
-            "SELECT l.scenario, rm.metric_key, rm.stat, rm.value, rm.se, rm.n, l.git_sha"
-            " FROM (SELECT run_id, scenario, git_sha, ts, ROW_NUMBER() OVER"
-            " (PARTITION BY scenario ORDER BY ts DESC, run_id) AS k"
-            f" FROM run_scenario WHERE {' AND '.join(where)}) l"
-            " JOIN run_metric rm ON rm.run_id = l.run_id AND rm.scenario = l.scenario"
-            f"{metric_where} WHERE l.k <= ? ORDER BY l.scenario, l.ts DESC, l.run_id",
-            (*params, *metric_params, window),
-        )
+        found: dict[tuple[str, str], dict[tuple[str, str], tuple[Any, Any, Any]]] = {}
+        run_ids = sorted({run_id for run_id, _, _ in latest})
+        for chunk in _chunks(run_ids, READ_BATCH_RUNS):
+            for run_id, scenario, key, stat, value, se, n in self.backend.query(
+                "SELECT run_id, scenario, metric_key, stat, value, se, n FROM run_metric"
+                f" WHERE run_id IN ({_marks(chunk)}){metric_where}",
+                (*chunk, *metric_params),
+            ):
+                found.setdefault((run_id, scenario), {})[(key, stat)] = (value, se, n)
         out: dict[str, dict[str, dict[str, list[RunSummary]]]] = {}
-        for scenario, key, stat, value, se, n, sha in rows:
-            if keys is not None and scenario in keys and (key, stat) not in keys[scenario]:
-                continue
-            out.setdefault(scenario, {}).setdefault(key, {}).setdefault(stat, []).append(
-                RunSummary(float(value), _num(se), int(n), sha)
-            )
+        for run_id, scenario, sha in latest:  # newest first within each scenario
+            asked = None if keys is None else keys.get(scenario)
+            for (key, stat), (value, se, n) in found.get((run_id, scenario), {}).items():
+                if keys is not None and ((key, stat) not in asked if asked is not None
+                                         else stat != "mean"):
+                    continue
+                out.setdefault(scenario, {}).setdefault(key, {}).setdefault(stat, []).append(
+                    RunSummary(float(value), _num(se), int(n), sha)
+                )
         return out
 
     def earlier_runs(self, env_id: str, *, project: str, window: int = DEFAULT_WINDOW) -> int:
