@@ -303,3 +303,22 @@ def test_prometheus_gets_the_endpoints_and_the_disk_bytes(pytester: pytest.Pytes
     assert 0 < rtt < 5
     directions = {s["direction"] for s, _ in samples["ragcost_stage_disk_bytes_total"]}
     assert directions == ({"read", "write"} if Path("/proc/self/io").exists() else set())
+
+
+def test_the_html_report_has_a_table_per_endpoint(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_llm=NET_APP)
+    result = pytester.runpytest("--ragcost", "--ragcost-system", "--ragcost-html=r.html",
+                                "-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    html = (pytester.path / "r.html").read_text()
+    assert "<h3>Network calls per stage and endpoint</h3>" in html
+    table = html.split("<h3>Network calls per stage and endpoint</h3>", 1)[1].split(
+        "</table>", 1)[0]
+    rows = table.split("<tr")[2:]  # after the head
+    assert len(rows) == 2
+    assert "generate" in rows[0]
+    assert "127.0.0.1:" in rows[0]
+    assert ">6<" in rows[0]  # 2 calls in each of 3 requests
+    assert 'class="WARN"' not in rows[0]
+    assert "fallback" in rows[1]
+    assert 'class="WARN"' in rows[1]  # its calls failed

@@ -26,6 +26,7 @@ from .load import HEAD as LOAD_HEAD
 from .load import NOTE as LOAD_NOTE
 from .load import cost_per_answer, family, load_rows
 from .summary import summarize_run
+from .system import endpoint_uses, size
 from .trends import RunSummary, change_line, trends
 from .verdicts import sentence, short
 
@@ -152,6 +153,12 @@ boxes shrank; grey ones stayed. Hover a box for its file, line and time.</p>
 {% if s.distributions %}
 <h3>Tokens, time to first token, tokens per second</h3>
 <div class="charts">{% for c in s.distributions %}{{ c }}{% endfor %}</div>
+{% endif %}
+{% if s.endpoint_rows %}
+<h3>Network calls per stage and endpoint</h3>
+<p class="muted">Totals over the requests (--ragcost-system); round trip: mean, first byte
+out to first byte back; rows with errors or timeouts are marked.</p>
+{{ table(endpoint_head, s.endpoint_rows) }}
 {% endif %}
 {% if s.profile_note %}<p class="muted">Profile: {{ s.profile_note }}</p>{% endif %}
 {% for f in s.flames %}
@@ -328,6 +335,14 @@ def _scenario_view(outcome: Outcome, top_n: int) -> dict[str, Any]:
         charts.append(svg.histogram(tps, "tokens/s", f"{run.scenario}: decode tokens/s",
                                     fill=svg.colour(6), quantity="decode speed"))
     view["distributions"] = charts
+    view["endpoint_rows"] = [
+        _row([_cell(u.stage), _cell(u.endpoint), _cell(fmt(u.calls, "count"), True),
+              _cell(size(u.sent_bytes), True), _cell(size(u.received_bytes), True),
+              _cell(fmt(u.rtt_ms), True), _cell(fmt(u.errors, "count"), True),
+              _cell(fmt(u.timeouts, "count"), True)],
+             "WARN" if u.errors or u.timeouts else "")  # failing endpoints stand out
+        for u in endpoint_uses(run)
+    ]
     view["metric_rows"] = [
         _row([_cell(key), _cell(fmt(r["p50"], r["unit"]), True),
               _cell(fmt(r["p95"], r["unit"]), True), _cell(fmt(r["mean"], r["unit"]), True),
@@ -615,6 +630,8 @@ def render(
         load_note=LOAD_NOTE,
         load_charts=[safe(c) for c in load_charts],
         metric_head=["metric", "p50", "p95", "mean", "unit", "source"],
+        endpoint_head=["stage", "endpoint", "calls", "sent", "received", "round trip ms",
+                       "errors", "timeouts"],
         ab_diffs=[_ab_diff_view(d) for d in ab_diffs],
         growth_pct=f"{GROWTH_SHARE * 100:g}",
         grown_head=["function (grew most first)", "file:line", "base ms per request",
