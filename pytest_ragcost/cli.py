@@ -184,7 +184,10 @@ def _report(args: argparse.Namespace, out: io.StringIO) -> int:
         from .profile.formats import profile_dir, read_dir
         from .report.outputs import frontiers, html_text, run_summary
 
+        # the run itself is the newest point of every trend
         history = [run_summary(_load_run(Path(p))) for p in args.history]
+        if history:
+            history.append(run_summary(saved))
         fronts = frontiers(saved.outcomes, _quality_drop(args.config))
         # --ragcost-profile wrote the stage profiles beside the run; unreadable ones are said
         found, unreadable = read_dir(profile_dir(Path(args.run)))

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .compare.frontier import Frontier
     from .compare.gate import Gate
     from .profile.sampler import ScenarioProfile
+    from .report.trends import RunSummary
     from .run.model import Selection
 
 
@@ -54,6 +55,7 @@ def write_outputs(
     selection: Selection | None = None,
     xdist_workers: int = 0,
     profiles: Mapping[str, ScenarioProfile] | None = None,
+    history: Sequence[RunSummary] = (),
 ) -> Written:
     """Write every output ``settings`` asks for; never raises for a file or a renderer."""
     out = Written()
@@ -68,11 +70,14 @@ def write_outputs(
         out.frontiers = _frontiers(outcomes, gate, out)
     created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     if settings.html_path is not None:
-        from .report.outputs import html_text
+        from .report.outputs import html_text, outcomes_summary
 
         try:
+            # earlier runs from the history, then this run: the newest point of each trend
+            trend = [*history, outcomes_summary(outcomes, environment, created)] \
+                if history else []
             text = html_text(outcomes, environment, out.frontiers, created=created,
-                             profiles=profiles)
+                             profiles=profiles, history=trend)
         except Exception as exc:  # a renderer that breaks is said, as an unwritable file is
             _render_failed(settings.html_path, exc, out)
         else:

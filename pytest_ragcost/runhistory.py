@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .compare.gate import Gate
     from .compare.noise import RunSummary
     from .history import Store
+    from .report.trends import RunSummary as TrendPoint
 
 #: scenario -> metric key -> stat -> earlier runs' summaries
 Runs = dict[str, dict[str, dict[str, list["RunSummary"]]]]
@@ -100,13 +101,31 @@ class RunHistory:
         except Exception as exc:
             self._failed("not written", exc)
 
+    def trend(self, environment: Mapping[str, Any],
+              scenarios: Sequence[str]) -> list[TrendPoint]:
+        """The earlier runs of ``scenarios`` on this machine, oldest first, as the HTML
+        report's trend points; none (and a warning) when the store cannot give them."""
+        if self.store is None or not scenarios:
+            return []
+        from .report.trends import RunSummary as Point
+
+        try:
+            runs = self.store.trend(self.settings.project, str(environment.get("id")),
+                                    scenarios=scenarios)
+        except Exception as exc:
+            self._failed("not read for the trends", exc,
+                         "the HTML report is written without trends")
+            return []
+        return [Point(r.label, r.values, commit=r.commit) for r in runs]
+
     def close(self) -> None:
         if self.store is not None:
             with contextlib.suppress(Exception):
                 self.store.close()
             self.store = None
 
-    def _failed(self, what: str, exc: BaseException) -> None:
+    def _failed(self, what: str, exc: BaseException,
+                consequence: str = "noisy metrics are gated on the prior") -> None:
         from .history import HistoryError
         from .redact import redact_text, secrets_in
 
@@ -114,7 +133,7 @@ class RunHistory:
         # a driver's message may quote the URL, password and all
         text = redact_text(text, secrets_in(self.settings.history))
         line = (
-            f"history {what}: {text}; noisy metrics are gated on the prior "
+            f"history {what}: {text}; {consequence} "
             "(--ragcost-history=none turns the history off)"
         )
         self.lines.append(line)

@@ -624,6 +624,9 @@ class RagcostSession:
             list(self.outcomes.values()), self.environment, self.settings, self.gate,
             complete=self._complete, profiles=self.profiles.kept, selection=self._selection_done,
             xdist_workers=self._xdist.workers if self._xdist is not None else 0,
+            history=self.history.trend(self.environment, [o.run.scenario for o in
+                                                          self.outcomes.values()])
+            if self.settings.html_path is not None else (),
         )
         self.frontiers = written.frontiers
         self.problems.extend(written.problems)

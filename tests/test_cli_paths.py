@@ -131,7 +131,7 @@ def test_the_old_bare_html_flag_keeps_its_trends(
     assert main(["report", str(run), "--html", str(new), "--history", *history]) == 0
     capsys.readouterr()
     assert old.read_text(encoding="utf-8") == new.read_text(encoding="utf-8")
-    assert "Trends over 3 runs" in new.read_text(encoding="utf-8")
+    assert "Trends over 4 runs" in new.read_text(encoding="utf-8")  # and the run itself
     assert main(["report", str(run), "--html", str(tmp_path / "plain.html")]) == 0
     assert "Trends over" not in (tmp_path / "plain.html").read_text(encoding="utf-8")
 

@@ -128,7 +128,7 @@ def test_report_and_export_from_a_saved_run(sweep: pytest.Pytester, tmp_path: Pa
     out = tmp_path / "r.html"
     assert main(["report", run, "--html", "-o", str(out), "--history", run, run, run]) == 0
     html = out.read_text(encoding="utf-8")
-    assert "Trends over 3 runs" in html
+    assert "Trends over 4 runs" in html  # the three given and the run itself
     assert "keep test_sweep.py::test_sweep[2] (top_k=2)" in html
     assert main(["export", run, "--csv", str(tmp_path / "csv")]) == 0
     assert (tmp_path / "csv" / "configs.csv").read_text().count("\n") == 4
@@ -174,3 +174,35 @@ def test_the_verdict_table_shows_the_deciding_clause_and_the_whole_reason_on_dem
     assert 0 < len(brief) <= 120
     assert len(full) > len(brief)
     assert "generate.tokens_context" in row.group(1)
+
+
+def test_the_plugins_html_report_draws_trends_from_the_history_with_this_run_last(
+    sweep: pytest.Pytester,
+) -> None:
+    for _ in range(2):
+        sweep.runpytest("--ragcost").assert_outcomes(passed=3)
+    result = sweep.runpytest("--ragcost", "--ragcost-html=report.html",
+                             "--ragcost-json=run.json")
+    result.assert_outcomes(passed=3)
+    html = (sweep.path / "report.html").read_text(encoding="utf-8")
+    assert "Trends over 3 runs" in html  # two from the history, then this one
+    created = read_json(sweep.path / "run.json")["created"]
+    trends = _svgs(html[html.index('id="trends"'):])
+    assert trends
+    for trend in trends:
+        tips = [c.findtext("title") or "" for c in trend.iter("circle")]
+        assert len(tips) == 3, trend.get("aria-label")
+        assert tips[-1].startswith(created[:16]), tips
+
+
+def test_a_history_that_cannot_be_read_warns_and_the_report_is_still_written(
+    sweep: pytest.Pytester,
+) -> None:
+    (sweep.path / "broken.sqlite3").write_bytes(b"not a database" * 100)
+    result = sweep.runpytest("--ragcost", "--ragcost-html=report.html",
+                             "--ragcost-history=broken.sqlite3")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*history not read*"])
+    html = (sweep.path / "report.html").read_text(encoding="utf-8")
+    assert "Trends over" not in html
+    assert "test_sweep.py::test_sweep[1]: waterfall" in html

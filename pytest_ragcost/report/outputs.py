@@ -59,11 +59,17 @@ def run_summary(saved: Run) -> RunSummary:
     """A saved ``--ragcost-json`` run (checked by :func:`pytest_ragcost.run.codec.read_run`) as
     one point of a trend: per scenario, the mean of every metric key over its requests and
     of every quality score."""
+    return outcomes_summary(saved.outcomes, saved.environment, saved.created)
+
+
+def outcomes_summary(outcomes: Sequence[Outcome], environment: Mapping[str, Any],
+                     created: str) -> RunSummary:
+    """One run's outcomes as one point of a trend (see :func:`run_summary`)."""
     from .summary import summarize_run
     from .trends import RunSummary
 
     values: dict[str, dict[str, float]] = {}
-    for outcome in saved.outcomes:
+    for outcome in outcomes:
         row = values.setdefault(outcome.run.scenario, {})
         if outcome.run.requests:
             for key, stats in summarize_run(outcome.run).items():
@@ -74,9 +80,9 @@ def run_summary(saved: Run) -> RunSummary:
             mean = data.mean()
             if mean is not None:
                 row[metric] = mean
-    git = saved.environment.get("git")
+    git = environment.get("git")
     commit = str(git.get("commit") or "")[:8] if isinstance(git, Mapping) else ""
-    label = (saved.created or "?")[:16] + (f" {commit}" if commit else "")
+    label = (created or "?")[:16] + (f" {commit}" if commit else "")
     sha = str(git.get("commit") or "") if isinstance(git, Mapping) else ""
     return RunSummary(label, values, commit=sha or None)
 
