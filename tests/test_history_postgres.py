@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import uuid
 from collections.abc import Iterator
@@ -301,3 +302,88 @@ def test_a_store_that_goes_away_during_the_run_warns_and_loses_no_output(
     check_outputs_without_history(pytester, _with_password(database), "not written", PASSWORD)
     assert _count(database)("SELECT COUNT(*) FROM run") == 0
 
+
+TEAM_DOC = Path(__file__).resolve().parent.parent / "docs" / "team.md"
+
+
+def _doc_sql(kind: str) -> dict[str, str]:
+    """The ```sql blocks of docs/team.md whose first line is ``-- KIND: NAME``."""
+    blocks = re.findall(r"```sql\n(.*?)```", TEAM_DOC.read_text(), re.S)
+    return {b.splitlines()[0].split(":", 1)[1].strip(): b for b in blocks
+            if b.startswith(f"-- {kind}:")}
+
+
+def _statements(block: str) -> list[str]:
+    text = "\n".join(line for line in block.splitlines() if not line.lstrip().startswith("--"))
+    return [s.strip() for s in text.split(";") if s.strip()]
+
+
+def _grafana(query: str) -> str:
+    """A panel's query as Grafana sends it: macros expanded, variables filled in."""
+    query = re.sub(r"\$__timeFilter\(([^)]*)\)",
+                   r"\1 BETWEEN '2000-01-01T00:00:00Z' AND '2100-01-01T00:00:00Z'", query)
+    return query.replace("$project", "'proj_a','proj_b'").replace("$metric", "wall_ms")
+
+
+def test_the_docs_roles_grants_and_grafana_queries_work_on_a_real_server(
+    server: str, pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str],
+) -> None:
+    setup = _doc_sql("setup")
+    assert set(setup) == {"roles (as a superuser)",
+                          "grants (as ragcost_owner, in the ragcost database)"}
+    with psycopg.connect(server, autocommit=True) as su:
+        for statement in _statements(setup["roles (as a superuser)"]):
+            su.execute(statement)
+    base = server.rsplit("@", 1)[1].rsplit("/", 1)[0]
+
+    def url(role: str) -> str:
+        return f"postgresql://{role}:{PASSWORD}@{base}/ragcost"
+
+    with psycopg.connect(url("ragcost_owner"), autocommit=True) as owner:
+        owner.execute(setup["grants (as ragcost_owner, in the ragcost database)"])
+    # the owner creates the tables; the CI role may not
+    with pytest.raises(HistoryError, match="permission denied"):
+        open_store(url("ragcost_ci"), Path("unused"), project="x")
+    assert cli_main(["history", "list", "--limit", "1", "--store", url("ragcost_owner")]) == 0
+    # CI writes runs: through pytest, and through the store (another project, on main)
+    project = make_project(pytester.path, "proj_a")
+    result = pytester.runpytest("--ragcost", f"--ragcost-history={url('ragcost_ci')}",
+                                str(project))
+    result.assert_outcomes(passed=1)
+    assert "history not" not in result.stdout.str()
+    store = open_store(url("ragcost_ci"), Path("unused"), project="proj_b")
+    for i in range(3):
+        store.record(meta(project="proj_b", branch="main", commit=f"{i}" * 40),
+                     [outcome([10.0 + i, 12.0])])
+    store.close()
+    with psycopg.connect(url("ragcost_ci")) as ci, pytest.raises(
+        psycopg.errors.InsufficientPrivilege
+    ):
+        ci.execute("DELETE FROM request")
+    # the dashboard reads every panel, and writes nothing
+    queries = {**_doc_sql("variable"), **_doc_sql("panel")}
+    assert len(queries) == 8
+    with psycopg.connect(url("ragcost_dashboard")) as dash:
+        for name, query in queries.items():
+            cur = dash.execute(_grafana(query))
+            rows = cur.fetchall()
+            columns = [c.name for c in cur.description or ()]
+            assert rows, name
+            if "time series" in name or "bars" in name:
+                assert columns[:2] == ["time", "metric"], name
+        dollars = dash.execute(_grafana(queries["dollars per answer on main, per project "
+                                                "(time series)"])).fetchall()
+        assert [(r[1], r[2]) for r in dollars] == [("proj_b", pytest.approx(0.0001))] * 3
+        latest = dash.execute(_grafana(queries["the latest run of every project (table)"]))
+        assert [(r[0], r[5]) for r in latest.fetchall()] == [("proj_a", 3), ("proj_b", 2)]
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            dash.execute("INSERT INTO environment VALUES ('x', '{}')")
+        dash.rollback()
+        (timeout,) = dash.execute("SHOW statement_timeout").fetchone()  # type: ignore[misc]
+        assert timeout == "15s"
+    # the maintainer prunes; the dashboard's summaries stay
+    assert cli_main(["history", "prune", "--keep-days", "0", "--store",
+                     url("ragcost_maintainer")]) == 0
+    assert "dropped the per-request rows of 4 run(s)" in capsys.readouterr().out
+    with psycopg.connect(url("ragcost_dashboard")) as dash:
+        assert dash.execute(_grafana(queries["verdicts per day (stacked bars)"])).fetchall()
