@@ -183,6 +183,20 @@ LINE = FONT * 1.3
 TITLE_INSET = 12.0
 
 
+def tick_labels(ticks: Sequence[float]) -> list[str]:
+    """Labels for evenly spaced ticks: as many decimals as tell them apart (``num`` alone
+    rounds 0.0000105 and 0.000011 to the same text)."""
+    plain = [num(t) for t in ticks]
+    if len(ticks) < 2 or len(set(plain)) == len(plain):
+        return plain
+    step = abs(ticks[1] - ticks[0]) or 1.0
+    for d in range(13):
+        out = [f"{t:.{d}f}" for t in ticks]
+        if all(abs(float(o) - t) <= step * 1e-6 for o, t in zip(out, ticks, strict=True)):
+            return [o.rstrip("0").rstrip(".") if "." in o else o for o in out]
+    return plain
+
+
 def fit_ticks(lo: float, hi: float, length: float, size: Callable[[str], float]) -> list[float]:
     """Round ticks over [lo, hi], as many as fit along ``length`` pixels with no two
     labels touching; ``size`` gives the room one label takes along the axis."""
@@ -192,7 +206,7 @@ def fit_ticks(lo: float, hi: float, length: float, size: Callable[[str], float])
         if len(ticks) <= len(best):
             continue
         room = length / (len(ticks) - 1)
-        if room >= max(size(num(t)) for t in ticks) + TICK_GAP:
+        if room >= max(size(lab) for lab in tick_labels(ticks)) + TICK_GAP:
             best = ticks
     return best
 
@@ -217,7 +231,7 @@ def _y_ticks(frame: Frame, lo: float, hi: float) -> list[float]:
 
 def y_frame(frame: Frame, lo: float, hi: float, titled: bool = True) -> Frame:
     """``frame`` with a left margin wide enough for the y tick labels and the title."""
-    widest = max(text_width(num(t)) for t in _y_ticks(frame, lo, hi))
+    widest = max(text_width(lab) for lab in tick_labels(_y_ticks(frame, lo, hi)))
     need = widest + 8 + (TITLE_INSET + 8 if titled else 0)
     return replace(frame, left=max(frame.left, need))
 
@@ -226,10 +240,10 @@ def _y_axis(frame: Frame, lo: float, hi: float, title: str) -> tuple[list[str], 
     ticks = _y_ticks(frame, lo, hi)
     t0, span = ticks[0], (ticks[-1] - ticks[0]) or 1.0
     parts = []
-    for t in ticks:
+    for t, label in zip(ticks, tick_labels(ticks), strict=True):
         y = frame.y0 - (t - t0) / span * (frame.y0 - frame.y1)
         parts.append(line(frame.x0, y, frame.x1, y))
-        parts.append(text(frame.x0 - 4, y + 4, num(t), "end"))
+        parts.append(text(frame.x0 - 4, y + 4, label, "end"))
     if title:
         parts.append(_axis_title(TITLE_INSET, (frame.y0 + frame.y1) / 2, title,
                                  frame.y0 - frame.y1))
@@ -242,11 +256,10 @@ def _x_axis(frame: Frame, lo: float, hi: float, title: str,
     t0, span = ticks[0], (ticks[-1] - ticks[0]) or 1.0
     parts = []
     boxes: list[tuple[float, float]] = []
-    for t in ticks:
+    for t, label in zip(ticks, tick_labels(ticks), strict=True):
         x = frame.x0 + (t - t0) / span * (frame.x1 - frame.x0)
         if grid:
             parts.append(line(x, frame.y1, x, frame.y0))
-        label = num(t)
         half = text_width(label) / 2
         # an end label is moved inwards rather than cut at the chart's edge; one that
         # would then touch its neighbour is left out (its grid line stays)
@@ -610,7 +623,8 @@ def load_profile(levels: Sequence[str], loads: Sequence[float],
         return svg(frame, [text(frame.x0, frame.y0 / 2, "no load levels")], label)
     c_ticks = fit_ticks(0.0, max(costs), frame.y0 - frame.y1, lambda _s: LINE) if costs else []
     if c_ticks:
-        frame = replace(frame, right=max(frame.right, max(text_width(num(t)) for t in c_ticks)
+        frame = replace(frame, right=max(frame.right, max(text_width(lab)
+                                                          for lab in tick_labels(c_ticks))
                                          + 4 + TITLE_INSET + 10))
     frame = y_frame(frame, 0.0, max(lat))
     yparts, y_t0, y_span = _y_axis(frame, 0.0, max(lat), "latency (ms)")
@@ -637,8 +651,8 @@ def load_profile(levels: Sequence[str], loads: Sequence[float],
             parts.append(circle(x, y, 3.5, colours[name], f"{lab} {name}: {num(v)} ms"))
     if c_ticks:
         c_t0, c_span = c_ticks[0], (c_ticks[-1] - c_ticks[0]) or 1.0
-        for t in c_ticks:
-            parts.append(text(frame.x1 + 4, py(t, c_t0, c_span) + 4, num(t)))
+        for t, lab in zip(c_ticks, tick_labels(c_ticks), strict=True):
+            parts.append(text(frame.x1 + 4, py(t, c_t0, c_span) + 4, lab))
         parts.append(_axis_title(frame.width - TITLE_INSET, (frame.y0 + frame.y1) / 2,
                                  cost_name, frame.y0 - frame.y1))
         ink = colour(len(names))
