@@ -89,7 +89,10 @@ def _check(args: argparse.Namespace, out: io.StringIO) -> int:
     except BudgetError as exc:
         raise CliError(str(exc)) from None
     n = sum(len(s.entries) for s in budget.scenarios.values())
-    out.write(f"{path}: ok ({len(budget.scenarios)} scenarios, {n} entries)\n")
+    from .report.fmt import count
+
+    out.write(f"{path}: ok ({count(len(budget.scenarios), 'scenario')}, "
+              f"{count(n, 'entry', 'entries')})\n")
     return EXIT_OK
 
 

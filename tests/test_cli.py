@@ -32,7 +32,7 @@ def test_check_accepts_a_valid_file(tmp_path: Path, capsys: pytest.CaptureFixtur
     path = tmp_path / "ragcost.yaml"
     path.write_text("version: 1\nscenarios:\n  qa:\n    tokens_context: {baseline: 10}\n")
     assert main(["check", str(path)]) == 0
-    assert "ok (1 scenarios, 1 entries)" in capsys.readouterr().out
+    assert "ok (1 scenario, 1 entry)" in capsys.readouterr().out
 
 
 def test_check_reports_every_problem_with_its_line(

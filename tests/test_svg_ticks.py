@@ -20,3 +20,12 @@ def test_ticks_are_as_many_as_fit_without_touching() -> None:
     for ticks, length in ((wide, 600), (narrow, 150)):
         room = length / (len(ticks) - 1)
         assert all(text_width(lab) + 8 <= room for lab in tick_labels(ticks))
+
+
+def test_counts_agree_with_their_noun() -> None:
+    from pytest_ragcost.report.fmt import count
+
+    assert [count(n, "scenario") for n in (0, 1, 2)] == ["0 scenarios", "1 scenario",
+                                                         "2 scenarios"]
+    assert count(1, "entry", "entries") == "1 entry"
+    assert count(3, "entry", "entries") == "3 entries"

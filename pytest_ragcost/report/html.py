@@ -21,7 +21,7 @@ from ..compare.frontier import COST_UNITS, QUALITY_PREFERENCE, choose_cost_metri
 from ..run import Outcome, RequestRecord, ScenarioRun, split_key, unit_of
 from . import svg
 from .flame import GROWTH_SHARE
-from .fmt import fmt
+from .fmt import count, fmt
 from .load import HEAD as LOAD_HEAD
 from .load import NOTE as LOAD_NOTE
 from .load import cost_per_answer, family, load_rows
@@ -82,8 +82,7 @@ TEMPLATE = """<!DOCTYPE html>
 
 <h2 id="verdicts">Verdicts</h2>
 {% if verdicts %}
-<p><strong>{{ failing }} failing</strong> of {{ verdicts|length }} gated metrics in
-{{ n_scenarios }} scenarios.</p>
+<p><strong>{{ failing }} failing</strong> of {{ n_gated }} in {{ n_scenarios }}.</p>
 {% if open_rows %}{{ table(verdict_head, open_rows) }}{% endif %}
 {% if new_rows %}
 <details><summary>{{ new_rows|length }} new (no baseline yet)</summary>
@@ -617,7 +616,8 @@ def render(
         facts=facts,
         verdicts=verdicts,
         failing=sum(1 for v in verdicts if v.status == "FAIL"),
-        n_scenarios=len({v.scenario for v in verdicts}),
+        n_scenarios=count(len({v.scenario for v in verdicts}), "scenario"),
+        n_gated=count(len(verdicts), "gated metric"),
         verdict_head=verdict_head,
         open_rows=[vrow(v) for v in verdicts if v.status not in ("PASS", "NEW")],
         new_rows=[vrow(v) for v in verdicts if v.status == "NEW"],

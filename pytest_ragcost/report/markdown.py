@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..compare.rules import rank
 from ..run import ScenarioRun, Verdict, split_key, unit_of
-from .fmt import fmt, pct_text, shown
+from .fmt import count, fmt, pct_text, shown
 from .load import HEAD, NOTE, load_rows
 from .summary import summarize_run
 from .verdicts import sentence
@@ -115,8 +115,8 @@ def markdown(
         # an incomparable verdict gates nothing: say so where a reviewer looks first
         also = f", **{incomparable} incomparable** (not gated)" if incomparable else ""
         lines.append(
-            f"**{failed} failing**{also} of {len(verdicts)} gated metrics in "
-            f"{len({v.scenario for v in verdicts})} scenarios."
+            f"**{failed} failing**{also} of {count(len(verdicts), 'gated metric')} in "
+            f"{count(len({v.scenario for v in verdicts}), 'scenario')}."
         )
         shown = [v for v in verdicts if v.status != "PASS"]
         passed = [v for v in verdicts if v.status == "PASS"]
