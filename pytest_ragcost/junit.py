@@ -10,10 +10,12 @@ named ``ragcost.<scenario>.<figure>`` at the end of the run, as
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from .run import Outcome
+if TYPE_CHECKING:
+    from .run import Outcome
 
 #: the per-request figures whose median and mean become properties
 FIGURES = ("wall_ms", "cpu_ms", "ttft_ms", "energy_j", "tokens_total", "errors")

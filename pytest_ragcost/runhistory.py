@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .config import Settings
-from .run import Outcome
 
 if TYPE_CHECKING:
     from .compare.gate import Gate
     from .compare.noise import RunSummary
     from .history import Store
     from .report.trends import RunSummary as TrendPoint
+    from .run import Outcome
 
 #: scenario -> metric key -> stat -> earlier runs' summaries
 Runs = dict[str, dict[str, dict[str, list["RunSummary"]]]]

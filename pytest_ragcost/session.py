@@ -8,7 +8,9 @@ carries the workers' results there).
 
 The comparison, the quality layer and the report renderers are imported inside the
 methods that first need them: a run pays for what it uses, and a run with no metered
-test loads none of them.
+test loads none of them. So are the parts only some runs use: the xdist transport (under
+``-n``), JUnit properties (``--junitxml``), stage profiles (``--ragcost-profile``) and the
+OpenTelemetry SDK (once a metered test starts, or at the start when spans are exported).
 """
 
 from __future__ import annotations
@@ -24,15 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import __version__, junit, xdist
+from . import __version__
 from .config import Settings, in_shard
 from .environment import GitProbe, complete_environment, fingerprint
 from .keys import RECORDER_KEY
 from .marker import ScenarioSpec
 from .meters.registry import MeterSet, build
-from .profile.keep import ProfileKeeper
-from .run import Outcome, ScenarioRun, Verdict
-from .run.model import Selection
 from .runhistory import RunHistory
 
 if TYPE_CHECKING:
@@ -40,10 +39,16 @@ if TYPE_CHECKING:
     from .compare.evaluate import QualityScores
     from .compare.frontier import Frontier
     from .compare.gate import Gate
+    from .export.opentelemetry import SpanBridge
+    from .profile.keep import ProfileKeeper
+    from .profile.sampler import ScenarioProfile
     from .quality.gate import QualityGate
     from .quality.store import ScoreStore
     from .record.recorder import Recorder
     from .record.tokens import TokenCounter
+    from .run import Outcome, ScenarioRun, Verdict
+    from .run.model import Selection
+    from .xdist import Controller, Crash
 
 GATE_PROPERTY = "ragcost.gate"
 #: statuses shown as a warning on the test when they do not fail it
@@ -69,7 +74,9 @@ class RagcostSession:
         self.gate: Gate | None = None  # the loaded ragcost.yaml, when one is used
         self.quality: QualityGate | None = None  # loaded once a sample needs it
         self.history = RunHistory(settings, self._warn, self._say)
-        self.spans: Any = None  # export.opentelemetry.SpanBridge, when capturing spans
+        self.spans: SpanBridge | None = None  # when capturing spans (made on first use)
+        self._spans_pending = False  # the SDK is there: the bridge is made by the first test
+        self._spans_env: dict[str, str] = {}
         self.outcomes: dict[str, Outcome] = {}
         # what the summary says besides the outcomes
         self.problems: list[str] = []  # suite-level problems (errors)
@@ -81,7 +88,7 @@ class RagcostSession:
         self._counter: TokenCounter | None = None
         self._gate_pending = False  # no budget file at the start: loaded on first use
         self._git: GitProbe | None = None
-        self._xdist: xdist.Controller | None = None
+        self._xdist: Controller | None = None
         self._ran: set[str] = set()
         self._failed_suite = False  # a suite-level error (two tests claim one scenario)
         self._finished = False
@@ -94,9 +101,17 @@ class RagcostSession:
         self._suite: list[str] | None = None
         self._selected: list[str] | None = None
         self._selection_done: Selection | None = None
-        self._xunit2 = junit.is_xunit2(config)
-        self._on_worker = xdist.is_worker(config)
-        self.profiles = ProfileKeeper(settings.profile)  # --ragcost-profile
+        self._on_worker = hasattr(config, "workerinput")  # an xdist worker
+        # JUnit properties are written only into a JUnit XML file (pytest writes none on
+        # an xdist worker, but reports carry them to the controller's)
+        self._junit = bool(config.getoption("xmlpath", None))
+        self._xunit2: bool | None = None  # the JUnit family, read when first needed
+        self.profiles: ProfileKeeper | None = None
+        if settings.profile is not None:
+            # the sampler loads only when --ragcost-profile asks for stage profiles
+            from .profile.keep import ProfileKeeper
+
+            self.profiles = ProfileKeeper(settings.profile)
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
@@ -109,10 +124,15 @@ class RagcostSession:
         # the commit and package versions are read when the run is written, on the
         # controller: git runs beside the tests meanwhile
         self.environment = fingerprint(self.meters)
-        workerinput = xdist.worker_input(self.config)
+        workerinput = _worker_input(self.config)
         if workerinput is None:
             self._git = GitProbe(self.config.rootpath)
-        text = workerinput.get(xdist.CONFIG_TEXT) if workerinput is not None else None
+        text = None
+        if workerinput is not None:
+            # the transport (and the run codec under it) loads only on xdist's processes
+            from .xdist import CONFIG_TEXT, history_of
+
+            text = workerinput.get(CONFIG_TEXT)
         path = self.settings.config_path
         if (
             workerinput is None
@@ -141,18 +161,21 @@ class RagcostSession:
                 self.close()
                 raise pytest.UsageError(f"pytest-ragcost: {problem}")
         if workerinput is not None:
-            self.history.runs = xdist.history_of(workerinput)
+            self.history.runs = history_of(workerinput)
         else:
             self.history.open(self.environment, self.gate)
-            self._xdist = xdist.Controller(
-                config_text=lambda: self.gate.text if self.gate is not None else None,
-                history=lambda: self.history.runs,
-                keep=self._keep,
-                note=self._note,
-                problem=self._worker_problem,
-                profile=self.profiles.receive,
-            )
-            self.config.pluginmanager.register(self._xdist, "ragcost-xdist")
+            if _runs_workers(self.config):
+                from .xdist import Controller  # only a run with xdist workers needs it
+
+                self._xdist = Controller(
+                    config_text=lambda: self.gate.text if self.gate is not None else None,
+                    history=lambda: self.history.runs,
+                    keep=self._keep,
+                    note=self._note,
+                    problem=self._worker_problem,
+                    profile=self._receive_profile,
+                )
+                self.config.pluginmanager.register(self._xdist, "ragcost-xdist")
         if self.settings.judge_mode == "record" and (
             workerinput is not None or self.config.getoption("numprocesses", None)
         ):
@@ -180,7 +203,7 @@ class RagcostSession:
 
         try:
             self.gate = load_gate(self.settings, self.environment, text=text,
-                                  from_worker=xdist.worker_input(self.config))
+                                  from_worker=_worker_input(self.config))
         except GateError as exc:
             return str(exc)
         return None
@@ -197,9 +220,29 @@ class RagcostSession:
             self.close()
             raise pytest.UsageError(f"pytest-ragcost: {exc}") from None
         if self.settings.otel != "off" and available("opentelemetry.sdk"):
-            from .export.opentelemetry import SpanBridge
+            from .export.otel_env import names_an_exporter
 
-            self.spans = SpanBridge()
+            # the variables as they are now, whenever the bridge is made
+            self._spans_env = dict(os.environ)
+            if names_an_exporter(self._spans_env):
+                self._make_spans()  # ragcost's spans go out: the exporters start now
+            else:
+                # capture only: the SDK loads when the first metered test starts (the
+                # app's tracer provider is looked up as its first request opens anyway)
+                self._spans_pending = True
+
+    def _make_spans(self) -> None:
+        # the OpenTelemetry SDK loads here, once spans are captured or exported
+        from .export.opentelemetry import SpanBridge
+
+        self._spans_pending = False
+        self.spans = SpanBridge(self._spans_env)
+
+    def _receive_profile(self, data: dict[str, Any]) -> None:
+        """A profile an xdist worker kept (workers keep one only under
+        --ragcost-profile, which the controller has too)."""
+        if self.profiles is not None:
+            self.profiles.receive(data)
 
     def _warn(self, line: str) -> None:
         with contextlib.suppress(Exception):
@@ -238,7 +281,13 @@ class RagcostSession:
         from .record.recorder import Recorder
 
         knobs, sweep = _knobs(item)
-        self.profiles.start(item.nodeid, spec.scenario)
+        if self.profiles is not None:
+            self.profiles.start(item.nodeid, spec.scenario)
+        if self._spans_pending:
+            try:
+                self._make_spans()
+            except Exception as exc:  # capture is a bonus; metering goes on without it
+                self._note(f"OpenTelemetry: could not capture spans: {type(exc).__name__}: {exc}")
         return Recorder(
             knobs=knobs,
             sweep=sweep,
@@ -271,7 +320,7 @@ class RagcostSession:
         pytest's terminal writer while a long scenario runs (not under -q, not on an xdist
         worker, whose output nobody sees)."""
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is None or xdist.is_worker(self.config) or self.config.get_verbosity() < 0:
+        if reporter is None or self._on_worker or self.config.get_verbosity() < 0:
             return None
         start = time.monotonic()
         last = [float("-inf")]
@@ -297,6 +346,13 @@ class RagcostSession:
         lines = [f"ragcost: {__version__}, energy: {self.meters.energy_label()}"]
         if self.spans is not None:
             lines.append(f"ragcost: {self.spans.describe()}")
+        elif self._spans_pending:
+            # what the bridge will say, without loading the SDK for it
+            from opentelemetry.sdk.version import __version__ as sdk_version
+
+            from .export.otel_env import header_line
+
+            lines.append(f"ragcost: {header_line(sdk_version, [])}")
         if self.meters.system:
             lines.append(f"ragcost: system: {self.meters.system_label()}")
         for missing in self.meters.unavailable:
@@ -346,19 +402,21 @@ class RagcostSession:
         report = yield
         recorder = item.stash.get(RECORDER_KEY, None)
         if recorder is None or not recorder.metering:
-            self.profiles.stop(item.nodeid)
+            self._stop_profile(item.nodeid)
             return report
         if call.when == "setup" and self._on_worker:
-            xdist.mark_running(report, recorder.scenario)
+            from .xdist import mark_running  # a worker's transport
+
+            mark_running(report, recorder.scenario)
         if call.when != "call":
             if call.when == "teardown":  # a test that never reached its call: no profile
-                self.profiles.stop(item.nodeid)
+                self._stop_profile(item.nodeid)
             return report
         from .compare.evaluate import evaluate
         from .compare.noise import NoiseBook
 
         run = recorder.finish()
-        profile = self.profiles.stop(item.nodeid, len(run.requests))
+        profile = self._stop_profile(item.nodeid, len(run.requests))
         scored = self._score(run) if report.passed and run.requests and run.samples else None
         outcome = evaluate(run, self.used_gate(), quality=scored, stored=self._stored(),
                            test_passed=report.passed,
@@ -371,13 +429,28 @@ class RagcostSession:
                 self._note(f"OpenTelemetry: could not emit spans: {type(exc).__name__}: {exc}")
         self._keep(outcome)
         self._apply(item, report, outcome)
-        kept = self.profiles.offer(profile, any(self._fails(v) for v in outcome.verdicts))
+        kept = (self.profiles.offer(profile, any(self._fails(v) for v in outcome.verdicts))
+                if self.profiles is not None else None)
         if self._on_worker:
+            from .xdist import send_outcome, send_profile  # a worker's transport
+
             # travels now, with the report: a worker that dies later loses nothing of it
-            xdist.send_outcome(report, outcome)
+            send_outcome(report, outcome)
             if kept is not None:
-                xdist.send_profile(report, kept.to_dict())
+                send_profile(report, kept.to_dict())
         return report
+
+    def _stop_profile(self, nodeid: str, requests: int = 0) -> ScenarioProfile | None:
+        if self.profiles is None:
+            return None
+        return self.profiles.stop(nodeid, requests)
+
+    def _junit_family_xunit2(self) -> bool:
+        if self._xunit2 is None:
+            from .junit import is_xunit2  # only with --junitxml
+
+            self._xunit2 = is_xunit2(self.config)
+        return self._xunit2
 
     def _score(self, run: ScenarioRun) -> QualityScores | None:
         from .compare.evaluate import QUALITY_LAYER, QualityScores
@@ -397,8 +470,10 @@ class RagcostSession:
         from .report.verdicts import sentence
 
         run = outcome.run
-        if not self._xunit2:
-            properties = list(junit.properties(outcome))
+        if self._junit and not self._junit_family_xunit2():
+            from .junit import properties as junit_properties  # only with --junitxml
+
+            properties = list(junit_properties(outcome))
             # on the item too: JUnit XML reads the properties of the teardown report
             item.user_properties.extend(properties)
             report.user_properties.extend(properties)
@@ -479,7 +554,9 @@ class RagcostSession:
             return
         self._selected = sorted(item.nodeid for item in session.items)
         if self._on_worker:
-            xdist.send_selection(self.config, self._suite, self._selected)
+            from .xdist import send_selection  # a worker's transport
+
+            send_selection(self.config, self._suite, self._selected)
 
     def _selection(self, ran_all: bool) -> Selection | None:
         """Which tests ran out of which suite, for the run file (``ragcost merge``)."""
@@ -487,6 +564,9 @@ class RagcostSession:
             self._suite, self._selected = self._xdist.selection
         if self._suite is None or self._selected is None:
             return None
+        # the run's records load once a run is written
+        from .run.model import Selection
+
         digest = hashlib.sha256("\n".join(self._suite).encode("utf-8")).hexdigest()
         return Selection(
             suite_sha256=digest, suite_size=len(self._suite), tests=tuple(self._selected),
@@ -534,7 +614,9 @@ class RagcostSession:
             for note in self.spans.shutdown():
                 self._note(note)
         if self._on_worker:
-            xdist.send_notes(self.config, self.notes, self.problems)
+            from .xdist import send_notes  # a worker's transport
+
+            send_notes(self.config, self.notes, self.problems)
             return
         if self._failed_suite:
             session.testsfailed += 1
@@ -567,8 +649,10 @@ class RagcostSession:
         complete_environment(self.environment, self._git)
         if self.settings.update is not None:
             self.used_gate()  # a bless writes the file even when none was there
-        if self._xunit2:
-            junit.add_suite_properties(self.config, self.outcomes.values())
+        if self._junit and self._junit_family_xunit2():
+            from .junit import add_suite_properties  # only with --junitxml
+
+            add_suite_properties(self.config, self.outcomes.values())
         if self.gate is not None:
             self._add_stale(session, complete)
             if self.settings.update is not None:
@@ -582,6 +666,7 @@ class RagcostSession:
         if not complete:
             return
         from .compare.evaluate import stale_scenarios
+        from .run import Outcome, ScenarioRun
 
         assert self.gate is not None
         stale = stale_scenarios(self.gate, self.outcomes)
@@ -607,7 +692,7 @@ class RagcostSession:
         self.quality_written = list(result.quality_written)
         self.items_written = list(result.items_written)
 
-    def _not_blessed(self, session: pytest.Session, crashes: list[xdist.Crash]) -> None:
+    def _not_blessed(self, session: pytest.Session, crashes: list[Crash]) -> None:
         """A bless never skips silently: what a crashed worker lost is named, and fails the
         run."""
         assert self.gate is not None
@@ -622,7 +707,8 @@ class RagcostSession:
 
         written = write_outputs(
             list(self.outcomes.values()), self.environment, self.settings, self.gate,
-            complete=self._complete, profiles=self.profiles.kept, selection=self._selection_done,
+            complete=self._complete, selection=self._selection_done,
+            profiles=self.profiles.kept if self.profiles is not None else None,
             xdist_workers=self._xdist.workers if self._xdist is not None else 0,
             history=self.history.trend(self.environment, [o.run.scenario for o in
                                                           self.outcomes.values()])
@@ -630,13 +716,15 @@ class RagcostSession:
         )
         self.frontiers = written.frontiers
         self.problems.extend(written.problems)
-        for note in [*written.notes, *self.profiles.write(
-                self.settings.json_path, self.settings.html_path, self.config.rootpath)]:
+        profile_notes = (self.profiles.write(self.settings.json_path, self.settings.html_path,
+                                             self.config.rootpath)
+                         if self.profiles is not None else [])
+        for note in [*written.notes, *profile_notes]:
             self._note(note)
         session.testsfailed += written.failed
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if xdist.is_worker(self.config) or self._refused:
+        if self._on_worker or self._refused:
             return
         from .report.terminal import summary_lines
 
@@ -668,6 +756,24 @@ class RagcostSession:
         terminalreporter.section("ragcost")
         for line in lines:
             terminalreporter.write_line(line)
+
+
+def _worker_input(config: pytest.Config) -> dict[str, Any] | None:
+    """What the xdist controller sent this worker, or None on the controller (or without
+    xdist)."""
+    workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
+    return workerinput
+
+
+def _runs_workers(config: pytest.Config) -> bool:
+    """True when this process is an xdist controller that will start workers: xdist
+    starts them for a distribution mode with test environments (``-n``, ``--dist``,
+    ``--tx``) unless only collecting."""
+    return (
+        config.getoption("dist", "no") != "no"
+        and bool(config.getoption("tx", None))
+        and not config.getoption("collectonly", False)
+    )
 
 
 def _knobs(item: pytest.Item) -> tuple[dict[str, Any], str | None]:

@@ -167,6 +167,11 @@ _PRELOAD = (
     "pytest_ragcost.compare.noise",
     "pytest_ragcost.session",
     "pytest_ragcost.record.tokens",
+    # loaded by the session only for the runs that need them (-n, --junitxml,
+    # --ragcost-profile)
+    "pytest_ragcost.xdist",
+    "pytest_ragcost.junit",
+    "pytest_ragcost.profile.keep",
 )
 
 

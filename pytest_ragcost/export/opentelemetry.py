@@ -58,6 +58,7 @@ from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from . import ExtraMissingError, require
+from .otel_env import exporter_names, header_line
 from .spans_in import CapturedSpan, Merged, merge, stage_of
 
 if TYPE_CHECKING:
@@ -65,29 +66,6 @@ if TYPE_CHECKING:
 
 #: marks ragcost's own spans, which the capture never takes in
 OWN_ATTRIBUTE = "ragcost.stage"
-_EXPORTERS = ("otlp", "console", "none")
-
-
-def exporter_names(env: Mapping[str, str] | None = None) -> list[str]:
-    """The span exporters the standard variables ask for (``[]``: export nothing)."""
-    env = os.environ if env is None else env
-    if str(env.get("OTEL_SDK_DISABLED", "")).strip().lower() == "true":
-        return []
-    raw = env.get("OTEL_TRACES_EXPORTER")
-    if raw is None:
-        endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get(
-            "OTEL_EXPORTER_OTLP_ENDPOINT"
-        )
-        return ["otlp"] if endpoint else []
-    names = [n.strip().lower() for n in raw.split(",") if n.strip()]
-    unknown = [n for n in names if n not in _EXPORTERS]
-    if unknown:
-        msg = (
-            f"OTEL_TRACES_EXPORTER={raw!r}: pytest-ragcost knows the span exporters "
-            f"{', '.join(_EXPORTERS)} (got {unknown[0]!r})"
-        )
-        raise ValueError(msg)
-    return [n for n in names if n != "none"]
 
 
 def build_exporter(name: str, env: Mapping[str, str] | None = None) -> SpanExporter:
@@ -649,13 +627,7 @@ class SpanBridge:
         """The header line: what is captured and where ragcost's spans go."""
         from opentelemetry.sdk.version import __version__ as sdk_version
 
-        names = sorted({e.name for e in self._exporters})
-        out = (
-            f"ragcost spans exported via {', '.join(names)}"
-            if names
-            else "no span exporter named by OTEL_TRACES_EXPORTER / OTEL_EXPORTER_OTLP_ENDPOINT"
-        )
-        return f"OpenTelemetry: capturing app spans (opentelemetry-sdk {sdk_version}); {out}"
+        return header_line(sdk_version, [e.name for e in self._exporters])
 
 
 def attributes_of(metrics: Mapping[str, float], sources: Mapping[str, str]) -> dict[str, Any]:
