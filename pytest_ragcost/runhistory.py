@@ -113,8 +113,9 @@ class RunHistory:
             runs = self.store.trend(self.settings.project, str(environment.get("id")),
                                     scenarios=scenarios)
         except Exception as exc:
+            # the store stays open: the run's write still tries, and says if it fails
             self._failed("not read for the trends", exc,
-                         "the HTML report is written without trends")
+                         "the HTML report is written without trends", close=False)
             return []
         return [Point(r.label, r.values, commit=r.commit) for r in runs]
 
@@ -125,7 +126,8 @@ class RunHistory:
             self.store = None
 
     def _failed(self, what: str, exc: BaseException,
-                consequence: str = "noisy metrics are gated on the prior") -> None:
+                consequence: str = "noisy metrics are gated on the prior",
+                *, close: bool = True) -> None:
         from .history import HistoryError
         from .redact import redact_text, secrets_in
 
@@ -137,7 +139,8 @@ class RunHistory:
             "(--ragcost-history=none turns the history off)"
         )
         self.lines.append(line)
-        self.close()
+        if close:
+            self.close()
         self._warn(line)
 
 
