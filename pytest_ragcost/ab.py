@@ -78,9 +78,13 @@ from .run import (
 )
 from .run.model import Finding, ItemsUsed
 
-#: why the rounds stopped: a metric failed or every one was decided, the cap of a
-#: sequential A/B was reached, or ``--ragcost-ab-rounds`` fixed their number
-STOPPED = ("decided", "cap", "fixed")
+#: why the rounds stopped: a metric failed or every one was decided, no metric rose
+#: after the fixed design's rounds, the cap of a sequential A/B was reached, or
+#: ``--ragcost-ab-rounds`` fixed their number
+STOPPED = ("decided", "no_rise", "cap", "fixed")
+#: the fixed design's rounds: from this look on, a sequential A/B in which no metric shows
+#: a rise at the rule's own levels stops (see :func:`_no_rise`)
+NO_RISE_FROM = 6
 #: pytest exit codes a side may end with and still have measured: passed, and "tests
 #: failed" (its own gate against its own ragcost.yaml is not what A/B decides)
 _USABLE_EXIT = (0, 1)
@@ -416,6 +420,10 @@ def run_ab(
             if _settled(judged):
                 result.stopped = "decided"
                 break
+            if rnd >= NO_RISE_FROM and not look.last and _no_rise(
+                    _judged(result.runs, budget)):
+                result.stopped = "no_rise"
+                break
             if look.last:
                 result.undecided = [v for pairs in judged.values() for v, rule in pairs
                                     if not decided(v, rule)]
@@ -433,6 +441,29 @@ def _settled(judged: Mapping[str, Sequence[tuple[Verdict, Rule]]]) -> bool:
     if any(v.status == "FAIL" for v, _ in pairs):
         return True
     return all(decided(v, rule) for v, rule in pairs)
+
+
+def _no_rise(judged: Mapping[str, Sequence[tuple[Verdict, Rule]]]) -> bool:
+    """Does no metric rise, judged at the rule's own levels (what the fixed design would
+    say after these rounds)? Then nothing fails now, and no interval lies wholly on the
+    worse side of no change.
+
+    Stopping here never fails anything, so it adds no false failure (a non-binding
+    futility stop spends no error). What it gives up is a rise the fixed design could not
+    have told either: the fixed design fails only when its interval lies past the
+    tolerance, which is on the worse side of no change. Without it, unchanged code whose
+    round-to-round noise is wide against the tolerance ran to the cap of 12 rounds, twice
+    the fixed design's cost, for a PASS the fixed design gave at 6."""
+    for pairs in judged.values():
+        for verdict, rule in pairs:
+            if verdict.status == "FAIL":
+                return False
+            if verdict.interval is None:
+                continue
+            low, high = verdict.interval
+            if (high < 0) if rule.higher_is_better else (low > 0):
+                return False
+    return True
 
 
 def _profiling(args: Sequence[str]) -> bool:
@@ -642,6 +673,8 @@ def stop_line(result: ABResult) -> str:
         return head + f"{_named(failed)} failed, which decides the run"
     if result.stopped == "decided":
         return head + "every metric decided"
+    if result.stopped == "no_rise":
+        return head + "no metric rose at the fixed design's levels"
     return head + (f"the cap (undecided: {_named(result.undecided)})"
                    if result.undecided else "the cap")
 

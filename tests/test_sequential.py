@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from pytest_ragcost.ab import SideRun, compare
+from pytest_ragcost.ab import SideRun, _no_rise, compare
 from pytest_ragcost.compare.rules import DEFAULT_CONFIDENCE, DEFAULT_NOISE_CONFIDENCE, Rule
 from pytest_ragcost.compare.sequential import (
     DEFAULT_MAX_ROUNDS,
@@ -87,6 +87,24 @@ def test_where_higher_is_better_a_pass_must_exclude_the_fall() -> None:
     rule = Rule(kind="noisy", tolerance=Tolerance(0.05, relative=True), higher_is_better=True)
     assert decided(_verdict("PASS", (-4.0, 8.0)), rule)
     assert not decided(_verdict("PASS", (-6.0, 8.0)), rule)
+
+
+@pytest.mark.parametrize(("verdicts", "expected"), [
+    # an unchanged run: intervals straddle no change, nothing fails -> stop
+    ([_verdict("PASS", (-3.0, 6.0)), _verdict("INCONCLUSIVE", (-1.0, 9.0))], True),
+    # a rise below the tolerance that more rounds could still tell -> go on
+    ([_verdict("PASS", (-3.0, 6.0)), _verdict("INCONCLUSIVE", (0.5, 9.0))], False),
+    ([_verdict("FAIL", (6.0, 20.0))], False),
+    ([_verdict("PASS", None)], True),
+])
+def test_no_rise_stops_only_when_no_metric_rose(verdicts: list[Verdict], expected: bool) -> None:
+    assert _no_rise({"s": [(v, NOISY) for v in verdicts]}) is expected
+
+
+def test_no_rise_where_higher_is_better_looks_at_a_fall() -> None:
+    rule = Rule(kind="noisy", tolerance=Tolerance(0.05, relative=True), higher_is_better=True)
+    assert _no_rise({"s": [(_verdict("PASS", (0.5, 9.0)), rule)]})
+    assert not _no_rise({"s": [(_verdict("INCONCLUSIVE", (-9.0, -0.5)), rule)]})
 
 
 def _runs(factor: float, wobble: list[float]) -> list[SideRun]:
