@@ -203,3 +203,20 @@ def test_where_the_sampler_cannot_run_the_run_goes_on_and_says_why(
                                  "sys._current_frames(), which the sampler reads"])
     page = (hog.path / "report.html").read_text(encoding="utf-8")
     assert "Profile: this Python (cpython) has no sys._current_frames()" in page
+
+
+def test_the_same_function_in_two_files_is_named_after_its_own_file() -> None:
+    # code objects compare equal by their contents, whatever file they came from: the
+    # second copy was named after the first (two pytester projects with the same test
+    # file, or two checkouts of one module, in one process)
+    from pytest_ragcost.profile.sampler import _frames
+
+    source = "def spin():\n    return sum(range(10))\n"
+    codes = []
+    for where in ("/first/test_hog.py", "/second/test_hog.py"):
+        namespace: dict[str, object] = {}
+        exec(compile(source, where, "exec"), namespace)
+        codes.append(namespace["spin"].__code__)  # type: ignore[attr-defined]
+    assert codes[0] == codes[1]  # what made the cache name the second after the first
+    files = [next(iter(_frames({(code,): 1}, 5.0)))[0].file for code in codes]
+    assert files == ["/first/test_hog.py", "/second/test_hog.py"]

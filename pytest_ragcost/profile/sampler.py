@@ -271,15 +271,19 @@ class Sampler:
                                "thread", note)
 
 
-_names: dict[CodeType, Frame] = {}
+#: the frames named so far, by file and code object: code objects compare equal when
+#: their contents are, whatever file they came from (the same function in two copies of
+#: a file would otherwise be named after the first copy seen)
+_names: dict[tuple[str, CodeType], Frame] = {}
 
 
 def _frame(code: CodeType) -> Frame:
-    known = _names.get(code)
+    key = (code.co_filename, code)
+    known = _names.get(key)
     if known is None:
         name = getattr(code, "co_qualname", code.co_name)
-        known = _names[code] = Frame(name, code.co_filename.replace(";", ","),
-                                     code.co_firstlineno)
+        known = _names[key] = Frame(name, code.co_filename.replace(";", ","),
+                                    code.co_firstlineno)
     return known
 
 
