@@ -68,7 +68,10 @@ def write_outputs(
     )
     if outcomes:  # the terminal summary shows them too
         out.frontiers = _frontiers(outcomes, gate, out)
-    created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    # to the microsecond: `ragcost compare` reads the history from before this time, and
+    # this run's own row is written just after it, while rows written in the same second
+    # before the run (a quick run) must still count
+    created = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
     if settings.html_path is not None:
         from .report.outputs import html_text, outcomes_summary
 

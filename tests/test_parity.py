@@ -222,6 +222,54 @@ def test_noisy_metrics_with_a_history_fail_alike_and_the_cli_reads_the_store(
         "FAIL")
 
 
+def test_compare_reads_every_run_recorded_before_the_run_and_not_the_run_itself(
+    parity: Parity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``ragcost compare`` reads the history from before the run's ``created``: runs
+    recorded earlier in the same second count, the run's own row does not. ``created``
+    once had whole seconds, which left out the earlier runs of that second (a quick run's
+    quiet history) and turned the plugin's FAIL into the command line's INCONCLUSIVE. The
+    run ends at a fixed time here, half a second after two runs were recorded."""
+    import datetime as real_dt
+    import importlib
+    import types
+
+    from pytest_ragcost.history import RunMeta, open_store
+    from pytest_ragcost.run.codec import read_run
+
+    end = real_dt.datetime(2026, 1, 1, 0, 0, 5, 600_000, tzinfo=real_dt.UTC)
+
+    class _Clock(real_dt.datetime):
+        @classmethod
+        def now(cls, tz: real_dt.tzinfo | None = None) -> _Clock:  # type: ignore[override]
+            return cls.fromtimestamp(end.timestamp(), tz)
+
+    # the module the inner session will import (an earlier inner session may have left a
+    # stale copy as the package's attribute)
+    outputs = importlib.import_module("pytest_ragcost.outputs")
+    monkeypatch.setattr(outputs, "dt", types.SimpleNamespace(datetime=_Clock, UTC=real_dt.UTC))
+    parity.bless()
+    parity.run("--ragcost-history=none")
+    saved = read_run(parity.project.path / "run.json")
+    project = saved.settings.project or parity.project.path.name
+    path = parity.project.path / ".ragcost" / "history.sqlite3"
+    store = open_store(str(path), path, project=project)
+    try:
+        for offset_ms in (100, 300):  # in the run's last second, before it ended
+            store.record(RunMeta(environment=saved.environment, ragcost_version="test",
+                                 project=project,
+                                 ts=end - real_dt.timedelta(milliseconds=500 - offset_ms)),
+                         list(saved.outcomes))
+        store.record(RunMeta(environment=saved.environment, ragcost_version="test",
+                             project=project, ts=end + real_dt.timedelta(milliseconds=50)),
+                     list(saved.outcomes))  # the run's own row, written after created
+        before = store.summaries(str(saved.environment.get("id")), project=project,
+                                 before=saved.created)
+    finally:
+        store.close()
+    assert len(before["qa"]["retrieve.wall_ms"]["median"]) == 2, saved.created
+
+
 def _quiet_history(root: Path, runs: int) -> None:
     """``runs`` earlier runs of this code in the default history: the blessed run, each
     request's figures scaled by a factor within 1%."""

@@ -576,7 +576,7 @@ def render(
     energy = comp.get("energy", [])
     energy_text = ", ".join(map(str, energy)) if isinstance(energy, list) else str(energy)
     facts = (
-        f"{created + '; ' if created else ''}machine: {comp.get('cpu', '?')}, "
+        f"{_to_second(created) + '; ' if created else ''}machine: {comp.get('cpu', '?')}, "
         f"{comp.get('cpus', '?')} CPUs; energy: {energy_text or 'none'}"
     )
 
@@ -643,3 +643,12 @@ def render(
         trend_problem=trend_problem,
         history_runs=len(history),
     )
+
+
+def _to_second(created: str) -> str:
+    """A run's ISO time as a reader wants it: without its microseconds."""
+    head, dot, tail = created.partition(".")
+    if not dot:
+        return created
+    zone = tail.lstrip("0123456789")
+    return head + zone
