@@ -150,9 +150,15 @@ def main(argv: list[str] | None = None) -> int:
         if burner is not None:
             burner.__enter__()
         try:
-            for case, sha in heads.items():
-                n = args.unchanged if case == "unchanged" else args.changed
-                for i in range(n):
+            counts = {case: args.unchanged if case == "unchanged" else args.changed
+                      for case in heads}
+            # the cases take turns, so drifting load (and a study stopped early) treats
+            # every case alike
+            for i in range(max(counts.values(), default=0)):
+                for case, sha in heads.items():
+                    n = counts[case]
+                    if i >= n:
+                        continue
                     # alternate which design goes first, so drifting load favours neither
                     designs = ("fixed", "sequential") if i % 2 == 0 else ("sequential", "fixed")
                     for design in designs:
@@ -166,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
                         t.stopped[stopped] = t.stopped.get(stopped, 0) + 1
                         print(f"{case:>9} {design:>10} run {i + 1}/{n}: exit {code}, "
                               f"{rounds} rounds ({stopped}), {seconds:.0f} s", flush=True)
+        except KeyboardInterrupt:  # stopped early: the table of the runs that finished
+            print("stopped early (SIGINT): the table counts the runs that finished")
         finally:
             if burner is not None:
                 burner.__exit__(None, None, None)
