@@ -378,8 +378,11 @@ def _history_summaries(url: str, saved: Run, config: Path) -> dict[str, Any]:
         env_id = str(saved.environment.get("id"))
         return store.summaries(env_id, project=project, before=saved.created or None)
     except Exception as exc:
-        print(f"ragcost: warning: history not read: {type(exc).__name__}: {exc}; noisy "
-              "metrics are judged on the prior", file=sys.stderr)
+        from .redact import redact_text, secrets_in
+
+        text = redact_text(f"{type(exc).__name__}: {exc}", secrets_in(url))
+        print(f"ragcost: warning: history not read: {text}; noisy metrics are judged on "
+              "the prior", file=sys.stderr)
         return {}
     finally:
         store.close()

@@ -12,7 +12,9 @@ or a label, it goes through here:
   ``sslpassword``, ``token``, ``access_token``, ``api_key``, ``X-Amz-Signature`` ...).
   It never raises, and also handles what does not parse as a URL
   (``postgresql://user:pw@[::1/x``: everything before the last ``@`` is user
-  information then), and libpq's ``key=value`` connection strings;
+  information then), an authority without a scheme (``user:pw@host:4318``, which an
+  exporter or a gateway client still quotes back), and libpq's ``key=value`` connection
+  strings;
 * :func:`secrets_in` lists the literal secrets of a URL (as written and percent-decoded),
   so :func:`redact_text` can remove them from any message, whatever a library quoted;
 * :func:`redact_text` masks every URL in a free text, every ``key=value`` pair with a
@@ -48,6 +50,10 @@ _SECRET_PARTS = ("password", "passwd", "secret", "apikey", "accesskey", "private
 MIN_LITERAL = 3
 
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://(.*)$", re.DOTALL)
+# ``user:pw@host...`` or ``//user@host`` without a scheme: no white space, no ``=`` before
+# the last ``@`` (that is a ``key=value`` connection string, masked by its keys), and not
+# a file path (``./runs@2024/history.sqlite3``)
+_SCHEMELESS_RE = re.compile(r"^(?://)?((?![/.~])[^\s=]*)@([^\s@]*)$")
 _WORD_RE = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 # a parameter inside a query or fragment: separator, name, value
 _PARAM_RE = re.compile(r"([?&;#])([^=&;#?]*)=([^&;#]*)")
@@ -122,7 +128,12 @@ def redact_url(url: str) -> str:
     text = str(url)
     m = _SCHEME_RE.match(text.strip())
     if m is None:
-        return _mask_pairs(text)
+        bare = _SCHEMELESS_RE.match(text.strip())
+        if bare is None:
+            return _mask_pairs(text)
+        userinfo, after = bare.groups()
+        lead = "//" if text.strip().startswith("//") else ""
+        return f"{lead}{_masked_userinfo('', userinfo)}@{_mask_params(after)}"
     scheme, rest = m.groups()
     userinfo, after = _split_userinfo(rest)
     shown = after if userinfo is None else f"{_masked_userinfo(scheme, userinfo)}@{after}"
@@ -137,10 +148,12 @@ def secrets_in(url: str | None) -> tuple[str, ...]:
     text = str(url)
     found: set[str] = set()
     m = _SCHEME_RE.match(text.strip())
-    rest = text
-    if m is not None:
-        scheme, rest_ = m.groups()
-        userinfo, rest = _split_userinfo(rest_)
+    bare = _SCHEMELESS_RE.match(text.strip())
+    if m is not None or bare is not None:
+        scheme, (userinfo, rest) = (
+            (m.group(1), _split_userinfo(m.group(2))) if m is not None
+            else ("", (bare.group(1), bare.group(2))) if bare is not None else ("", (None, ""))
+        )
         if userinfo is not None:
             user, colon, password = userinfo.partition(":")
             if colon:

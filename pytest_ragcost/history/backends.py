@@ -91,7 +91,9 @@ class SQLiteBackend:
 
     def __init__(self, path: Path, *, wait_s: float = SQLITE_WAIT_S,
                  on_wait: Callable[[str], None] | None = None) -> None:
-        self.label = str(path)
+        # redacted as a URL is: a libpq connection string given where a URL was meant
+        # (``host=db password=...``) is taken for a file name, and shown as one
+        self.label = redact(str(path))
         self._wait_s = wait_s
         self._on_wait = on_wait
         self._said = False
@@ -100,13 +102,14 @@ class SQLiteBackend:
         except FileNotFoundError:
             info = None
         except OSError as exc:
-            raise HistoryError(f"cannot open the history {path}: {exc.strerror or exc}") from None
+            raise HistoryError(
+                f"cannot open the history {self.label}: {exc.strerror or exc}") from None
         if info is not None and not stat.S_ISREG(info.st_mode):
             kind = "a directory" if stat.S_ISDIR(info.st_mode) else (
                 "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
                 else "not a regular file")
             msg = (
-                f"cannot open the history {path}: it is {kind}, not a SQLite file; give a "
+                f"cannot open the history {self.label}: it is {kind}, not a SQLite file; give a "
                 "file path (created if missing), or none to turn the history off"
             )
             raise HistoryError(msg)
@@ -117,7 +120,7 @@ class SQLiteBackend:
             self._patient(lambda: self._conn.execute("PRAGMA foreign_keys = ON"))
             self._patient(lambda: self._conn.execute("PRAGMA journal_mode = WAL"))
         except (OSError, sqlite3.Error) as exc:
-            msg = f"cannot open the history {path}: {exc}"
+            msg = f"cannot open the history {self.label}: {scrub(str(exc), str(path))}"
             raise HistoryError(msg) from None
 
     def _patient(self, call: Callable[[], _T]) -> _T:

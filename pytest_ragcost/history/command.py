@@ -163,12 +163,15 @@ def _open(url: str | None) -> Any:
         raise CommandError("--store: empty; give a SQLite path or postgresql://USER@HOST/DB")
     if "://" not in text or text.startswith("sqlite:///"):
         path = Path(text.removeprefix("sqlite:///"))
+        from ..redact import redact_url
+
+        shown = redact_url(str(path))  # a libpq key=value string given as the store
         if not path.exists():
-            msg = (f"no history at {path} (pytest --ragcost writes one there; --store names "
+            msg = (f"no history at {shown} (pytest --ragcost writes one there; --store names "
                    "another: a SQLite path or postgresql://USER@HOST/DB)")
             raise CommandError(msg)
         if path.is_dir():
-            raise CommandError(f"{path} is a directory, not a SQLite history file")
+            raise CommandError(f"{shown} is a directory, not a SQLite history file")
     try:
         # a store older than projects gives its runs this directory's project
         return open_store(text, Path(text), project=here.project)
