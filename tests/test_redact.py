@@ -32,6 +32,9 @@ SENTINEL = "S3ntinel-Pw"
          "https://h/x?X-Amz-Signature=***&X-Amz-Date=1"),
         ("host=db password='S3ntinel Pw' dbname=runs", "host=db password=*** dbname=runs"),
         ("http://127.0.0.1:9091/metrics", "http://127.0.0.1:9091/metrics"),
+        ("bob:S3ntinel-Pw@collector:4318", "bob:***@collector:4318"),
+        ("S3ntinel-Pw@gateway:9091?token=S3ntinel-Pw", "***@gateway:9091?token=***"),
+        ("/srv/h host=db password=S3ntinel-Pw", "/srv/h host=db password=***"),
     ],
 )
 def test_a_url_is_shown_without_its_secrets(url: str, shown: str) -> None:
@@ -58,6 +61,18 @@ def test_a_driver_message_quoting_the_url_is_scrubbed() -> None:
     out = redact_text(message, secrets_in(url))
     assert "S3ntinel" not in out
     assert "connection info string" in out
+
+
+def test_a_path_with_an_at_sign_is_not_taken_for_user_information() -> None:
+    assert redact_url("./runs@2024/history.sqlite3") == "./runs@2024/history.sqlite3"
+    assert redact_url("/srv/runs@2024/h.sqlite3") == "/srv/runs@2024/h.sqlite3"
+
+
+def test_a_url_without_a_scheme_quoted_by_a_library_is_scrubbed() -> None:
+    url = "bob:S3ntinel-Pw@collector:4318"
+    out = redact_text(f"No connection adapters were found for '{url}/v1/traces'",
+                      secrets_in(url))
+    assert "S3ntinel" not in out
 
 
 def test_a_percent_encoded_password_is_scrubbed_in_both_forms() -> None:
