@@ -108,6 +108,24 @@ def _split_userinfo(rest: str) -> tuple[str | None, str]:
     return rest[:cut], rest[cut + 1:]
 
 
+def _bare_authority(text: str) -> tuple[str, str, str] | None:
+    """(what comes before, user information, the rest) of ``user:pw@host...`` written
+    without a scheme, also at the end of a path (a history value without its
+    ``postgresql://`` is taken for a file name and shown with its directory); None for
+    anything else, such as a file name with an ``@`` but no ``user:`` before it."""
+    t = text.strip()
+    m = _SCHEMELESS_RE.match(t)
+    if m is not None:
+        return ("//" if t.startswith("//") else ""), m.group(1), m.group(2)
+    at = t.rfind("@")
+    if at < 0 or any(c.isspace() for c in t) or "=" in t[:at]:
+        return None
+    start = t.rfind("/", 0, at) + 1
+    if ":" not in t[start:at]:
+        return None
+    return t[:start], t[start:at], t[at + 1:]
+
+
 def _masked_userinfo(scheme: str, userinfo: str) -> str:
     user, colon, _password = userinfo.partition(":")
     if colon:
@@ -128,12 +146,11 @@ def redact_url(url: str) -> str:
     text = str(url)
     m = _SCHEME_RE.match(text.strip())
     if m is None:
-        bare = _SCHEMELESS_RE.match(text.strip())
+        bare = _bare_authority(text)
         if bare is None:
             return _mask_pairs(text)
-        userinfo, after = bare.groups()
-        lead = "//" if text.strip().startswith("//") else ""
-        return f"{lead}{_masked_userinfo('', userinfo)}@{_mask_params(after)}"
+        lead, bare_userinfo, bare_after = bare
+        return f"{lead}{_masked_userinfo('', bare_userinfo)}@{_mask_params(bare_after)}"
     scheme, rest = m.groups()
     userinfo, after = _split_userinfo(rest)
     shown = after if userinfo is None else f"{_masked_userinfo(scheme, userinfo)}@{after}"
@@ -148,12 +165,14 @@ def secrets_in(url: str | None) -> tuple[str, ...]:
     text = str(url)
     found: set[str] = set()
     m = _SCHEME_RE.match(text.strip())
-    bare = _SCHEMELESS_RE.match(text.strip())
+    bare = _bare_authority(text) if m is None else None
     if m is not None or bare is not None:
-        scheme, (userinfo, rest) = (
-            (m.group(1), _split_userinfo(m.group(2))) if m is not None
-            else ("", (bare.group(1), bare.group(2))) if bare is not None else ("", (None, ""))
-        )
+        scheme = m.group(1) if m is not None else ""
+        userinfo: str | None
+        if m is not None:
+            userinfo, rest = _split_userinfo(m.group(2))
+        else:
+            _lead, userinfo, rest = bare or ("", "", "")
         if userinfo is not None:
             user, colon, password = userinfo.partition(":")
             if colon:

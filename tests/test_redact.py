@@ -35,6 +35,8 @@ SENTINEL = "S3ntinel-Pw"
         ("bob:S3ntinel-Pw@collector:4318", "bob:***@collector:4318"),
         ("S3ntinel-Pw@gateway:9091?token=S3ntinel-Pw", "***@gateway:9091?token=***"),
         ("/srv/h host=db password=S3ntinel-Pw", "/srv/h host=db password=***"),
+        ("/srv/app/u.x:S3ntinel-Pw@[::1", "/srv/app/u.x:***@[::1"),
+        ("/srv/app/bob:S3ntinel-Pw@db/runs", "/srv/app/bob:***@db/runs"),
     ],
 )
 def test_a_url_is_shown_without_its_secrets(url: str, shown: str) -> None:

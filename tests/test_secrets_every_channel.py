@@ -262,8 +262,7 @@ def test_every_channel_with_a_working_sqlite_history_and_collectors(
 ) -> None:
     """A SQLite history that works and a collector and a gateway that work, while the
     secrets are in their URLs and headers: the history rows, the spans and resource the
-    collector received and the labels the gateway received hold none of them; then a
-    libpq ``key=value`` string given as the history, which is taken for a file name."""
+    collector received and the labels the gateway received hold none of them."""
     sqlite = project.path / "hist.sqlite3"
     with recording() as (collector, bodies), recording() as (gateway, pushed):
         env = {
@@ -280,10 +279,22 @@ def test_every_channel_with_a_working_sqlite_history_and_collectors(
         assert "qa" in seen["sqlite history rows"]
         assert _leaks(seen) == {}
 
-        conninfo = f"host=127.0.0.1 port=1 password={SENTINEL}4"
-        code, seen = _channels(project, history=conninfo, prometheus=target, env=env)
+
+@pytest.mark.parametrize(
+    "history",
+    [f"host=127.0.0.1 port=1 password={SENTINEL}", f"bob:{SENTINEL}@[::1",
+     f"bob:{SENTINEL}@127.0.0.1:5432/runs"],
+)
+def test_a_history_given_without_its_scheme_is_a_file_shown_without_the_secret(
+    project: pytest.Pytester, history: str
+) -> None:
+    """A libpq ``key=value`` string or a URL without ``postgresql://`` is taken for a
+    SQLite file name: the header, the files and the CLI show it with the secret masked."""
+    sqlite = project.path / history
+    code, seen = _channels(project, history=history, prometheus=None, env={}, sqlite=sqlite)
     assert code == 0, seen
-    assert "history: " in seen["stdout"]
+    assert "ragcost: history: " in seen["stdout"]
+    assert "sqlite history rows" in seen
     assert _leaks(seen) == {}
 
 
