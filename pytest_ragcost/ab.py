@@ -344,7 +344,9 @@ def run_side(
 ) -> SideRun:
     """One metered pytest run of one side; its requests per scenario."""
     out = workdir / f"{side}-{rnd}.json"
-    cmd = [python, "-m", "pytest", "--ragcost", f"--ragcost-json={out}", *pytest_args]
+    # a side's own gate decides nothing, so a failing side is never measured twice
+    cmd = [python, "-m", "pytest", "--ragcost", f"--ragcost-json={out}", *pytest_args,
+           "--ragcost-second-look=0"]
     env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
     env.update(RAGCOST_AB_SIDE=side, RAGCOST_AB_ROUND=str(rnd), RAGCOST_AB_ROOT=str(checkout))
     t0 = time.perf_counter()

@@ -23,6 +23,8 @@ METER_NAMES = ("auto", "rapl", "nvml", "process", "estimate", "none")
 #: hardware thread when nothing better is known. Set ``ragcost_watts_per_thread`` to
 #: your CPU's TDP divided by its threads per package for a closer estimate.
 DEFAULT_WATTS_PER_THREAD = 4.0
+#: a scenario whose first measurement took longer is not measured again before a noisy FAIL
+DEFAULT_SECOND_LOOK_S = 60.0
 #: no hardware thread draws more; a larger figure is a typo (and would overflow energy sums)
 MAX_WATTS_PER_THREAD = 1000.0
 
@@ -71,6 +73,9 @@ class Settings:
     #: refuse to start a run whose pre-flight estimate exceeds this many dollars
     #: (``--ragcost-max-usd``); None when no cap is set
     max_usd: float | None = None
+    #: measure a scenario again when a noisy metric failed, if its first measurement took
+    #: at most this many seconds (``--ragcost-second-look``); 0 never measures again
+    second_look_s: float = DEFAULT_SECOND_LOOK_S
 
 
 def parse_meters(value: str, where: str) -> tuple[str, ...]:
@@ -364,6 +369,25 @@ def _max_usd(value: Any, source: Source) -> float:
     return max_usd(value, source.where)
 
 
+def _second_look(value: Any, source: Source) -> float:
+    text = str(value).strip().lower()
+    if text in {"off", "no", "false"}:
+        return 0.0
+    try:
+        seconds = float(text[:-1] if text.endswith("s") else text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        msg = (
+            f"{source.where} must be a number of seconds >= 0 or off (got {value!r}): the "
+            "longest first measurement a scenario may have and still be measured again "
+            f"when a noisy metric fails, e.g. --ragcost-second-look=120 (default "
+            f"{DEFAULT_SECOND_LOOK_S:g}; 0 or off: never)"
+        )
+        raise SettingsError(msg)
+    return seconds
+
+
 def _shard(value: Any, source: Source) -> tuple[int, int]:
     text = str(value).strip()
     index_text, _, count_text = text.partition("/")
@@ -551,6 +575,16 @@ OPTIONS: tuple[Option, ...] = (
         "prints it, from the per-item baselines, ragcost.yaml, the history and the price "
         "table) exceeds USD dollars: a usage error naming the estimate and the cap. A run "
         "with requests of unknown cost is refused too, saying how many.",
+    ),
+    Option(
+        "second_look_s", "--ragcost-second-look", metavar="SECONDS", parse=_second_look,
+        default=DEFAULT_SECOND_LOOK_S, ini="ragcost_second_look",
+        ini_help="Like --ragcost-second-look: seconds, or off.",
+        help="Before a test fails on a noisy metric (times, energy) against its baseline, "
+        "measure the scenario once more and fail only if that measurement fails too "
+        "(the verdict says confirmed or cleared); only scenarios whose first measurement "
+        f"took at most SECONDS are measured again (default {DEFAULT_SECOND_LOOK_S:g}; 0 or "
+        "off: never).",
     ),
 )
 

@@ -21,6 +21,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Generator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     from .record.recorder import Recorder
     from .record.tokens import TokenCounter
     from .run import Outcome, ScenarioRun, Verdict
-    from .run.model import Selection
+    from .run.model import Recheck, Selection
     from .xdist import Controller, Crash
 
 GATE_PROPERTY = "ragcost.gate"
@@ -418,9 +419,14 @@ class RagcostSession:
         run = recorder.finish()
         profile = self._stop_profile(item.nodeid, len(run.requests))
         scored = self._score(run) if report.passed and run.requests and run.samples else None
+        noise = NoiseBook(self.history.runs.get(run.scenario, {}))
         outcome = evaluate(run, self.used_gate(), quality=scored, stored=self._stored(),
-                           test_passed=report.passed,
-                           noise=NoiseBook(self.history.runs.get(run.scenario, {})))
+                           test_passed=report.passed, noise=noise)
+        recheck = self._second_look(item, call, recorder, outcome)
+        if recheck is not None:
+            run = replace(run, recheck=recheck)
+            outcome = evaluate(run, self.used_gate(), quality=scored, stored=self._stored(),
+                               test_passed=report.passed, noise=noise)
         if self.spans is not None:
             try:
                 # priced by evaluate(): the stage spans carry cost_usd
@@ -439,6 +445,36 @@ class RagcostSession:
             if kept is not None:
                 send_profile(report, kept.to_dict())
         return report
+
+    def _second_look(self, item: pytest.Item, call: pytest.CallInfo[None],
+                     recorder: Recorder, outcome: Outcome) -> Recheck | None:
+        """Measure the scenario again when what fails its test is only noisy metrics (a
+        second measurement could clear them), if the first took at most the bound."""
+        from .compare.evaluate import takes_second_look
+        from .run.model import Recheck
+
+        limit = self.settings.second_look_s
+        failing = [v for v in outcome.verdicts if self._fails(v)]
+        if limit <= 0 or not failing or not all(takes_second_look(v) for v in failing):
+            return None
+        if outcome.run.load is not None:
+            return Recheck(skipped="a load level is not measured again")
+        if call.duration > limit:
+            return Recheck(skipped=(
+                f"the first measurement took {call.duration:.0f} s, more than the "
+                f"{limit:g} s a second look may take (--ragcost-second-look)"))
+        capture = self.config.pluginmanager.get_plugin("capturemanager")
+        started = time.perf_counter()
+        try:
+            recorder.restart()
+            with (capture.item_capture("call", item) if capture is not None
+                  else contextlib.nullcontext()):
+                item.runtest()
+        except Exception as exc:  # the first measurement stands; say why there is no second
+            return Recheck(seconds=time.perf_counter() - started,
+                           skipped=f"the test raised when run again: {type(exc).__name__}: {exc}")
+        again = recorder.finish()
+        return Recheck(requests=again.requests, seconds=time.perf_counter() - started)
 
     def _stop_profile(self, nodeid: str, requests: int = 0) -> ScenarioProfile | None:
         if self.profiles is None:

@@ -50,6 +50,7 @@ EXAMPLES: dict[str, tuple[Any, Any, Any, Any]] = {
     "system": (True, True, "on", True),
     "max_usd": ("$2.50", 2.5, " 0 ", 0.0),
     "shard": (" 2/3 ", (2, 3), None, None),
+    "second_look_s": ("off", 0.0, " 120s ", 120.0),
 }
 
 #: field -> the setting it gives when neither source sets it
@@ -77,6 +78,7 @@ DEFAULTS: dict[str, Any] = {
     "system": False,
     "max_usd": None,
     "shard": None,
+    "second_look_s": 60.0,
 }
 
 

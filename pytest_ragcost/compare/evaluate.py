@@ -31,7 +31,15 @@ from ..run import (
     metric_class,
     split_key,
 )
-from ..run.model import BetweenRun, Finding, LoadFigures, MetricScores, PerSuccess
+from ..run.model import (
+    BetweenRun,
+    Finding,
+    LoadFigures,
+    LookFigures,
+    MetricScores,
+    PerSuccess,
+    SecondLook,
+)
 from .costing import add_costs
 from .describe import Summary, stat_value, summarize
 from .evidence import Evidence, items_change, items_exact, whole_run
@@ -80,6 +88,7 @@ __all__ = [
     "fails",
     "failure_word",
     "stale_scenarios",
+    "takes_second_look",
 ]
 
 
@@ -133,14 +142,71 @@ def evaluate(
         return outcome
     if gate is None or budget is None or not test_passed:
         return outcome
+    book = noise or NoiseBook()
     verdicts = _cost_verdicts(
-        priced, budget, gate.environment_matches(), notes, noise or NoiseBook(), gate.items
+        priced, budget, gate.environment_matches(), notes, book, gate.items
     )
+    if priced.recheck is not None:
+        verdicts = _second_look(verdicts, priced, budget, gate, book)
     if quality is not None and priced.samples:
         verdicts += _quality_verdicts(priced.scenario, quality, budget, stored)
         outcome.per_success = per_success(priced, budget, quality.scores)
     outcome.verdicts = worst(verdicts)
     return outcome
+
+
+def takes_second_look(verdict: Verdict) -> bool:
+    """Whether a verdict is a FAIL that a second measurement could clear: a noisy metric
+    (times, energy), judged on the evidence of this run's requests. An exact metric
+    (tokens, counts, dollars from tokens) fails the same way however often it is measured."""
+    if verdict.status != "FAIL" or verdict.basis not in ("run", "items"):
+        return False
+    return metric_class(split_key(verdict.key)[1]) in ("noisy", "unknown")
+
+
+def _look(v: Verdict) -> LookFigures:
+    return LookFigures(v.status, v.current, v.interval, v.n)
+
+
+def _second_look(
+    first: list[Verdict], run: ScenarioRun, budget: Budget, gate: Gate, book: NoiseBook
+) -> list[Verdict]:
+    """The verdicts after the second look at the noisy metrics that failed the first.
+
+    A FAIL stands only when the second, separate measurement fails too (``confirmed``);
+    else the second look's verdict is the verdict (``cleared``). Requiring both looks to
+    fail spends no extra error: unchanged code fails at most as often as with the first
+    look alone, and far less often when what failed it was a burst of load that the
+    second measurement, taken later, does not share. The price is power: a real rise
+    must show twice, which a rise past the tolerance does at the rate the rule detects
+    it, squared at worst.
+    """
+    recheck = run.recheck
+    if recheck is None or not any(takes_second_look(v) for v in first):
+        return first
+    again: dict[str, Verdict] = {}
+    if recheck.skipped is None and recheck.requests:
+        priced, notes, _ = add_costs(replace(run, requests=recheck.requests, recheck=None),
+                                     budget.prices)
+        again = {v.key: v for v in _cost_verdicts(
+            priced, budget, gate.environment_matches(), notes, book, gate.items)}
+    out: list[Verdict] = []
+    for v in first:
+        if not takes_second_look(v):
+            out.append(v)
+            continue
+        second = again.get(v.key)
+        if second is None:
+            why = recheck.skipped or "the second measurement has no figure for it"
+            out.append(replace(v, second_look=SecondLook(
+                "skipped", _look(v), seconds=recheck.seconds, why=why)))
+        elif second.status == "FAIL":
+            out.append(replace(v, second_look=SecondLook(
+                "confirmed", _look(v), _look(second), recheck.seconds)))
+        else:
+            out.append(replace(second, second_look=SecondLook(
+                "cleared", _look(v), _look(second), recheck.seconds)))
+    return out
 
 
 def fails(verdict: Verdict, *, strict: bool) -> bool:

@@ -266,6 +266,16 @@ class Recorder:
             sweep=self.sweep,
         )
 
+    def restart(self) -> None:
+        """Forget the requests, samples and load figures recorded so far, so the test can
+        run again and be measured afresh (the second look before a noisy failure)."""
+        if self._iterating:
+            msg = "ragcost: a scenario cannot be measured again inside its requests() loop"
+            raise RagcostUsageError(msg)
+        self._records = []
+        self._samples = []
+        self._load = None
+
     @property
     def recorded(self) -> int:
         """How many requests were recorded so far."""

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..run import HIGHER_IS_BETTER, Verdict, metric_class, split_key
-from ..run.model import BetweenRun, Finding
+from ..run.model import BetweenRun, Finding, LookFigures
 from ..run.reasons import REASONS
 from .fmt import num, pct, shown, signed
 
-__all__ = ["describe_noise", "hints", "sentence", "short"]
+__all__ = ["describe_noise", "hints", "second_look_text", "sentence", "short"]
 
 UPDATE_HINT = "run `pytest --ragcost --ragcost-update` to lock in the saving"
 _MORE_REQUESTS = "run more requests to tell noise from a regression"
@@ -223,7 +223,31 @@ def sentence(v: Verdict) -> str:
         text = _compared(v)
     if v.status == "WARN":
         text += " [severity: warn]"
-    return text
+    return text + second_look_text(v)
+
+
+def _look(v: Verdict, look: LookFigures) -> str:
+    text = _shown_num(look.current)
+    if look.current is not None and v.baseline is not None:
+        text += f" ({pct(look.current - v.baseline, v.baseline)})"
+    if look.interval is not None:
+        text += f", change [{signed(look.interval[0])}, {signed(look.interval[1])}]"
+    return text + (f", n={look.n}" if look.n is not None else "")
+
+
+def second_look_text(v: Verdict) -> str:
+    """``; confirmed by a second look (...)`` or ``; cleared by ...``: what measuring the
+    scenario again found, empty when it was not measured again."""
+    look = v.second_look
+    if look is None:
+        return ""
+    if look.result == "skipped" or look.second is None:
+        return f"; not measured again: {look.why or 'no second measurement'}"
+    took = f"measured again in {look.seconds:.1f} s"
+    if look.result == "confirmed":
+        return f"; confirmed by a second look: {_look(v, look.second)} ({took})"
+    return (f"; cleared by a second look ({took}): the first measured {_look(v, look.first)} "
+            f"and failed; the second did not")
 
 
 def short(v: Verdict) -> str:

@@ -28,6 +28,7 @@ from typing import Any, Literal, TypeVar
 from .metrics import NAME_RE, STATS, STATUSES, Stat, Status
 from .model import (
     BASES,
+    SECOND_LOOK_RESULTS,
     SEVERITIES,
     TIERS,
     BetweenRun,
@@ -36,16 +37,19 @@ from .model import (
     ItemsUsed,
     LoadFigures,
     LoadLevel,
+    LookFigures,
     MetricScores,
     Moved,
     Outcome,
     PerSuccess,
+    Recheck,
     RequestRecord,
     Run,
     RunSettings,
     Sample,
     SampleScore,
     ScenarioRun,
+    SecondLook,
     Selection,
     StageRecord,
     Verdict,
@@ -265,9 +269,34 @@ def encode_verdict(
         "note": v.note,
         "change_pct": _finite(v.change_pct),
     }
+    if v.second_look is not None:
+        out["second_look"] = encode_second_look(v.second_look)
     if describe is not None:
         out["message"] = describe(v)
     return out
+
+
+def _encode_look(look: LookFigures) -> dict[str, Any]:
+    return {"status": look.status, "current": look.current,
+            "interval": list(look.interval) if look.interval else None, "n": look.n}
+
+
+def encode_second_look(look: SecondLook) -> dict[str, Any]:
+    return _drop_none({
+        "result": look.result,
+        "first": _encode_look(look.first),
+        "second": None if look.second is None else _encode_look(look.second),
+        "seconds": look.seconds,
+        "why": look.why,
+    }, "second", "why")
+
+
+def encode_recheck(recheck: Recheck) -> dict[str, Any]:
+    return _drop_none({
+        "requests": [encode_request(r) for r in recheck.requests],
+        "seconds": recheck.seconds,
+        "skipped": recheck.skipped,
+    }, "skipped")
 
 
 def encode_outcome(
@@ -302,6 +331,8 @@ def encode_outcome(
         "per_success": encode_per_success(o.per_success),
         "load": encode_load(run.load),
     })
+    if run.recheck is not None:
+        out["second_look"] = encode_recheck(run.recheck)
     return out
 
 
@@ -685,6 +716,43 @@ class _Checker:
             load=self.load(load, f"{at}.load") if load else None,
             knobs=self.knobs(sc.get("knobs") or {}, f"{at}.knobs"),
             sweep=self.text(sc.get("sweep"), f"{at}.sweep", optional=True),
+            recheck=self.recheck(sc.get("second_look"), f"{at}.second_look"),
+        )
+
+    def recheck(self, value: object, at: str) -> Recheck | None:
+        if value is None:
+            return None
+        d = self.obj(value, at)
+        return Recheck(
+            requests=tuple(
+                self.request(r, f"{at}.requests[{j}]")
+                for j, r in enumerate(self.items(d.get("requests", []), f"{at}.requests"))
+            ),
+            seconds=self.number(d.get("seconds", 0.0), f"{at}.seconds", minimum=0),
+            skipped=self.text(d.get("skipped"), f"{at}.skipped", optional=True),
+        )
+
+    def look(self, value: object, at: str) -> LookFigures:
+        d = self.obj(value, at)
+        return LookFigures(
+            status=self.choice(d.get("status"), f"{at}.status", STATUSES),
+            current=self.opt_number(d.get("current"), f"{at}.current", minimum=-1e300,
+                                    maximum=1e300),
+            interval=self.pair(d.get("interval"), f"{at}.interval"),
+            n=self.opt_int(d.get("n"), f"{at}.n"),
+        )
+
+    def second_look(self, value: object, at: str) -> SecondLook | None:
+        if value is None:
+            return None
+        d = self.obj(value, at)
+        second = d.get("second")
+        return SecondLook(
+            result=self.choice(d.get("result"), f"{at}.result", SECOND_LOOK_RESULTS),
+            first=self.look(d.get("first"), f"{at}.first"),
+            second=None if second is None else self.look(second, f"{at}.second"),
+            seconds=self.number(d.get("seconds", 0.0), f"{at}.seconds", minimum=0),
+            why=self.text(d.get("why"), f"{at}.why", optional=True),
         )
 
     def knobs(self, value: object, at: str) -> dict[str, str | int | float | bool | None]:
@@ -903,6 +971,7 @@ class _Checker:
             figures={str(k): self.number(x, f"{at}.figures.{k}", minimum=-1e300, maximum=1e300)
                      for k, x in self.obj(v.get("figures") or {}, f"{at}.figures").items()},
             note=note,
+            second_look=self.second_look(v.get("second_look"), f"{at}.second_look"),
         )
 
     def finding(self, value: object, at: str) -> Finding:

@@ -264,6 +264,20 @@ class PerSuccess:
 
 
 @dataclass(frozen=True)
+class Recheck:
+    """The scenario measured a second time, because a noisy metric failed its first look
+    (``--ragcost-second-look``): the requests of that measurement, or why none was taken.
+    The verdicts judge it with :func:`~pytest_ragcost.compare.evaluate.evaluate`, so a
+    saved run is judged again the same way."""
+
+    requests: tuple[RequestRecord, ...] = ()
+    #: wall-clock seconds the second measurement took
+    seconds: float = 0.0
+    #: why the scenario was not measured again (too long, the test raised); None when it was
+    skipped: str | None = None
+
+
+@dataclass(frozen=True)
 class ScenarioRun:
     """Everything one test measured for one scenario."""
 
@@ -284,6 +298,9 @@ class ScenarioRun:
     #: the sweep this run belongs to: the node id of its test without the parameter
     #: part, shared by every configuration of one parametrized test; ``None`` otherwise
     sweep: str | None = None
+    #: the second look's measurement, when a noisy metric failed the first (None: no
+    #: second look was asked for)
+    recheck: Recheck | None = None
 
     def series(self) -> dict[str, list[float]]:
         """Per metric key, the values over requests (a request lacking a key is skipped)."""
@@ -369,6 +386,38 @@ class ItemsUsed:
     moved_count: int = 0
 
 
+SecondLookResult = Literal["confirmed", "cleared", "skipped"]
+SECOND_LOOK_RESULTS: tuple[SecondLookResult, ...] = ("confirmed", "cleared", "skipped")
+
+
+@dataclass(frozen=True)
+class LookFigures:
+    """What one look at a metric found: its status, the statistic, the interval of the
+    change and the requests it rests on."""
+
+    status: Status
+    current: float | None = None
+    interval: tuple[float, float] | None = None
+    n: int | None = None
+
+
+@dataclass(frozen=True)
+class SecondLook:
+    """A noisy metric that failed its first look, measured again before its test failed.
+
+    ``confirmed``: the second measurement failed too, and the verdict is the first
+    look's FAIL. ``cleared``: it did not, and the verdict is the second look's. ``skipped``:
+    no second measurement could be taken (``why``), and the first look's FAIL stands.
+    """
+
+    result: SecondLookResult
+    first: LookFigures
+    second: LookFigures | None = None
+    #: wall-clock seconds of the second measurement
+    seconds: float = 0.0
+    why: str | None = None
+
+
 #: what a verdict's evidence rests on
 Basis = Literal["run", "items", "rounds", "samples", "load", "entry"]
 BASES: tuple[Basis, ...] = ("run", "items", "rounds", "samples", "load", "entry")
@@ -418,6 +467,9 @@ class Verdict:
     #: text that comes from outside the gate and is shown as it is: a price note, the
     #: reason a score could not be computed, the samples a judge missed
     note: str | None = None
+    #: a FAIL of a noisy metric measured again before the test failed (None: not looked at
+    #: twice)
+    second_look: SecondLook | None = None
 
     @property
     def change(self) -> float | None:
