@@ -55,11 +55,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from pytest_ragcost.compare.evaluate import evaluate  # noqa: E402
 from pytest_ragcost.compare.evidence import Evidence, paired  # noqa: E402
 from pytest_ragcost.compare.gate import load_gate  # noqa: E402
+from pytest_ragcost.compare.noise import NoiseBook  # noqa: E402
 from pytest_ragcost.compare.rules import Rule, judge  # noqa: E402
 from pytest_ragcost.config import Settings  # noqa: E402
 from pytest_ragcost.history import open_store  # noqa: E402
+from pytest_ragcost.report.verdicts import sentence  # noqa: E402
 from pytest_ragcost.run import (  # noqa: E402
     ScenarioRun,
     Tolerance,
@@ -250,8 +253,10 @@ def study(runs: int, per_factor: int, work: int) -> dict[str, Any]:
                             "seconds": time.perf_counter() - started})
             print(f"  run {i + 1}/{len(plan)} factor {factor:g}: exit {code}", file=sys.stderr)
     # judge every run by every rule, offline, with the shipped library
-    store = open_store(str(project / "history.sqlite3"), project / "history.sqlite3")
-    all_hist = store.summaries(next(iter(_envs(store))))
+    # the project's name in the history: the rootdir's, as the runs recorded it
+    store = open_store(str(project / "history.sqlite3"), project / "history.sqlite3",
+                       project=project.name)
+    all_hist = store.summaries(next(iter(_envs(store))), project=project.name)
     store.close()
     environment = json.loads(bless_json.read_text())["environment"]
     gate = load_gate(Settings(enabled=True, config_path=project / "ragcost.yaml"), environment)
@@ -267,8 +272,8 @@ def study(runs: int, per_factor: int, work: int) -> dict[str, Any]:
         pairs = [tuple(p) for p in json.loads(res["ab"].read_text())]
         earlier = min(i, runs) + 1  # the bless and the unchanged runs before this one
         h = {k: {s: v[:earlier] for s, v in by.items()} for k, by in ordered.items()}
-        base_file = gate.evaluate(run, history=None)
-        with_hist = gate.evaluate(run, history=h)
+        base_file = evaluate(run, gate).verdicts
+        with_hist = evaluate(run, gate, noise=NoiseBook(h)).verdicts
         ab_fail, ab_ratio = _ab_fail(pairs)
         rows.append({
             "factor": res["factor"],
@@ -282,15 +287,15 @@ def study(runs: int, per_factor: int, work: int) -> dict[str, Any]:
             / statistics.fmean(blessed.series()["generate.cpu_ms"]),
             "run_cpu_ratio": statistics.fmean(run.series()["cpu_ms"])
             / statistics.fmean(blessed.series()["cpu_ms"]),
-            "noise": next((v.message.split("incl. ", 1)[1].split(")", 1)[0] + ")"
-                           for v in with_hist if "incl. " in v.message), ""),
+            "noise": next((sentence(v).split("incl. ", 1)[1].split(")", 1)[0] + ")"
+                           for v in with_hist if "incl. " in sentence(v)), ""),
             "seconds": res["seconds"],
         })
     return {"rows": rows, "runs": runs, "per_factor": per_factor, "dir": str(tmp)}
 
 
 def _envs(store: Any) -> list[str]:
-    return sorted({r["env_id"] for r in store.runs() if r["env_id"]})
+    return sorted({r.env_id for r in store.runs() if r.env_id})
 
 
 MODES = ("baseline file", "history", "history (exit code)", "A/B", "pytest-benchmark mean:5%")
