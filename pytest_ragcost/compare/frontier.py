@@ -35,6 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..report.fmt import frontier_lower
 from ..run import Outcome, Tolerance
 from ..run.model import MetricScores
 from .describe import mean as fmean
@@ -153,7 +154,8 @@ class Frontier:
         pct = f" ({rec.delta_cost / ref.cost * 100:+.0f}%)" if ref.cost else ""
         bound = (
             f"{self.quality_metric} change {rec.change:+.3f}, "
-            f"{self.confidence * 100:g}% lower bound {rec.lower:+.3f} "
+            f"{self.confidence * 100:g}% lower bound "
+            f"{frontier_lower(rec.lower, self.quality_metric, ref.quality)} "
             if rec.change is not None and rec.lower is not None else ""
         )
         return (

@@ -259,7 +259,48 @@ def judge(evidence: Evidence, rule: Rule) -> Verdict:
         # a value the range check let through can still overflow in the arithmetic: the
         # verdict says so instead of ending the run
         return _fold(_with(base, note=str(exc)), [Finding("INCOMPARABLE", "arithmetic")], rule)
-    return _fold(base, findings, rule)
+    return _with_power(_fold(base, findings, rule), ev, rule)
+
+
+#: the verdicts that may have missed a rise the tolerance does not allow
+_MAY_MISS = frozenset({"within_tolerance", "fell", "within_noise", "below_noise_floor"})
+
+
+def _with_power(v: Verdict, ev: Evidence, rule: Rule) -> Verdict:
+    """A cost verdict that did not fail, with what its ``n`` can see when that is less
+    than the tolerance allows (:func:`~pytest_ragcost.compare.power.power_figures`, the
+    quality gate's formula): ``detectable`` in the metric's unit, ``needed_n``.
+
+    The between-run noise inside the interval is error more requests do not shrink; where
+    it outweighs the run's own noise the note is left out (the sentence says more runs
+    help)."""
+    change = ev.change
+    if (rule.kind not in ("noisy", "unknown") or v.reason not in _MAY_MISS
+            or change is None or change.noise_dominates or ev.baseline is None
+            or ev.baseline <= 0 or ev.basis not in ("run", "items", "load")):
+        return v
+    from .power import power_figures
+
+    baseline = ev.baseline
+    up, down = _limits(change, baseline, rule.tolerance.absolute(baseline))
+    allowed = -down if rule.higher_is_better else up
+    if not math.isfinite(allowed):
+        return v
+    floor_se = 0.0
+    if change.noise is not None:
+        # both runs' run effects, on the change's scale (as compare.evidence adds them)
+        per_run = change.noise.sd if change.scale == "log" else change.noise.sd * baseline
+        floor_se = math.sqrt(2.0) * per_run
+    figures = power_figures(change.se, ev.n, allowed, 0.5 + rule.confidence / 2.0,
+                            floor_se=floor_se)
+    if not figures:
+        return v
+    mde = figures["detectable"]
+    if change.scale == "log":
+        # the change on the log scale, back in the unit, in the direction that is worse
+        mde = baseline * (-math.expm1(-mde) if rule.higher_is_better else math.expm1(
+            min(mde, _LOG_CAP)))
+    return _with(v, figures={**v.figures, **figures, "detectable": mde})
 
 
 def _with(v: Verdict, **changes: object) -> Verdict:

@@ -16,6 +16,7 @@ Typical use (what the plugin does for each scenario and quality metric)::
                                                    stored_from(scores)))
 """
 
+from pytest_ragcost.compare.power import detectable_drop, needed_samples
 from pytest_ragcost.quality.evaluate import (
     JudgeSetup,
     is_quality_metric,
@@ -34,8 +35,6 @@ from pytest_ragcost.quality.judge import (
     RecordedAnswer,
 )
 from pytest_ragcost.quality.paired import (
-    detectable_drop,
-    needed_samples,
     paired_evidence,
     paired_verdict,
     quality_rule,

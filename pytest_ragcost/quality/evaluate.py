@@ -21,15 +21,11 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar
 
+from pytest_ragcost.compare.power import power_figures
 from pytest_ragcost.compare.rules import judge
 from pytest_ragcost.quality.identity import content_hash, output_hash, sample_keys
 from pytest_ragcost.quality.judge import JudgeRecord, JudgeSettings
-from pytest_ragcost.quality.paired import (
-    detectable_drop,
-    needed_samples,
-    paired_evidence,
-    quality_rule,
-)
+from pytest_ragcost.quality.paired import paired_evidence, quality_rule
 from pytest_ragcost.quality.results import MetricScores, OnJudgeMiss, SampleScore, Tier
 from pytest_ragcost.quality.retrieval import (
     RETRIEVAL_METRICS,
@@ -287,14 +283,8 @@ def quality_verdict(
     if paired_v.status in ("PASS", "INCONCLUSIVE") and change is not None and (
         change.se is not None and change.se > 0 and ev.n >= 2
     ):
-        sd = change.se * math.sqrt(ev.n)
-        mde = detectable_drop(sd, ev.n)
-        allowed = ev.figures.get("allowed", 0.0)
-        if mde > allowed:
-            extra = {"detectable": mde, "sd_change": sd}
-            need = needed_samples(sd, allowed)
-            if need is not None:
-                extra["needed_n"] = float(need)
+        extra = power_figures(change.se, ev.n, ev.figures.get("allowed", 0.0))
+        if extra:
             paired_v = replace(paired_v, figures={**paired_v.figures, **extra})
     return replace(paired_v, source=scores.tier)
 

@@ -35,7 +35,6 @@ from collections.abc import Mapping
 
 from ..compare.evidence import Evidence, paired
 from ..compare.rules import QUALITY_CONFIDENCE, Rule, judge
-from ..compare.tdist import t_quantile
 from ..run import Tolerance, Verdict
 from ..run.model import Severity
 
@@ -112,44 +111,3 @@ def paired_verdict(
     from dataclasses import replace
 
     return replace(verdict, source="paired")
-
-
-def detectable_drop(
-    sd_of_differences: float, n: int, confidence: float = 0.95, power: float = 0.8
-) -> float:
-    """The smallest true drop (metric units) this gate FAILs with probability ``power``.
-
-    ``(t(confidence, n-1) + t(power, n-1)) * sd / sqrt(n)``: the usual one-sided power
-    formula with Student's t in place of the normal, so it is honest for small ``n``.
-    """
-    if n < 2:
-        return math.inf
-    if sd_of_differences < 0 or not math.isfinite(sd_of_differences):
-        msg = f"sd_of_differences must be a finite number >= 0 (got {sd_of_differences!r})"
-        raise ValueError(msg)
-    crit = t_quantile(confidence, n - 1) + t_quantile(power, n - 1)
-    return crit * sd_of_differences / math.sqrt(n)
-
-
-def needed_samples(
-    sd_of_differences: float, allowed: float, confidence: float = 0.95, power: float = 0.8,
-    *, limit: int = 1_000_000,
-) -> int | None:
-    """The fewest paired samples at which a drop of ``allowed`` is caught with ``power``
-    (None when the spread is zero or the answer passes ``limit``)."""
-    if allowed <= 0 or sd_of_differences <= 0 or not math.isfinite(sd_of_differences):
-        return None
-
-    def enough(n: int) -> bool:
-        return detectable_drop(sd_of_differences, n, confidence, power) <= allowed
-
-    if not enough(limit):
-        return None
-    lo, hi = 2, limit  # enough(hi) holds; find the smallest n that is enough
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if enough(mid):
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo

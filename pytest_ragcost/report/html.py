@@ -21,7 +21,7 @@ from ..compare.frontier import COST_UNITS, QUALITY_PREFERENCE, choose_cost_metri
 from ..run import Outcome, RequestRecord, ScenarioRun, split_key, unit_of
 from . import svg
 from .flame import GROWTH_SHARE
-from .fmt import count, fmt
+from .fmt import count, fmt, frontier_lower, interval, signed_cell
 from .load import HEAD as LOAD_HEAD
 from .load import NOTE as LOAD_NOTE
 from .load import cost_per_answer, family, load_rows
@@ -425,13 +425,15 @@ def _frontier_view(f: Frontier) -> dict[str, Any]:
     head = ["configuration", "knobs", "n", f"{f.cost_metric} ({unit})", f"Δ vs {f.reference}",
             f"{f.quality_metric} [interval]", "change (lower bound)", "frontier", "acceptable"]
     rows = []
+    ref_q = f.point(f.reference).quality
     for p in f.points:
         knobs = ", ".join(f"{k}={v}" for k, v in p.knobs.items())
-        interval = (f" [{p.quality_low:.3f}, {p.quality_high:.3f}]"
-                    if p.quality_low is not None and p.quality_high is not None else "")
+        spread = (" " + interval(p.quality_low, p.quality_high, f.quality_metric,
+                                 number=lambda x: f"{x:.3f}")
+                  if p.quality_low is not None and p.quality_high is not None else "")
         change = ("-" if p.change is None else
-                  f"{p.change:+.3f} ({p.lower:+.3f})" if p.lower is not None else
-                  f"{p.change:+.3f}")
+                  f"{p.change:+.3f} ({frontier_lower(p.lower, f.quality_metric, ref_q)})"
+                  if p.lower is not None else f"{p.change:+.3f}")
         pct = f" ({p.delta_cost / f.point(f.reference).cost * 100:+.0f}%)" \
             if f.point(f.reference).cost else ""
         front = "yes" if p.on_frontier else f"dominated by {p.dominated_by}"
@@ -440,7 +442,8 @@ def _frontier_view(f: Frontier) -> dict[str, Any]:
             ok += ", recommended"
         rows.append(_row(
             [_cell(p.name), _cell(knobs), _cell(p.n, True), _cell(svg.num(p.cost), True),
-             _cell(f"{p.delta_cost:+.4g}{pct}", True), _cell(f"{p.quality:.3f}{interval}", True),
+             _cell(f"{signed_cell(p.delta_cost)}{pct}", True),
+             _cell(f"{p.quality:.3f}{spread}", True),
              _cell(change, True), _cell(front), _cell(ok)],
             "PASS" if p.name == f.recommended else ""))
     return {
@@ -563,7 +566,8 @@ def render(
         u = _unit(v.key)
         change = "-" if v.change_pct is None else f"{v.change_pct:+.1f}%"
         if v.interval is not None:
-            change += f" [{fmt(v.interval[0])}, {fmt(v.interval[1])}]"
+            low, high = v.interval
+            change += " " + interval(low, high, v.key, v.baseline, lambda x: fmt(x, u))
         status = v.status + (" (improved)" if v.improved else "")
         return _row([_cell(v.scenario), _cell(v.key), _cell(fmt(v.baseline, u), True),
                      _cell(fmt(v.current, u), True), _cell(change, True),

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..compare.rules import rank
 from ..run import ScenarioRun, Verdict, split_key, unit_of
-from .fmt import count, fmt, pct_text, shown
+from .fmt import count, fmt, frontier_lower, interval, pct_text, shown, signed_cell
 from .load import HEAD, NOTE, load_rows
 from .summary import summarize_run
-from .verdicts import sentence
+from .verdicts import power_note, sentence
 
 if TYPE_CHECKING:
     from ..compare.frontier import Frontier
@@ -53,9 +53,9 @@ def _row(v: Verdict, *, reason: bool) -> str:
     cells = [status, esc(v.scenario), esc(v.key), esc(fmt(v.baseline, unit)),
              esc(fmt(v.current, unit)), esc(change), esc(v.tolerance or "-")]
     if reason:
-        interval = (f"[{fmt(v.interval[0], unit)}, {fmt(v.interval[1], unit)}]"
-                    if v.interval is not None else "-")
-        cells += [esc("-" if v.n is None else v.n), esc(interval), esc(sentence(v))]
+        shown_interval = "-" if v.interval is None else interval(
+            v.interval[0], v.interval[1], v.key, v.baseline, lambda x: fmt(x, unit))
+        cells += [esc("-" if v.n is None else v.n), esc(shown_interval), esc(sentence(v))]
     return "| " + " | ".join(cells) + " |"
 
 
@@ -71,14 +71,16 @@ def frontier_markdown(f: Frontier) -> list[str]:
              "", f"| config | n | {esc(f.cost_metric)} ({esc(f.cost_unit)}) | Δcost "
              f"| {esc(f.quality_metric)} | Δ lower bound | frontier | acceptable |",
              "|---|---:|---:|---:|---:|---:|---|---|"]
+    ref_quality = f.point(f.reference).quality
     for p in f.points:
         front = "yes" if p.on_frontier else f"dominated by {labels.get(p.dominated_by or '', '')}"
         ok = "reference" if p.name == f.reference else ("yes" if p.acceptable else "no")
         if p.name == f.recommended:
             ok = f"**{ok}, recommended**"
-        lower = "-" if p.lower is None else f"{p.lower:+.3f}"
+        lower = frontier_lower(p.lower, f.quality_metric, ref_quality)
         lines.append(
-            f"| {esc(labels[p.name])} | {p.n} | {esc(fmt(p.cost))} | {esc(f'{p.delta_cost:+.3g}')} "
+            f"| {esc(labels[p.name])} | {p.n} | {esc(fmt(p.cost))} "
+            f"| {esc(signed_cell(p.delta_cost))} "
             f"| {p.quality:.3f} | {esc(lower)} | {esc(front)} | {ok} |"
         )
     rule = "current" if f.reference_rule == "current" else "best"
@@ -128,6 +130,11 @@ def markdown(
                       _HEAD, _RULE]
             lines += [_row(v, reason=False) for v in passed]
             lines += ["", "</details>"]
+        weak = [v for v in passed if "detectable" in v.figures]
+        if weak:
+            lines += ["", "Passing, but too few samples to see the change the tolerance "
+                      "allows:", ""]
+            lines += [f"- {esc(v.scenario)} {esc(v.key)}: {esc(power_note(v))}" for v in weak]
     else:
         lines.append("No gated metrics (no ragcost.yaml entries for the scenarios that ran).")
     for f in frontiers:

@@ -11,12 +11,12 @@ from tabulate import tabulate
 
 from ..run import ScenarioRun, Verdict, split_key, unit_of
 from ..run.model import MetricScores, PerSuccess
-from .fmt import fmt, pct_text, shown
+from .fmt import fmt, frontier_lower, pct_text, positional, shown
 from .fmt import signed_cell as _signed
 from .load import HEAD, NOTE, load_rows
 from .summary import summarize_run
 from .system import system_lines
-from .verdicts import sentence
+from .verdicts import power_note, sentence
 
 if TYPE_CHECKING:
     from ..compare.frontier import Frontier
@@ -126,7 +126,9 @@ def _change(v: Verdict) -> str:
     if pct is not None:
         if not math.isfinite(pct) or abs(pct) >= 1e6:
             return pct_text(pct)
-        return f"{pct:+.1f}%" if abs(pct) >= 0.05 else f"{pct:+.2g}%"
+        if abs(pct) >= 0.05:
+            return f"{pct:+.1f}%"
+        return ("+" if pct > 0 else "") + positional(pct, 2) + "%"
     return ("+" if v.change >= 0 else "") + fmt(v.change)
 
 
@@ -228,9 +230,10 @@ def frontier_lines(f: Frontier, width: int = 80) -> list[str]:
     """A sweep's frontier as a table that fits ``width`` columns, then the recommendation."""
 
     labels = {p.name: _label(p.knobs, p.name) for p in f.points}
+    ref_quality = f.point(f.reference).quality
     rows = []
     for p in f.points:
-        lower = "-" if p.lower is None else f"{p.lower:+.3f}"
+        lower = frontier_lower(p.lower, f.quality_metric, ref_quality)
         front = "yes" if p.on_frontier else f"< {labels.get(p.dominated_by or '', '?')}"
         ok = "ref" if p.name == f.reference else ("yes" if p.acceptable else "no")
         if p.name == f.recommended:
@@ -301,6 +304,11 @@ def summary_lines(
             if not run.requests:
                 lines.append(f"scenario {shown(run.scenario)}: not run")
             lines.append(verdict_table(outcome.verdicts))
+            for v in outcome.verdicts:
+                if "detectable" in v.figures and v.status == "PASS":
+                    # a pass that could have missed the change its tolerance allows
+                    lines += textwrap.wrap(f"note: {v.key}: {power_note(v)}", WIDTH,
+                                           subsequent_indent="  ", break_on_hyphens=False)
             hints = [v for v in outcome.verdicts if v.improved]
             if hints:
                 lines.append(

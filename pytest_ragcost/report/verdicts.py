@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from ..run import HIGHER_IS_BETTER, Verdict, metric_class, split_key
 from ..run.model import BetweenRun, Finding, LookFigures
 from ..run.reasons import REASONS
-from .fmt import num, pct, shown, signed
+from .fmt import bound, interval, num, pct, shown, signed, within_range
 
 __all__ = ["describe_noise", "hints", "second_look_text", "sentence", "short"]
 
@@ -99,8 +99,9 @@ def _shown_num(x: float | None) -> str:
 def _ci(v: Verdict) -> str:
     if v.interval is None or v.confidence is None:
         return ""
+    low, high = v.interval
     text = (f"{v.confidence * 100:g}% CI of change "
-            f"[{signed(v.interval[0])}, {signed(v.interval[1])}]")
+            f"{interval(low, high, v.key, v.baseline if v.baseline is not None else 0.0)}")
     if v.noise is not None:
         text += f" incl. {describe_noise(v.noise)}"
     return text
@@ -186,14 +187,14 @@ def _budget_clause(v: Verdict, f: Finding, more: str) -> tuple[str, str | None]:
         return f"within budget {num(b)}", None
     if r == "over_budget":
         if f.bound is not None:
-            return f"{over}, {level} CI lower end {num(f.bound)}", None
+            return f"{over}, {level} CI lower end {bound(f.bound, v.key)}", None
         return over, None
     if r == "over_budget_one_request":
         return f"{over} but one request gives no estimate of the noise", more
     if r == "over_budget_too_few":
         return f"{over} but {_few(v, 'too_few_requests')}", more
     if r == "over_budget_within_noise":
-        low = f", {level} CI lower end {num(f.bound)}" if f.bound is not None else ""
+        low = f", {level} CI lower end {bound(f.bound, v.key)}" if f.bound is not None else ""
         return f"{over} but within the noise{low}", _NOISE_TOO_LARGE
     return REASONS.get(r, r), None
 
@@ -275,6 +276,8 @@ def _compared(v: Verdict) -> str:
     found = hints(v)
     if found:
         text += ": " + "; ".join(found)
+    if "detectable" in v.figures:
+        text += f"; {power_note(v)}"
     return text
 
 
@@ -396,10 +399,11 @@ def _quality(v: Verdict) -> str:
             f"(change {d:+.4f}, {_qpct(d, b)}), ")
     level = f"{(1.0 - (1.0 - (v.confidence or 0.9)) / 2.0) * 100:g}%"
     if v.interval is None:
-        bound = "no confidence bound with n=1; "
+        bound_text = "no confidence bound with n=1; "
     else:
         upper = v.interval[1]
-        bound = f"{level} upper bound on change {upper:+.4f} ({_qpct(upper, b)}), "
+        upper = within_range(upper, v.key, b)
+        bound_text = f"{level} upper bound on change {upper:+.4f} ({_qpct(upper, b)}), "
     tail = f"allowed drop {v.tolerance} = {allowed:.4f}, n={v.n}{extra}"
     why = {
         "over_tolerance": f"dropped more than allowed at {level} confidence",
@@ -407,7 +411,7 @@ def _quality(v: Verdict) -> str:
         "one_request_over": "the mean dropped more than allowed but the evidence is too noisy "
         "to tell",
     }.get(r, "within the allowed drop")
-    text = f"{head}{bound}{tail}: {why}"
+    text = f"{head}{bound_text}{tail}: {why}"
     if "detectable" in v.figures:
         text += f"; {power_note(v)}"
     if v.budget is not None and any(f.reason == "over_budget" for f in v.findings):
@@ -421,16 +425,28 @@ def _qpct(x: float, of: float) -> str:
 
 
 def power_note(v: Verdict) -> str:
-    """What an under-powered quality gate can see: the smallest drop it catches with 80%
-    power at this n, and the n at which it would catch the allowed drop."""
+    """What an under-powered gate can see: the smallest worsening it catches with 80%
+    power at this n, and the n at which it would catch the change its tolerance allows
+    (the figures of :func:`pytest_ragcost.compare.power.power_figures`)."""
     mde = v.figures["detectable"]
     relative = (v.tolerance or "").endswith("%") and bool(v.baseline)
-    size = f"{mde / abs(v.baseline or 1.0) * 100:.1f}%" if relative else f"{mde:.4f}"
-    text = (
-        f"gate under-powered: n={v.n} detects drops of {size} or more (sd of per-sample "
-        f"changes {v.figures.get('sd_change', 0.0):.4f}, allowed drop {v.tolerance}); "
-    )
+    if v.basis == "samples":
+        size = f"{mde / abs(v.baseline or 1.0) * 100:.1f}%" if relative else f"{mde:.4f}"
+        text = (
+            f"gate under-powered: n={v.n} detects drops of {size} or more (sd of per-sample "
+            f"changes {v.figures.get('sd_change', 0.0):.4f}, allowed drop {v.tolerance}); "
+        )
+        noun, change = "samples", "drop"
+    else:
+        size = f"{mde / abs(v.baseline or 1.0) * 100:.1f}%" if relative else num(mde)
+        change = "fall" if _higher_better(v) else "rise"
+        noun = "items" if v.basis == "items" else "requests"
+        text = (f"gate under-powered: n={v.n} detects {change}s of {size} or more "
+                f"(allowed {change} {v.tolerance}); ")
     need = v.figures.get("needed_n")
     if need is not None:
-        return text + f"about {int(need):,} samples would detect the allowed drop"
-    return text + "more samples tighten it"
+        return text + f"about {int(need):,} {noun} would detect the allowed {change}"
+    if v.noise is not None and v.basis != "samples":
+        return (text + f"no number of {noun} would: the {describe_noise(v.noise)} alone "
+                f"hides it; {_MORE_RUNS}")
+    return text + f"more {noun} tighten it"

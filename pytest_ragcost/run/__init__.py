@@ -33,6 +33,7 @@ from .metrics import (
     metric_class,
     split_key,
     unit_of,
+    value_range,
 )
 
 # The typed records load on first use: every pytest run imports the option table, which
@@ -95,4 +96,5 @@ __all__ = [
     "metric_class",
     "split_key",
     "unit_of",
+    "value_range",
 ]

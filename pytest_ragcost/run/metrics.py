@@ -7,6 +7,7 @@ classes say how the gate compares a metric (exactly, on evidence, paired per sam
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -130,6 +131,17 @@ def unit_of(metric: str) -> str:
     if metric_class(metric) == "quality":
         return "score"
     return ""
+
+
+def value_range(metric: str) -> tuple[float, float]:
+    """The values a bare metric name can take: a quality score lies in [0, 1]; every cost,
+    count, time and rate the plugin knows is at least 0; a name it does not know is any
+    number."""
+    if metric_class(metric) == "quality":
+        return 0.0, 1.0
+    if metric_class(metric) != "unknown" or metric in UNITS or unit_of(metric):
+        return 0.0, math.inf
+    return -math.inf, math.inf
 
 
 def split_key(key: str) -> tuple[str | None, str]:
