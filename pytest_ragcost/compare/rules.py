@@ -271,12 +271,12 @@ def _with_power(v: Verdict, ev: Evidence, rule: Rule) -> Verdict:
     than the tolerance allows (:func:`~pytest_ragcost.compare.power.power_figures`, the
     quality gate's formula): ``detectable`` in the metric's unit, ``needed_n``.
 
-    The between-run noise inside the interval is error more requests do not shrink; where
-    it outweighs the run's own noise the note is left out (the sentence says more runs
-    help)."""
+    The between-run noise inside the interval is error more requests do not shrink: it
+    enters as a floor, and where it alone hides the allowed change there is no
+    ``needed_n``."""
     change = ev.change
     if (rule.kind not in ("noisy", "unknown") or v.reason not in _MAY_MISS
-            or change is None or change.noise_dominates or ev.baseline is None
+            or change is None or ev.baseline is None
             or ev.baseline <= 0 or ev.basis not in ("run", "items", "load")):
         return v
     from .power import power_figures

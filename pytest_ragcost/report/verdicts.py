@@ -448,5 +448,5 @@ def power_note(v: Verdict) -> str:
         return text + f"about {int(need):,} {noun} would detect the allowed {change}"
     if v.noise is not None and v.basis != "samples":
         return (text + f"no number of {noun} would: the {describe_noise(v.noise)} alone "
-                f"hides it; {_MORE_RUNS}")
+                "hides it")
     return text + f"more {noun} tighten it"
