@@ -564,7 +564,9 @@ OPTIONS: tuple[Option, ...] = (
         ini="ragcost_system", ini_help="Like --ragcost-system.",
         help="Also measure system figures per stage and request: disk_read_bytes and "
         "disk_write_bytes (what the process made the storage layer read and write, from "
-        "/proc/self/io; Linux).",
+        "/proc/self/io; Linux), rss_peak_growth_bytes (how far the resident set rose "
+        "above where the stage began, from /proc/self/status) and the network calls per "
+        "endpoint (net_*, from a hook on the socket calls).",
     ),
     Option(
         "max_usd", "--ragcost-max-usd", metavar="USD", parse=_max_usd,

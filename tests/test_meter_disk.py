@@ -62,7 +62,7 @@ def test_the_system_probes_join_stage_request_and_level_plans_only(tmp_path: Pat
     io.write_text(IO.format(rchar=1, read=1, write=1))
     meters = build(["process"], watts_per_thread=4.0, watts_source="default",
                    system=True, proc_io=io)
-    assert [p.name for p in meters.system] == ["disk", "network"]
+    assert [p.name for p in meters.system] == ["disk", "memory", "network"]
     for kind in ("stage", "request", "level"):
         assert meters.system[0] in meters.plan(kind).probes
     assert meters.system[0] not in meters.plan("benchmark").probes

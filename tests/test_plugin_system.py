@@ -54,7 +54,8 @@ def test_a_stage_that_writes_5_mb_records_its_write_bytes(pytester: pytest.Pytes
                                 "-p", "no:randomly")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([
-        "ragcost: system: disk read and write bytes (/proc/self/io), network calls per "
+        "ragcost: system: disk read and write bytes (/proc/self/io), peak RSS growth "
+        "(/proc/self/status), network calls per "
         "endpoint (socket hook)"
     ])
     scenario = scenario_of(read_json(pytester.path / "out.json"), "test_ingest.py::test_ingest")
@@ -71,8 +72,8 @@ def test_a_stage_that_writes_5_mb_records_its_write_bytes(pytester: pytest.Pytes
     # the request-level figure is in the terminal's metrics table, the stage's on its line
     result.stdout.fnmatch_lines([
         "disk_write_bytes *bytes*kernel",
-        "system per request (mean): disk bytes, and calls per endpoint",
-        "  write: disk * read, 5.0 MiB written",
+        "system per request (mean): disk bytes, peak RSS growth, calls per endpoint",
+        "  write: disk * read, 5.0 MiB written*",
     ])
     result.stdout.no_fnmatch_line("  think: *")
 
@@ -245,7 +246,7 @@ def test_a_stage_that_calls_a_loopback_endpoint_records_it_with_a_round_trip(
     assert summary["generate.net_calls"]["kind"] == "exact"
     assert summary["generate.net_rtt_ms"]["kind"] == "noisy"
     result.stdout.fnmatch_lines([
-        "system per request (mean): disk bytes, and calls per endpoint",
+        "system per request (mean): disk bytes, peak RSS growth, calls per endpoint",
         f"  generate: 127.0.0.1:{server_port} 2 calls, * out, * in, rtt * ms",
         "  fallback: 127.0.0.1:* 0 calls, 0 B out, 0 B in, 1 error",
     ])
@@ -303,6 +304,9 @@ def test_prometheus_gets_the_endpoints_and_the_disk_bytes(pytester: pytest.Pytes
     assert 0 < rtt < 5
     directions = {s["direction"] for s, _ in samples["ragcost_stage_disk_bytes_total"]}
     assert directions == ({"read", "write"} if Path("/proc/self/io").exists() else set())
+    if Path("/proc/self/clear_refs").exists():
+        growth = {s["stage"] for s, _ in samples["ragcost_stage_rss_peak_growth_bytes"]}
+        assert growth == {"prepare", "generate", "fallback"}
 
 
 def test_the_html_report_has_a_table_per_endpoint(pytester: pytest.Pytester) -> None:
@@ -322,3 +326,181 @@ def test_the_html_report_has_a_table_per_endpoint(pytester: pytest.Pytester) -> 
     assert 'class="WARN"' not in rows[0]
     assert "fallback" in rows[1]
     assert 'class="WARN"' in rows[1]  # its calls failed
+    assert "None seen" not in html
+
+
+def test_where_no_call_was_seen_the_report_says_so_and_why(pytester: pytest.Pytester) -> None:
+    """An empty endpoint table is read as "none seen", not "not measured"."""
+    pytester.makepyfile(test_ingest=DISK_APP.replace("5 * 1024 * 1024", "1024"))
+    result = pytester.runpytest("--ragcost", "--ragcost-system", "--ragcost-html=r.html",
+                                "-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        "  network: no network call was seen at the socket layer: *sockets opened in C*",
+    ])
+    html = (pytester.path / "r.html").read_text()
+    note = html.split("<h3>Network calls per stage and endpoint</h3>", 1)[1]
+    assert note.lstrip().startswith('<p class="muted">None seen: no network call was seen')
+    plain = pytester.runpytest("--ragcost", "--ragcost-html=r.html", "-p", "no:randomly")
+    plain.assert_outcomes(passed=1)
+    assert "Network calls per stage" not in (pytester.path / "r.html").read_text()
+    plain.stdout.no_fnmatch_line("*no network call was seen*")
+
+
+MEMORY_APP = '''
+import gc
+
+def test_build(ragcost):
+    for i in ragcost.requests(["a", "b"]):
+        with ragcost.stage("build"):
+            block = b"x" * (120 * 1024 * 1024)
+            del block
+            gc.collect()
+        with ragcost.stage("think"):
+            sum(range(1000))
+'''
+
+needs_clear_refs = pytest.mark.skipif(
+    not Path("/proc/self/clear_refs").exists(), reason="/proc/self/clear_refs is Linux's"
+)
+
+
+@needs_clear_refs
+def test_a_stage_that_builds_and_frees_120_mb_records_its_peak_rss_growth(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_build=MEMORY_APP)
+    result = pytester.runpytest("--ragcost", "--ragcost-system", "--ragcost-json=out.json",
+                                "-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    scenario = scenario_of(read_json(pytester.path / "out.json"), "test_build.py::test_build")
+    for request in scenario["requests"]:
+        build, think = request["stages"]
+        # freed before the stage ended: only the peak remembers the 120 MiB
+        assert 110 * MIB <= build["metrics"]["rss_peak_growth_bytes"] <= 160 * MIB
+        assert build["sources"]["rss_peak_growth_bytes"] == "kernel"
+        assert think["metrics"]["rss_peak_growth_bytes"] < 8 * MIB
+        assert request["metrics"]["rss_peak_growth_bytes"] >= 110 * MIB
+        # the probe resets the kernel's mark, yet peak_rss_mb stays the process's peak
+        assert request["metrics"]["peak_rss_mb"] >= 120
+    summary = scenario["summary"]
+    assert summary["build.rss_peak_growth_bytes"]["unit"] == "bytes"
+    assert summary["build.rss_peak_growth_bytes"]["kind"] == "noisy"
+    result.stdout.fnmatch_lines([
+        "system per request (mean): disk bytes, peak RSS growth, calls per endpoint",
+        "  build: peak RSS +1*.* MiB",
+    ])
+    result.stdout.no_fnmatch_line("  think: *")
+
+
+def test_where_the_high_water_mark_cannot_be_reset_the_header_says_so_and_no_figure_is_made_up(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_ragcost.meters import memory
+
+    monkeypatch.setattr(memory, "PROC_CLEAR_REFS", pytester.path / "no-such-proc" / "clear_refs")
+    pytester.makepyfile(test_build=MEMORY_APP.replace("120 * 1024 * 1024", "1024"))
+    result = pytester.runpytest("--ragcost", "--ragcost-system", "--ragcost-json=out.json",
+                                "-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["ragcost: memory unavailable: *rss_peak_growth_bytes is not "
+                                 "measured"])
+    scenario = scenario_of(read_json(pytester.path / "out.json"), "test_build.py::test_build")
+    for request in scenario["requests"]:
+        assert "rss_peak_growth_bytes" not in request["metrics"]
+        for stage in request["stages"]:
+            assert "rss_peak_growth_bytes" not in stage["metrics"]
+
+
+TLS_APP = '''
+import http.server
+import ssl
+import threading
+import urllib.request
+
+import pytest
+
+
+class Answer(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = b"a" * 3000
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain("cert.pem", "key.pem")
+    srv.socket = tls.wrap_socket(srv.socket, server_side=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv.server_port
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_llm(ragcost, server):
+    trusted = ssl.create_default_context(cafile="cert.pem")
+    for q in ragcost.requests(["a", "b"]):
+        with ragcost.stage("generate"):
+            request = urllib.request.Request(
+                f"https://127.0.0.1:{server}/v1/chat", data=b"q" * 1000
+            )
+            assert len(urllib.request.urlopen(request, context=trusted).read()) == 3000
+'''
+
+
+def _self_signed_certificate(directory: Path) -> None:
+    """``cert.pem`` and ``key.pem`` for 127.0.0.1 in ``directory``, made by the ``openssl``
+    command (the ``cryptography`` package is not among the test extras)."""
+    import shutil
+    import subprocess
+
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command makes the test's certificate; it is not here")
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-keyout", "key.pem", "-out", "cert.pem", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        cwd=directory, check=True, capture_output=True,
+    )
+
+
+def test_an_https_endpoint_is_recorded_with_its_plain_bytes_and_round_trip(
+    pytester: pytest.Pytester,
+) -> None:
+    """HTTPS (http.client wraps the connected socket in TLS): the calls, the application
+    bytes (not the encrypted records, not the handshake) and the round trip of the
+    endpoint, like a plain HTTP one."""
+    _self_signed_certificate(pytester.path)
+    pytester.makepyfile(test_llm=TLS_APP)
+    result = pytester.runpytest("--ragcost", "--ragcost-system", "--ragcost-json=out.json",
+                                "-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    scenario = scenario_of(read_json(pytester.path / "out.json"), "test_llm.py::test_llm")
+    for request in scenario["requests"]:
+        (generate,) = request["stages"]
+        (called,) = generate["endpoints"]
+        assert called["endpoint"].startswith("127.0.0.1:")
+        assert called["calls"] == 1
+        assert called["connects"] == 1
+        assert called["connect_ms"] > 0
+        # the 1000-byte body and its headers, in plain text: the handshake's certificate
+        # and key exchange (over a kilobyte) are not application bytes
+        assert 1000 < called["sent_bytes"] < 1400
+        assert 3000 < called["received_bytes"] < 3400
+        assert called["rtt_ms"] > 0
+        assert called["errors"] == 0
+        assert generate["metrics"]["net_received_bytes"] == called["received_bytes"]
+    result.stdout.fnmatch_lines(
+        ["  generate: 127.0.0.1:* 1 call, 1.* KiB out, 3.* KiB in, rtt * ms"]
+    )

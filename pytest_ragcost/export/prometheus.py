@@ -246,9 +246,21 @@ class RunCollector:
             "ragcost_endpoint_rtt_seconds",
             "Mean round trip of a stage's calls to an endpoint, first byte out to first "
             "byte back.", labels=["scenario", "stage", "endpoint"])
+        growth = GaugeMetricFamily(
+            "ragcost_stage_rss_peak_growth_bytes",
+            "The largest rise of the resident set above its level when a stage began, over "
+            "a scenario's requests (--ragcost-system).", labels=["scenario", "stage"])
         for outcome in self.outcomes:
             run = outcome.run
             scenario = run.scenario
+            peaks: dict[str, float] = {}
+            for req in run.requests:
+                for st in req.stages:
+                    if "rss_peak_growth_bytes" in st.metrics:
+                        value = st.metrics["rss_peak_growth_bytes"]
+                        peaks[st.name] = max(peaks.get(st.name, value), value)
+            for stage, value in sorted(peaks.items()):
+                growth.add_metric([scenario, stage], value)
             totals: dict[tuple[str, str], float] = {}
             for req in run.requests:
                 for st in req.stages:
@@ -268,7 +280,7 @@ class RunCollector:
                 failed.add_metric([*where, "timeout"], float(use.timeouts))
                 if use.rtt_ms is not None:
                     rtt.add_metric(where, use.rtt_ms / 1000.0)
-        yield from (disk, calls, sent, failed, rtt)
+        yield from (disk, growth, calls, sent, failed, rtt)
 
     @staticmethod
     def _request(scenario: str, req: RequestRecord, add: Any,

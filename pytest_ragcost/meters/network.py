@@ -13,7 +13,8 @@ call it made). Per endpoint the hook counts:
 
 - ``calls``: exchanges: data sent, then the first data received back;
 - ``sent_bytes``, ``received_bytes``: application bytes (through TLS, the plain text, not
-  the encrypted bytes on the wire);
+  the encrypted bytes on the wire nor the handshake); a socket wrapped in TLS after it
+  connected (``http.client``'s HTTPS) keeps its endpoint;
 - ``rtt_ms``: per call, the time from its first byte sent to its first byte received
   (the server's time included: what the stage waited for);
 - ``connects`` and ``connect_ms``: connections completed in the connect call and their
@@ -163,6 +164,28 @@ class Traffic:
         self._wrap(wrapped, "send", self._wrap_send, tls=True)
         for name in ("recv", "recv_into"):
             self._wrap(wrapped, name, self._wrap_recv, tls=True)
+        self._wrap_tls_upgrade(wrapped)
+
+    def _wrap_tls_upgrade(self, wrapped: type) -> None:
+        """Wrapping a connected socket in TLS (``SSLContext.wrap_socket``, as
+        ``http.client``'s HTTPS does after connecting) makes a new SSLSocket object from
+        the old one's descriptor: the new object inherits the old one's endpoint, or none
+        of its calls would be counted."""
+        own = wrapped.__dict__.get("_create")
+        if not isinstance(own, classmethod):  # another Python's ssl module: not upgraded
+            return
+        create = own.__func__
+        traffic = self
+
+        def _create(cls: type, sock: Any, *args: Any, **kwargs: Any) -> Any:
+            state = traffic._open.get(sock)
+            made = create(cls, sock, *args, **kwargs)
+            if state is not None:
+                traffic._open[made] = state
+            return made
+
+        self._saved.append((wrapped, "_create", own))
+        setattr(wrapped, "_create", classmethod(_create))  # noqa: B010 - a private name
 
     def uninstall(self) -> None:
         """Put the original socket calls back."""

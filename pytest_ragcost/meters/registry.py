@@ -52,8 +52,8 @@ class MeterSet:
     #: getrusage around each request (CPU time, peak RSS, context switches, page faults),
     #: when the process meter is on and the platform has it
     rusage: CpuProbe | None = None
-    #: the system probes of ``--ragcost-system`` (disk I/O bytes, network calls per
-    #: endpoint), read around every stage,
+    #: the system probes of ``--ragcost-system`` (disk I/O bytes, peak RSS growth,
+    #: network calls per endpoint), read around every stage,
     #: request and load level
     system: tuple[Probe, ...] = ()
     _plans: dict[str, Plan] = field(default_factory=dict, repr=False, compare=False)
@@ -158,8 +158,8 @@ class MeterSet:
                  **self.estimate.describe()}
             )
         for probe in self.system:
-            used.append({"name": probe.name, "kind": "kernel" if probe.name == "disk" else
-                         "socket", "metrics": list(probe.metrics)})
+            used.append({"name": probe.name, "kind": "socket" if probe.name == "network" else
+                         "kernel", "metrics": list(probe.metrics)})
         return {
             "used": used,
             "unavailable": [{"name": u.name, "reason": u.reason} for u in self.unavailable],
@@ -273,6 +273,13 @@ def build(
             system_unavailable.append(found_disk)
         else:
             system_probes.append(found_disk)
+        from .memory import memory_probe
+
+        found_memory = memory_probe()
+        if isinstance(found_memory, Unavailable):
+            system_unavailable.append(found_memory)
+        else:
+            system_probes.append(found_memory)
         from .network import NetworkProbe
 
         system_probes.append(NetworkProbe())  # wraps the socket calls until close()

@@ -26,7 +26,7 @@ from .load import HEAD as LOAD_HEAD
 from .load import NOTE as LOAD_NOTE
 from .load import cost_per_answer, family, load_rows
 from .summary import summarize_run
-from .system import endpoint_uses, size
+from .system import NO_CALLS_SEEN, endpoint_uses, network_metered, size
 from .trends import RunSummary, change_line, trends
 from .verdicts import sentence, short
 
@@ -158,6 +158,9 @@ boxes shrank; grey ones stayed. Hover a box for its file, line and time.</p>
 <p class="muted">Totals over the requests (--ragcost-system); round trip: mean, first byte
 out to first byte back; rows with errors or timeouts are marked.</p>
 {{ table(endpoint_head, s.endpoint_rows) }}
+{% elif s.no_calls_note %}
+<h3>Network calls per stage and endpoint</h3>
+<p class="muted">None seen: {{ s.no_calls_note }}.</p>
 {% endif %}
 {% if s.profile_note %}<p class="muted">Profile: {{ s.profile_note }}</p>{% endif %}
 {% for f in s.flames %}
@@ -342,6 +345,9 @@ def _scenario_view(outcome: Outcome, top_n: int) -> dict[str, Any]:
              "WARN" if u.errors or u.timeouts else "")  # failing endpoints stand out
         for u in endpoint_uses(run)
     ]
+    view["no_calls_note"] = (
+        NO_CALLS_SEEN if network_metered(run) and not view["endpoint_rows"] else ""
+    )
     view["metric_rows"] = [
         _row([_cell(key), _cell(fmt(r["p50"], r["unit"]), True),
               _cell(fmt(r["p95"], r["unit"]), True), _cell(fmt(r["mean"], r["unit"]), True),

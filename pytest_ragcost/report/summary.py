@@ -16,6 +16,7 @@ ORDER = (
     "peak_rss_mb",
     "disk_read_bytes",
     "disk_write_bytes",
+    "rss_peak_growth_bytes",
     "net_calls",
     "net_sent_bytes",
     "net_received_bytes",

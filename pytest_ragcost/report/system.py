@@ -52,6 +52,26 @@ def endpoint_uses(run: ScenarioRun) -> list[EndpointUse]:
     ]
 
 
+#: what a scenario metered with the socket hook but without a call seen by it says, so an
+#: empty endpoint table reads as "none seen", not as "not measured"
+NO_CALLS_SEEN = (
+    "no network call was seen at the socket layer: the stages' work stayed in this "
+    "process, or went through sockets opened in C (gRPC, libpq), which the hook does not see"
+)
+
+
+#: the mean peak RSS growth from which a stage's line shows it
+_SHOWN_GROWTH_BYTES = 1 << 20
+
+
+def network_metered(run: ScenarioRun) -> bool:
+    """Whether the socket hook of ``--ragcost-system`` metered this scenario."""
+    used = run.meters.get("used")
+    return isinstance(used, list) and any(
+        isinstance(m, dict) and m.get("name") == "network" for m in used
+    )
+
+
 def size(n: float) -> str:
     """Bytes for a person: 512 B, 3.4 KiB, 5.0 MiB."""
     for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
@@ -73,6 +93,11 @@ def system_lines(run: ScenarioRun) -> list[str]:
                 d = disk.setdefault(st.name, [0.0, 0.0])
                 d[0] += st.metrics.get("disk_read_bytes", 0.0)
                 d[1] += st.metrics.get("disk_write_bytes", 0.0)
+    growth: dict[str, float] = {}
+    for req in run.requests:
+        for st in req.stages:
+            if "rss_peak_growth_bytes" in st.metrics:
+                growth[st.name] = growth.get(st.name, 0.0) + st.metrics["rss_peak_growth_bytes"]
     calls: dict[str, list[str]] = {}
     for use in endpoint_uses(run):
         parts = [f"{size(use.sent_bytes / n)} out", f"{size(use.received_bytes / n)} in"]
@@ -90,9 +115,15 @@ def system_lines(run: ScenarioRun) -> list[str]:
         read, written = disk.get(stage, (0.0, 0.0))
         if read or written:  # a stage that touched no storage says nothing of it
             pieces.append(f"disk {size(read / n)} read, {size(written / n)} written")
+        rise = growth.get(stage, 0.0) / n
+        if rise >= _SHOWN_GROWTH_BYTES:  # the allocator's churn of every stage says nothing
+            pieces.append(f"peak RSS +{size(rise)}")
         pieces.extend(calls.get(stage, []))
         if pieces:
             lines.append(f"  {stage}: " + "; ".join(pieces))
+    if network_metered(run) and not calls:
+        lines.append(f"  network: {NO_CALLS_SEEN}")
     if not lines:
         return []
-    return ["", "system per request (mean): disk bytes, and calls per endpoint", *lines]
+    return ["", "system per request (mean): disk bytes, peak RSS growth, calls per endpoint",
+            *lines]

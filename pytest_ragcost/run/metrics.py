@@ -23,7 +23,8 @@ ENERGY_KINDS: tuple[EnergyKind, ...] = ("measured", "attributed", "estimated", "
 #:  - ``provider``: usage reported by the model provider
 #:  - ``given``: an integer the test passed in
 #:  - ``derived``: computed from other metrics (sums, prices)
-#:  - ``kernel``: the operating system's own per-process counters (``/proc/self/io``)
+#:  - ``kernel``: the operating system's own per-process counters (``/proc/self/io``,
+#:    ``/proc/self/status``)
 #:  - ``socket``: counted by the socket-layer hook of ``--ragcost-system``
 SOURCE_LABELS = (
     "timer", "counted", "provider", "given", "derived", "kernel", "socket", *ENERGY_KINDS
@@ -57,6 +58,8 @@ NOISY_NAMES = frozenset(
         # --ragcost-system: what the process made the storage layer read and write
         "disk_read_bytes",
         "disk_write_bytes",
+        # --ragcost-system: how far the resident set rose above where the window began
+        "rss_peak_growth_bytes",
         # --ragcost-system: the stage's network calls, at the socket layer
         "net_sent_bytes",
         "net_received_bytes",
@@ -87,6 +90,7 @@ UNITS: Mapping[str, str] = {
     "peak_rss_mb": "MiB",
     "disk_read_bytes": "bytes",
     "disk_write_bytes": "bytes",
+    "rss_peak_growth_bytes": "bytes",
     "net_sent_bytes": "bytes",
     "net_received_bytes": "bytes",
     "net_rtt_ms": "ms",

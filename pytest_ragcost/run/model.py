@@ -90,10 +90,10 @@ class RequestRecord:
                 if name == "net_rtt_ms":
                     calls = st.metrics.get("net_calls", 0.0)
                     waits[key] = waits.get(key, 0.0) + value * calls
-                elif name == "ttft_ms" or name == "peak_rss_mb":
+                elif name in ("ttft_ms", "peak_rss_mb", "rss_peak_growth_bytes"):
                     # first token happens once; peaks do not add up
                     out.setdefault(key, value)
-                    if name == "peak_rss_mb":
+                    if name != "ttft_ms":
                         out[key] = max(out[key], value)
                 else:
                     out[key] = out.get(key, 0.0) + value
