@@ -131,6 +131,19 @@ def _section(raw: dict[str, Any], name: str, cls: type[T], path: Path) -> T:
     return cls(**table)
 
 
+def _sweep_key(chosen: Path) -> str:
+    """Which list of ``[sweep]`` runs: ``top_k`` by default, ``full_top_k`` when
+    ``$RAG_SWEEP`` is ``full`` (the long study: its largest top_k dominates the run)."""
+    choice = os.environ.get("RAG_SWEEP", "default")
+    if choice not in ("default", "full"):
+        msg = (
+            f"RAG_SWEEP must be 'default' or 'full' (found {choice!r}); "
+            f"'full' runs [sweep] full_top_k of {chosen}"
+        )
+        raise ValueError(msg)
+    return "full_top_k" if choice == "full" else "top_k"
+
+
 def load_settings(path: Path | None = None) -> Settings:
     """Read ``rag.toml`` (or ``$RAG_CONFIG``) into a :class:`Settings`."""
     chosen = path or Path(os.environ.get("RAG_CONFIG", DEFAULT_CONFIG_PATH))
@@ -142,7 +155,7 @@ def load_settings(path: Path | None = None) -> Settings:
             f"{chosen}: [retrieval] hyde must be 'on', 'off' or 'short' (found {retrieval.hyde!r})"
         )
         raise ValueError(msg)
-    sweep = raw.get("sweep", {}).get("top_k", [retrieval.top_k])
+    sweep = raw.get("sweep", {}).get(_sweep_key(chosen), [retrieval.top_k])
     return Settings(
         path=chosen,
         corpus=_section(raw, "corpus", CorpusSettings, chosen),
