@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
@@ -117,8 +118,10 @@ def test_the_ini_option_turns_it_on(pytester: pytest.Pytester) -> None:
 def test_where_proc_io_is_missing_the_header_says_so_once_and_no_figure_is_made_up(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pytest_ragcost.meters import disk
-
+    # from sys.modules, as the run will import it: a module first imported inside an
+    # earlier in-process run was dropped from sys.modules after it, yet stays an
+    # attribute of its package, and patching that stale copy would change nothing
+    disk = importlib.import_module("pytest_ragcost.meters.disk")
     monkeypatch.setattr(disk, "PROC_IO", pytester.path / "no-such-proc" / "io")
     pytester.makepyfile(test_ingest=DISK_APP.replace("5 * 1024 * 1024", "1024"))
     result = pytester.runpytest("--ragcost", "--ragcost-system", "--ragcost-json=out.json",
@@ -396,8 +399,7 @@ def test_a_stage_that_builds_and_frees_120_mb_records_its_peak_rss_growth(
 def test_where_the_high_water_mark_cannot_be_reset_the_header_says_so_and_no_figure_is_made_up(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pytest_ragcost.meters import memory
-
+    memory = importlib.import_module("pytest_ragcost.meters.memory")  # see the disk test
     monkeypatch.setattr(memory, "PROC_CLEAR_REFS", pytester.path / "no-such-proc" / "clear_refs")
     pytester.makepyfile(test_build=MEMORY_APP.replace("120 * 1024 * 1024", "1024"))
     result = pytester.runpytest("--ragcost", "--ragcost-system", "--ragcost-json=out.json",
