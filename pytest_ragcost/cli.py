@@ -10,6 +10,9 @@
     ragcost compare RUN.json [--config FILE] [--strict]
                                                  verdicts of a saved run against a budget file
     ragcost merge RUN.json... -o RUN.json        shard runs of one commit as one run
+    ragcost bless RUN.json [--config FILE] [--partial] [--improvements]
+                                                 baselines from a saved (or merged) run,
+                                                 as --ragcost-update writes them
     ragcost ab REF [--rounds N] [-- PYTEST ARGS] head against a git ref, same job, alternating
     ragcost history list|show|export|prune       the run history (SQLite or PostgreSQL)
     ragcost bisect GOOD BAD [--metric KEY] [-- PYTEST ARGS]
@@ -318,6 +321,88 @@ def _merge(args: argparse.Namespace, out: io.StringIO) -> int:
     out.write(f"ragcost: merged {len(runs)} run(s), {measured} scenario(s), into "
               f"{args.output}; {what}\n")
     return EXIT_OK
+
+
+def _bless(args: argparse.Namespace, out: io.StringIO) -> int:
+    from .budget import BudgetError
+    from .compare.bless import bless
+    from .compare.gate import GateError, load_gate
+    from .config import Settings
+    from .run.metrics import UpdateMode
+
+    where = Path(args.run)
+    saved = _load_run(where)
+    if not saved.complete and not args.partial:
+        raise CliError(
+            f"{where} is not a run of the whole suite ({_why_incomplete(saved)}); bless a "
+            "run of the whole suite or a complete ragcost merge of its shards, or give "
+            "--partial to write the baselines of the scenarios it ran and leave the others "
+            "as they are"
+        )
+    config = Path(args.config if args.config is not None else "ragcost.yaml")
+    mode: UpdateMode = "improvements" if args.improvements else "all"
+    try:
+        gate = load_gate(Settings(enabled=True, config_path=config, update=mode),
+                         saved.environment)
+    except GateError as exc:
+        raise CliError(str(exc)) from None
+    assert gate is not None
+    _same_config(where, saved, gate.sha256, config)
+    try:
+        # the one locked read-merge-write of --ragcost-update
+        result = bless(list(saved.outcomes), gate, mode=mode)
+    except (BudgetError, OSError, ValueError) as exc:
+        raise CliError(f"could not update {config}: {exc}") from None
+    from .budget.items import items_path
+    from .report.terminal import update_result_lines
+
+    lines = update_result_lines(result.update)
+    if result.items_written:
+        lines.append(f"ragcost: stored per-item baselines beside the config in "
+                     f"{items_path(gate.path).name}: " + ", ".join(result.items_written))
+    if result.quality_written:
+        lines.append(f"ragcost: stored per-sample baseline scores of "
+                     f"{len(result.quality_written)} quality metric(s) beside the config: "
+                     + ", ".join(result.quality_written))
+    failed = [o.run.scenario for o in saved.outcomes if o.run.requests and not o.test_passed]
+    if failed:
+        lines.append("ragcost: not blessed (their tests failed): " + ", ".join(failed))
+    out.write("\n".join(lines) + "\n")
+    return EXIT_OK
+
+
+def _why_incomplete(saved: Run) -> str:
+    sel = saved.selection
+    if sel is None:
+        return ("complete: false, and it records no selection: node ids, --lf or --sw, or a "
+                "file written before pytest-ragcost 0.3")
+    if not sel.ran_all:
+        return "complete: false: not every test it selected ran to its end"
+    return f"complete: false: it selected {len(sel.tests)} of the suite's {sel.suite_size} tests"
+
+
+def _same_config(where: Path, saved: Run, now: str | None, config: Path) -> None:
+    """Refuse a budget file other than the one the run was measured against."""
+    then = saved.settings.config_sha256
+    if then is None and saved.settings.config_found:
+        raise CliError(
+            f"{where} records no digest of the ragcost.yaml it read (written before "
+            "pytest-ragcost 0.3): it cannot be told apart from another file; bless with "
+            "pytest --ragcost --ragcost-update, or a run of this version"
+        )
+    if then == now:
+        return
+    if then is None:
+        what = f"the run read no budget file, and {config} exists now"
+    elif now is None:
+        what = f"the run read a budget file (sha256 {then[:12]}), and {config} does not exist"
+    else:
+        what = (f"{config} has changed since the run (the run read sha256 {then[:12]}, the "
+                f"file is now {now[:12]}; a bless or an edit since)")
+    raise CliError(
+        f"{where} was not measured against {config}: {what}; bless from a run made against "
+        "this file (run the suite again), or restore the file the run read"
+    )
 
 
 def _noise_books(
@@ -641,6 +726,26 @@ def _parser() -> argparse.ArgumentParser:
                    help="the budget file whose scenarios no shard ran are STALE in a "
                    "complete merge, as after a whole run (default: ./ragcost.yaml)")
     p.set_defaults(func=_merge)
+    p = sub.add_parser(
+        "bless",
+        help="write baselines (ragcost.yaml, ragcost.items.json, ragcost.scores.json) from a "
+        "saved run, e.g. one ragcost merge made, as --ragcost-update writes them",
+        description="Write the baselines of a saved --ragcost-json run (or a run ragcost "
+        "merge made of shard runs) into ragcost.yaml and the files beside it, by the same "
+        "locked read-merge-write as pytest --ragcost --ragcost-update at the end of that "
+        "run. The run must be of the whole suite (complete) unless --partial, and measured "
+        "against the budget file as it is now.",
+    )
+    p.add_argument("run", metavar="RUN.json", help="the saved run")
+    p.add_argument("--config", default=None,
+                   help="the budget file to write (default: ./ragcost.yaml; created when "
+                   "absent, as --ragcost-update creates it)")
+    p.add_argument("--partial", action="store_true",
+                   help="bless a run that is not of the whole suite: the scenarios it ran, "
+                   "leaving the others' baselines as they are")
+    p.add_argument("--improvements", action="store_true",
+                   help="only lower costs and better scores, as --ragcost-update=improvements")
+    p.set_defaults(func=_bless)
     p = sub.add_parser(
         "ab",
         help="same-job A/B: head against a git ref in alternating rounds (pytest args after --)",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from .compare.gate import Gate
     from .profile.sampler import ScenarioProfile
     from .report.trends import RunSummary
-    from .run.model import Selection
+    from .run.model import Run, Selection
 
 
 @dataclass
@@ -45,7 +46,7 @@ class Written:
     frontiers: list[Frontier] = field(default_factory=list)
 
 
-def write_outputs(
+def finished_run(
     outcomes: Sequence[Outcome],
     environment: dict[str, Any],
     settings: Settings,
@@ -54,24 +55,50 @@ def write_outputs(
     complete: bool,
     selection: Selection | None = None,
     xdist_workers: int = 0,
+) -> Run:
+    """The finished run as one record: what ``--ragcost-json`` writes and what the
+    history stores (:func:`pytest_ragcost.runhistory.record_run`), with a new run id."""
+    from .run.model import Run, RunSettings
+
+    meters_doc = environment.get("meters")
+    if xdist_workers and isinstance(meters_doc, dict):
+        # the controller measures nothing itself: its workers shared the machine
+        meters_doc["xdist_workers"] = xdist_workers
+    # to the microsecond: `ragcost compare` reads the history from before this time, and
+    # the history stores this run at this time, while rows written in the same second
+    # before the run (a quick run) must still count
+    created = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+    return Run(
+        environment=environment, outcomes=list(outcomes), complete=complete,
+        created=created, version=__version__, selection=selection, id=uuid.uuid4().hex,
+        settings=RunSettings(
+            meters=tuple(settings.meters), requests_cap=settings.requests,
+            update=settings.update, strict=settings.strict,
+            watts_per_thread=settings.watts_per_thread,
+            config=str(settings.config_path) if settings.config_path else None,
+            config_found=bool(gate is not None and gate.exists),
+            project=settings.project,
+            config_sha256=gate.sha256 if gate is not None else None,
+        ),
+    )
+
+
+def write_outputs(
+    run: Run,
+    settings: Settings,
+    gate: Gate | None,
+    *,
     profiles: Mapping[str, ScenarioProfile] | None = None,
     history: Sequence[RunSummary] = (),
 ) -> Written:
     """Write every output ``settings`` asks for; never raises for a file or a renderer."""
     out = Written()
-    meters_doc = environment.get("meters")
-    if xdist_workers and isinstance(meters_doc, dict):
-        # the controller measures nothing itself: its workers shared the machine
-        meters_doc["xdist_workers"] = xdist_workers
+    outcomes, environment, created = run.outcomes, dict(run.environment), run.created
     markdown_wanted = settings.markdown_path is not None or bool(
         os.environ.get("GITHUB_STEP_SUMMARY")
     )
     if outcomes:  # the terminal summary shows them too
         out.frontiers = _frontiers(outcomes, gate, out)
-    # to the microsecond: `ragcost compare` reads the history from before this time, and
-    # this run's own row is written just after it, while rows written in the same second
-    # before the run (a quick run) must still count
-    created = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
     if settings.html_path is not None:
         from .report.outputs import html_text, outcomes_summary
 
@@ -96,22 +123,8 @@ def write_outputs(
             for name, text in texts.items():
                 _write(settings.csv_dir / name, text, out)
     if settings.json_path is not None:
-        from . import __version__
         from .report.outputs import run_json
-        from .run.model import Run, RunSettings
 
-        run = Run(
-            environment=environment, outcomes=list(outcomes), complete=complete,
-            created=created, version=__version__, selection=selection,
-            settings=RunSettings(
-                meters=tuple(settings.meters), requests_cap=settings.requests,
-                update=settings.update, strict=settings.strict,
-                watts_per_thread=settings.watts_per_thread,
-                config=str(settings.config_path) if settings.config_path else None,
-                config_found=bool(gate is not None and gate.exists),
-                project=settings.project,
-            ),
-        )
         _write(settings.json_path, run_json(run), out)
     md_text: str | None = None
     if markdown_wanted:

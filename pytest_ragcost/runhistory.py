@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from .compare.noise import RunSummary
     from .history import Store
     from .report.trends import RunSummary as TrendPoint
-    from .run import Outcome
+    from .run.model import Run
 
 #: scenario -> metric key -> stat -> earlier runs' summaries
 Runs = dict[str, dict[str, dict[str, list["RunSummary"]]]]
@@ -72,32 +73,12 @@ class RunHistory:
             "earlier run(s) of these scenarios on this machine)"
         )
 
-    def record(
-        self, environment: Mapping[str, Any], outcomes: Sequence[Outcome], gate: Gate | None
-    ) -> None:
+    def record(self, run: Run, gate: Gate | None) -> None:
         """Write this run; a failure is said, never raised."""
         if self.store is None:
             return
-        from .history import RunMeta
-
-        stats_wanted: dict[str, dict[str, str]] = {}
-        if gate is not None:
-            for name, scenario in gate.budget.scenarios.items():
-                stats_wanted[name] = {k: str(e.stat) for k, e in scenario.entries.items()}
-        meta = RunMeta(
-            environment=environment,
-            ragcost_version=__version__,
-            project=self.settings.project,
-            profile=profile(self.settings.update is not None),
-            config={
-                "requests": self.settings.requests,
-                "meters": list(self.settings.meters),
-                "config": str(self.settings.config_path),
-                "update": self.settings.update,
-            },
-        )
         try:
-            self.store.record(meta, list(outcomes), stats_wanted=stats_wanted)
+            record_run(self.store, run, gate)
         except Exception as exc:
             self._failed("not written", exc)
 
@@ -142,6 +123,51 @@ class RunHistory:
         if close:
             self.close()
         self._warn(line)
+
+
+def record_run(store: Store, run: Run, gate: Gate | None) -> str:
+    """Write ``run`` into ``store`` as the end of a ``--ragcost`` run writes it, and
+    return its id: the plugin's own run, and a saved or merged run that ``ragcost history
+    record`` writes, go through here. ``gate`` (the run's ragcost.yaml, if any) says which
+    statistic each budget entry gates on, summarised besides the mean and median."""
+    from .history import RunMeta
+
+    stats_wanted: dict[str, dict[str, str]] = {}
+    if gate is not None:
+        for name, scenario in gate.budget.scenarios.items():
+            stats_wanted[name] = {k: str(e.stat) for k, e in scenario.entries.items()}
+    settings = run.settings
+    selection = run.selection
+    meta = RunMeta(
+        environment=run.environment,
+        ragcost_version=run.version or __version__,
+        project=settings.project or "",
+        profile=profile(settings.update is not None),
+        config={
+            "requests": settings.requests_cap,
+            "meters": list(settings.meters),
+            "config": settings.config,
+            "update": settings.update,
+            "complete": run.complete,
+            "selection": None if selection is None else {
+                "suite_sha256": selection.suite_sha256,
+                "suite_size": selection.suite_size,
+                "selected": len(selection.tests),
+                "ran_all": selection.ran_all,
+            },
+        },
+        ts=_created(run.created),
+        run_id=run.id or None,
+    )
+    return store.record(meta, list(run.outcomes), stats_wanted=stats_wanted)
+
+
+def _created(text: str) -> datetime | None:
+    """The run's ``created`` time (UTC), or None when it has none."""
+    if not text:
+        return None
+    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def noise_keys(gate: Gate | None) -> dict[str, set[tuple[str, str]]]:

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from .record.recorder import Recorder
     from .record.tokens import TokenCounter
     from .run import Outcome, ScenarioRun, Verdict
-    from .run.model import Recheck, Selection
+    from .run.model import Recheck, Run, Selection
     from .xdist import Controller, Crash
 
 GATE_PROPERTY = "ragcost.gate"
@@ -694,8 +694,16 @@ class RagcostSession:
             if self.settings.update is not None:
                 self._bless(session)
                 self._not_blessed(session, crashes)
-        self._write_outputs(session)
-        self.history.record(self.environment, list(self.outcomes.values()), self.gate)
+        from .outputs import finished_run
+
+        # one record of the run: the JSON file and the history's row are the same run
+        run = finished_run(
+            list(self.outcomes.values()), self.environment, self.settings, self.gate,
+            complete=self._complete, selection=self._selection_done,
+            xdist_workers=self._xdist.workers if self._xdist is not None else 0,
+        )
+        self._write_outputs(session, run)
+        self.history.record(run, self.gate)
 
     def _add_stale(self, session: pytest.Session, complete: bool) -> None:
         """Scenarios of ragcost.yaml no test ran, after a run of the whole suite."""
@@ -738,14 +746,12 @@ class RagcostSession:
         if lines:
             session.testsfailed += 1
 
-    def _write_outputs(self, session: pytest.Session) -> None:
+    def _write_outputs(self, session: pytest.Session, run: Run) -> None:
         from .outputs import write_outputs
 
         written = write_outputs(
-            list(self.outcomes.values()), self.environment, self.settings, self.gate,
-            complete=self._complete, selection=self._selection_done,
+            run, self.settings, self.gate,
             profiles=self.profiles.kept if self.profiles is not None else None,
-            xdist_workers=self._xdist.workers if self._xdist is not None else 0,
             history=self.history.trend(self.environment, [o.run.scenario for o in
                                                           self.outcomes.values()])
             if self.settings.html_path is not None else (),

@@ -36,6 +36,15 @@ class Gate:
     #: the per-item baselines beside the file (``ragcost.items.json``), if any
     items: ItemStore | None = None
 
+    @property
+    def sha256(self) -> str | None:
+        """SHA-256 of the file's text as this run read it (None: there was no file)."""
+        if not self.exists:
+            return None
+        import hashlib
+
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
     # -- the header --------------------------------------------------------------------
     def header(self) -> str:
         if not self.exists:

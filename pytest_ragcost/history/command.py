@@ -4,6 +4,7 @@
     ragcost history show   RUN_ID [--store URL] [--json]
     ragcost history export [--store URL] [filters] [--requests] [--format csv|json] [-o FILE]
     ragcost history prune  --keep-days N [--store URL] [--project NAME] [--dry-run]
+    ragcost history record RUN.json [--store URL] [--config FILE]
 
 Filters: ``--project``, ``--branch``, ``--scenario``, ``--since`` and ``--until`` (an ISO
 date or time, UTC unless it says otherwise, or an age such as ``7d``, ``12h``, ``2w``).
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import io
 import json
 import re
@@ -122,6 +124,21 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    metavar="N", help="keep the per-request rows of the last N days")
     p.add_argument("--project", help="only this project's runs (default: every project)")
     p.add_argument("--dry-run", action="store_true", help="say what would go, drop nothing")
+    p = commands.add_parser(
+        "record",
+        help="write a saved run (e.g. one ragcost merge made) into the history, as the "
+        "plugin writes a run at its end",
+        description="Write a --ragcost-json run, or a run ragcost merge made of shard runs, "
+        "into the history as the plugin would have written it at the end of that run: the "
+        "same rows, project, branch, commit and environment. A run already recorded (the "
+        "same run id) is refused and nothing is written.",
+    )
+    p.add_argument("run", metavar="RUN.json", help="the saved run")
+    common(p)
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="the run's ragcost.yaml, whose entries say which statistic each "
+                   "metric is summarised by besides the mean and median (default: "
+                   "./ragcost.yaml when there is one)")
     return top
 
 
@@ -129,6 +146,8 @@ def run(args: argparse.Namespace, out: io.StringIO) -> int:
     """Run one ``ragcost history`` command; raises :class:`CommandError` for the user."""
     from . import HistoryError
 
+    if args.history_command == "record":
+        return _record(args, out)
     store = _open(args.store)
     try:
         command = args.history_command
@@ -147,7 +166,9 @@ def run(args: argparse.Namespace, out: io.StringIO) -> int:
     return 0
 
 
-def _open(url: str | None) -> Any:
+def _open(url: str | None, *, creating: bool = False, project: str | None = None) -> Any:
+    """The store ``--store`` names (else this pytest project's); a SQLite file that does
+    not exist is an error unless ``creating`` (a record creates it, as a run does)."""
     from . import HistoryError, open_store
     from .locate import locate
 
@@ -166,7 +187,7 @@ def _open(url: str | None) -> Any:
         from ..redact import redact_url
 
         shown = redact_url(str(path))  # a libpq key=value string given as the store
-        if not path.exists():
+        if not path.exists() and not creating:
             msg = (f"no history at {shown} (pytest --ragcost writes one there; --store names "
                    "another: a SQLite path or postgresql://USER@HOST/DB)")
             raise CommandError(msg)
@@ -174,9 +195,83 @@ def _open(url: str | None) -> Any:
             raise CommandError(f"{shown} is a directory, not a SQLite history file")
     try:
         # a store older than projects gives its runs this directory's project
-        return open_store(text, Path(text), project=here.project)
+        return open_store(text, Path(text), project=project or here.project)
     except HistoryError as exc:
-        raise CommandError(str(exc)) from None
+        from ..redact import redact_text, secrets_in
+
+        # a driver's message may quote the URL, password and all
+        raise CommandError(redact_text(str(exc), secrets_in(text))) from None
+    except Exception as exc:
+        from ..redact import redact_text, secrets_in
+
+        raise CommandError(redact_text(f"cannot open the history: {type(exc).__name__}: "
+                                       f"{exc}", secrets_in(text))) from None
+
+
+def _record(args: argparse.Namespace, out: io.StringIO) -> int:
+    """``ragcost history record RUN.json``: the saved run into the store, once."""
+    from dataclasses import replace
+
+    from ..compare.gate import GateError, load_gate
+    from ..config import Settings
+    from ..run.codec import RunFileError, read_run
+    from ..runhistory import record_run
+    from .locate import locate
+
+    where = Path(args.run)
+    try:
+        saved = read_run(where)
+    except RunFileError as exc:
+        raise CommandError(f"{exc}; nothing was recorded") from None
+    raw = where.read_bytes()
+    if not saved.settings.project:
+        # a run file older than projects: the project of the directory it is recorded from
+        saved = replace(saved, settings=replace(saved.settings,
+                                                project=locate(Path.cwd()).project))
+    if not saved.id:
+        # a run file older than run ids: its bytes name it, so the same file is one run
+        saved = replace(saved, id=hashlib.sha256(raw).hexdigest()[:32])
+    config = Path(args.config if args.config is not None else "ragcost.yaml")
+    if args.config is not None and not config.exists() and not config.is_symlink():
+        raise CommandError(f"{config}: no such file (named by --config); give the run's "
+                           "ragcost.yaml, or leave --config out")
+    try:
+        gate = load_gate(Settings(enabled=True, config_path=config), saved.environment) \
+            if config.exists() else None
+    except GateError as exc:
+        raise CommandError(f"{exc}; nothing was recorded") from None
+    store = _open(args.store, creating=True, project=saved.settings.project)
+    label = store.label
+    try:
+        if store.has_run(saved.id):
+            raise CommandError(
+                f"{where}: run {saved.id} is already in the history {label} (recorded by "
+                "the run itself, or by an earlier ragcost history record); nothing was "
+                "written"
+            )
+        try:
+            record_run(store, saved, gate)
+        except Exception as exc:
+            if store.has_run(saved.id):  # another record of it won the race
+                raise CommandError(f"{where}: run {saved.id} is already in the history "
+                                   f"{label}; nothing was written") from None
+            raise CommandError(
+                f"{where}: not recorded in the history {label}: "
+                f"{store.backend.scrub(f'{type(exc).__name__}: {exc}')}; nothing was written"
+            ) from None
+    finally:
+        store.close()
+    git = saved.environment.get("git")
+    git = git if isinstance(git, dict) else {}
+    requests = sum(len(o.run.requests) for o in saved.outcomes)
+    scenarios = sum(1 for o in saved.outcomes if o.run.requests)
+    branch = git.get("branch") or "-"
+    commit = _commit(git.get("commit"), git.get("dirty"))
+    state = "complete" if saved.complete else "not complete"
+    out.write(f"ragcost: recorded {where} as run {saved.id} in {label}: project "
+              f"{saved.settings.project}, {branch} at {commit}, {scenarios} scenario(s), "
+              f"{requests} request(s), {state}\n")
+    return 0
 
 
 def _filter(args: argparse.Namespace) -> Any:

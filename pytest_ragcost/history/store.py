@@ -63,6 +63,8 @@ class RunMeta:
     config: Mapping[str, Any] = field(default_factory=dict)
     profile: str = "run"
     ts: datetime | None = None
+    #: the run's id (its run file's ``id``); a new one when None
+    run_id: str | None = None
 
     @property
     def env_id(self) -> str | None:
@@ -274,7 +276,7 @@ class Store:
     ) -> str:
         """Write one run and return its id. ``stats_wanted`` maps scenario -> metric key ->
         the statistic its budget entry gates on, summarised besides :data:`SUMMARY_STATS`."""
-        run_id = uuid.uuid4().hex
+        run_id = meta.run_id or uuid.uuid4().hex
         when = meta.ts or datetime.now(UTC)
         git = meta.git
         runs = [o.run for o in outcomes if o.run.requests]
@@ -346,6 +348,10 @@ class Store:
                 rows.summaries,
             )
         return run_id
+
+    def has_run(self, run_id: str) -> bool:
+        """Whether the run with exactly this id is recorded."""
+        return bool(self.backend.query("SELECT 1 FROM run WHERE id = ?", (run_id,)))
 
     # -- reading: what the gate and the trends need ----------------------------------------
     def summaries(

@@ -347,6 +347,7 @@ def encode_run(
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "pytest-ragcost", "version": run.version},
+        "id": run.id,
         "created": run.created,
         "environment": dict(run.environment),
         "complete": run.complete,
@@ -359,6 +360,7 @@ def encode_run(
             "config": s.config,
             "config_found": s.config_found,
             "project": s.project,
+            "config_sha256": s.config_sha256,
         },
         "selection": encode_selection(run.selection),
         "scenarios": [
@@ -429,6 +431,7 @@ def decode_run(doc: object, where: str = "<run>") -> Run:
         settings=c.settings(d.get("settings") or {}, "settings"),
         version=version,
         selection=c.selection(d.get("selection"), "selection"),
+        id=c.run_id(d.get("id"), "id"),
     )
 
 
@@ -676,7 +679,20 @@ class _Checker:
             config=self.text(s.get("config"), f"{at}.config", optional=True),
             config_found=self.flag(s.get("config_found", False), f"{at}.config_found"),
             project=self.text(s.get("project"), f"{at}.project", optional=True),
+            config_sha256=self.hex_digest(s.get("config_sha256"), f"{at}.config_sha256", 64),
         )
+
+    def run_id(self, value: object, at: str) -> str:
+        return self.hex_digest(value, at, 32) or ""
+
+    def hex_digest(self, value: object, at: str, size: int) -> str | None:
+        """``size`` lowercase hex digits, or None (absent or null)."""
+        text = self.text(value, at, optional=True)
+        if text is None or text == "":
+            return None
+        if len(text) != size or any(ch not in "0123456789abcdef" for ch in text):
+            raise self.fail(at, f"{size} lowercase hex digits", text)
+        return text
 
     def outcome(self, value: object, at: str) -> Outcome:
         sc = self.obj(value, at)

@@ -10,6 +10,7 @@ of the same suite between them and each ran all of its tests.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -73,8 +74,21 @@ def merge_runs(runs: Sequence[tuple[str, Run]]) -> Merged:
         settings=first.settings,
         version=first.version,
         selection=selection,
+        id=merged_id([run.id for _, run in runs]),
     )
     return Merged(merged, incomplete)
+
+
+def merged_id(ids: Sequence[str]) -> str:
+    """The merged run's id: one of the shards' ids alone, the same for the same shards in
+    any order (merging them again gives a run the history already holds), and empty
+    when a shard has none (a run file older than run ids)."""
+    if not ids or not all(ids):
+        return ""
+    if len(set(ids)) == 1:
+        return ids[0]
+    text = "merge\n" + "\n".join(sorted(ids))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 def _same(name_a: str, a: Run, name_b: str, b: Run) -> None:

@@ -539,6 +539,9 @@ class RunSettings:
     config_found: bool = False
     #: the project the run belongs to in the history (``--ragcost-project``)
     project: str | None = None
+    #: SHA-256 of ragcost.yaml as the run read it (None: there was no file); a bless
+    #: from the saved run (``ragcost bless``) refuses a file that has changed since
+    config_sha256: str | None = None
 
 
 @dataclass
@@ -559,3 +562,6 @@ class Run:
     #: the pytest-ragcost version that wrote it
     version: str = ""
     selection: Selection | None = None
+    #: the run's id in the history (32 hex digits; empty in a run file written before
+    #: pytest-ragcost 0.3): ``ragcost history record`` refuses a run already recorded
+    id: str = ""
