@@ -98,9 +98,10 @@ def test_the_sharded_template_reads_only_and_pins_what_the_first_does() -> None:
     assert sharded["env"]["RAGCOST_SOURCE"] == _load(TEMPLATE)["env"]["RAGCOST_SOURCE"]
     assert sharded["permissions"] == {}
     assert {name: job["permissions"] for name, job in sharded["jobs"].items()} == {
-        "shard": {"contents": "read"}, "gate": {"contents": "read"}}
+        "shard": {"contents": "read"}, "gate": {"contents": "read"},
+        "record": {"contents": "read"}}
     checkouts = [s for s in _steps(sharded) if s.get("uses", "").startswith("actions/checkout@")]
-    assert len(checkouts) == 2
+    assert len(checkouts) == 3
     assert all(s["with"]["persist-credentials"] is False for s in checkouts)
     assert set(sharded["on"]) == {"pull_request", "workflow_dispatch"}
 
@@ -132,6 +133,21 @@ def test_the_matrix_slices_the_suite_once_and_the_last_job_merges_every_slice() 
     assert push["run"] == 'ragcost export ragcost.json --prometheus "pushgateway:${PUSHGATEWAY}"'
     assert "github.event_name != 'pull_request'" in push["if"]
     assert not any("prometheus" in s.get("run", "") for s in shard["steps"])
+    # the merged run is recorded once, by a job of its own: only it sees the password,
+    # in an environment of its own; a store that is down never fails the gate
+    record = jobs["record"]
+    assert record["needs"] == "gate"
+    assert gate["outputs"]["merged"] == "${{ steps.merge.outcome == 'success' }}"
+    assert "needs.gate.outputs.merged == 'true'" in record["if"]
+    assert "vars.RAGCOST_HISTORY != ''" in record["if"]
+    assert record["environment"] == "ragcost-history"
+    assert record["continue-on-error"] is True
+    step = _step(record, "Record the merged run, once")
+    assert step["env"]["PGPASSWORD"] == "${{ secrets.RAGCOST_HISTORY_PASSWORD }}"
+    secrets = [name for name, job in jobs.items() if "secrets." in json.dumps(job)]
+    assert secrets == ["record"]
+    assert not any("history record" in s.get("run", "") for s in [*shard["steps"],
+                                                                   *gate["steps"]])
 
 
 SUITE = textwrap.dedent(
@@ -193,6 +209,19 @@ def test_the_sharded_templates_scripts_merge_and_gate_a_suite(
     text = summary.read_text(encoding="utf-8")
     assert "gone" in text
     assert "test_qa[480]" in text
+    # the record job's script writes the merged run into the store once (a SQLite path
+    # stands in for the team's PostgreSQL)
+    record = _step(jobs["record"], "Record the merged run, once")["run"]
+    store = str(pytester.path / "team.sqlite3")
+    assert run(record, RAGCOST_HISTORY=store) == 0
+    assert run(record, RAGCOST_HISTORY=store) == 2  # the same run again: refused
+    import sqlite3
+
+    with sqlite3.connect(store) as db:
+        (run_id,) = db.execute("SELECT id FROM run").fetchone()
+        (n,) = db.execute("SELECT COUNT(*) FROM run_scenario").fetchone()
+    assert run_id == json.loads((pytester.path / "ragcost.json").read_text("utf-8"))["id"]
+    assert n == 4
 
 
 def test_the_comment_job_runs_no_code_of_the_pull_request(workflow: dict[str, Any]) -> None:
