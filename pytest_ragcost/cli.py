@@ -14,7 +14,8 @@
                                                  baselines from a saved (or merged) run,
                                                  as --ragcost-update writes them
     ragcost ab REF [--rounds N] [-- PYTEST ARGS] head against a git ref, same job, alternating
-    ragcost history list|show|export|prune       the run history (SQLite or PostgreSQL)
+    ragcost history list|show|export|prune|record
+                                                 the run history (SQLite or PostgreSQL)
     ragcost bisect GOOD BAD [--metric KEY] [-- PYTEST ARGS]
                                                  the first commit that moved a metric
     ragcost estimate [--json] [-- PYTEST ARGS]   what a run would spend, before it runs

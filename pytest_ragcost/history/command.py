@@ -1,4 +1,5 @@
-"""``ragcost history``: list, show, export and prune the run history.
+"""``ragcost history``: list, show, export and prune the run history, and record a saved
+run into it.
 
     ragcost history list   [--store URL] [filters] [--limit N] [--json]
     ragcost history show   RUN_ID [--store URL] [--json]
@@ -75,7 +76,8 @@ def _positive(kind: type[int] | type[float], what: str) -> Any:
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``history`` and its commands to the ``ragcost`` parser's subcommands."""
     top: argparse.ArgumentParser = sub.add_parser(
-        "history", help="list, show, export and prune the run history (SQLite or PostgreSQL)",
+        "history", help="list, show, export, prune and record into the run history (SQLite "
+        "or PostgreSQL)",
         description=(__doc__ or "").split("\n\n", 1)[0],
     )
     commands = top.add_subparsers(dest="history_command", required=True, metavar="COMMAND")
