@@ -92,9 +92,17 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
 
 
 def _run(project: pytest.Pytester, out: str, history: str, *args: str) -> Path:
-    result = project.runpytest("--ragcost", f"--ragcost-json={out}",
-                               f"--ragcost-history={history}", *args)
-    assert result.ret in (0, 1), result.stdout.str()  # beta rose: FAIL
+    for _ in range(3):
+        result = project.runpytest("--ragcost", f"--ragcost-json={out}",
+                                   f"--ragcost-history={history}", *args)
+        assert result.ret in (0, 1), result.stdout.str()  # beta rose: FAIL
+        if read_json(project.path / out)["environment"].get("git"):
+            break
+        # the run's `git status` went unanswered (seen under -n 2 on a loaded machine):
+        # a run without its commit merges with no other, so measure it again (a run
+        # that recorded itself in a store is not repeated: that store would hold two)
+        if history != "none":
+            break
     return project.path / out
 
 
