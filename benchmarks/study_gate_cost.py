@@ -26,6 +26,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -131,6 +132,10 @@ def _ab(repo: Path, sha: str, fixed: bool, out: Path) -> tuple[int, int, str, fl
     return done.returncode, int(doc["rounds"]), str(doc["stopped"]), seconds
 
 
+def _stop_early(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--unchanged", type=int, default=30,
@@ -140,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-burner", action="store_true",
                         help="no bursty background CPU load")
     args = parser.parse_args(argv)
+    # SIGTERM stops early too, with the table: a job started in the background of a
+    # non-interactive shell ignores SIGINT
+    signal.signal(signal.SIGTERM, _stop_early)
     tallies: dict[tuple[str, str], Tally] = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ragcost-gate-cost-") as tmp:
@@ -173,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"{case:>9} {design:>10} run {i + 1}/{n}: exit {code}, "
                               f"{rounds} rounds ({stopped}), {seconds:.0f} s", flush=True)
         except KeyboardInterrupt:  # stopped early: the table of the runs that finished
-            print("stopped early (SIGINT): the table counts the runs that finished")
+            print("stopped early: the table counts the runs that finished")
         finally:
             if burner is not None:
                 burner.__exit__(None, None, None)

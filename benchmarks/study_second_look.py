@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -127,6 +128,10 @@ def _run(repo: Path, sha: str, out: Path) -> tuple[bool, bool, bool, float]:
     return first, done.returncode == 1, again, seconds
 
 
+def _stop_early(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--unchanged", type=int, default=30,
@@ -138,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-burner", action="store_true",
                         help="no bursty background CPU load")
     args = parser.parse_args(argv)
+    # SIGTERM stops early too, with the table: a job started in the background of a
+    # non-interactive shell ignores SIGINT
+    signal.signal(signal.SIGTERM, _stop_early)
     tallies: dict[str, Tally] = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ragcost-second-look-") as tmp:
@@ -167,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                           f"{'FAIL' if first else 'pass'}, test {'FAIL' if failed else 'pass'}"
                           f"{', measured again' if again else ''}, {seconds:.1f} s", flush=True)
         except KeyboardInterrupt:  # stopped early: the table of the runs that finished
-            print("stopped early (SIGINT): the table counts the runs that finished")
+            print("stopped early: the table counts the runs that finished")
         finally:
             if burner is not None:
                 burner.__exit__(None, None, None)
