@@ -330,6 +330,24 @@ def test_the_html_report_has_a_table_per_endpoint(pytester: pytest.Pytester) -> 
     assert "fallback" in rows[1]
     assert 'class="WARN"' in rows[1]  # its calls failed
     assert "None seen" not in html
+    # and the heatmap of failures: the refused fallback dark, the good endpoint light
+    heat = html.split('<h2 id="endpoint-failures">', 1)[1].split("</svg>", 1)[0]
+    assert "Errors and timeouts per stage and endpoint" in heat
+    assert ">3 err, 0 t/o<" in heat
+    assert ">0 of 6 calls<" in heat
+    assert 'fill-opacity="0.94"' in heat  # every fallback call failed
+    assert 'fill-opacity="0.04"' in heat  # no generate call did
+
+
+def test_without_a_failed_call_there_is_no_heatmap(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_llm=NET_APP.replace(
+        'urllib.request.urlopen(f"http://127.0.0.1:{closed_port}/")', "pass"))
+    result = pytester.runpytest("--ragcost", "--ragcost-system", "--ragcost-html=r.html",
+                                "-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    html = (pytester.path / "r.html").read_text()
+    assert "<h3>Network calls per stage and endpoint</h3>" in html
+    assert "endpoint-failures" not in html
 
 
 def test_where_no_call_was_seen_the_report_says_so_and_why(pytester: pytest.Pytester) -> None:

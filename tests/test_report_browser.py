@@ -152,6 +152,25 @@ def test_every_chart_has_a_caption_and_no_two_labels_overlap(
     assert problems == [], "\n".join(problems)
 
 
+def test_the_endpoint_heatmap_is_laid_out_with_its_caption(
+    pytester: pytest.Pytester, browser: Browser
+) -> None:
+    from test_plugin_system import NET_APP
+
+    pytester.makepyfile(test_llm=NET_APP)
+    result = pytester.runpytest("--ragcost", "--ragcost-system", "--ragcost-html=r.html",
+                                "-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    visit = browser.visit((pytester.path / "r.html").resolve().as_uri(), LAYOUT)
+    charts = {c["label"]: c for c in json.loads(visit.checks)}
+    heat = charts["Errors and timeouts per stage and endpoint"]
+    assert heat["caption"] == heat["label"]
+    texts = [t["text"] for t in heat["texts"]]
+    assert "3 err, 0 t/o" in texts
+    assert any(t.startswith("fallback · 127.0.0.1:") for t in texts)
+    assert layout_problems([heat]) == []
+
+
 def test_the_layout_check_sees_overlapping_and_cut_labels(
     pytester: pytest.Pytester, browser: Browser
 ) -> None:

@@ -137,6 +137,14 @@ boxes shrank; grey ones stayed. Hover a box for its file, line and time.</p>
 {% endfor %}
 {% endif %}
 
+{% if endpoint_heatmap %}
+<h2 id="endpoint-failures">Errors and timeouts per endpoint</h2>
+<p class="muted">Calls made inside each stage (--ragcost-system), per scenario: the darker
+a cell, the larger the share of its calls that raised or timed out; a blank cell is an
+endpoint the scenario never called.</p>
+<div class="charts">{{ endpoint_heatmap }}</div>
+{% endif %}
+
 {% for s in scenarios %}
 <h2 id="scenario-{{ loop.index }}">Scenario {{ s.name }}</h2>
 <p class="muted">{{ s.facts }}</p>
@@ -615,6 +623,7 @@ def render(
         "base-uri 'none'; form-action 'none'"
     )
     quality_chart = _quality_chart(with_requests)
+    heat = _endpoint_heatmap(with_requests)
     load_table, load_charts = _load_view(with_requests)
     trend_charts, trend_changes, trend_problem = _trend_view(history)
     return template.render(
@@ -634,6 +643,7 @@ def render(
         pass_rows=[vrow(v) for v in verdicts if v.status == "PASS"],
         frontiers=[wrap(_frontier_view(f)) for f in frontiers],
         quality_chart=safe(quality_chart) if quality_chart else "",
+        endpoint_heatmap=safe(heat) if heat else "",
         scenarios=scenarios,
         load_rows=load_table,
         load_head=list(LOAD_HEAD),
@@ -653,6 +663,39 @@ def render(
         trend_problem=trend_problem,
         history_runs=len(history),
     )
+
+
+def _endpoint_heatmap(outcomes: Sequence[Outcome]) -> str:
+    """Stage and endpoint against scenario, shaded by the share of calls that raised or
+    timed out; empty when no call anywhere failed (the endpoint tables say the rest)."""
+    rows: dict[str, int] = {}
+    columns: list[str] = []
+    cells: dict[tuple[int, int], svg.HeatCell] = {}
+    failed = False
+    for o in outcomes:
+        uses = endpoint_uses(o.run)
+        if not uses:
+            continue
+        col = len(columns)
+        columns.append(o.run.scenario)
+        for u in uses:
+            row = rows.setdefault(f"{u.stage} · {u.endpoint}", len(rows))
+            bad = u.errors + u.timeouts
+            failed = failed or bad > 0
+            # a refused connect is an error with no call made: all of its attempts failed
+            share = min(bad / u.calls, 1.0) if u.calls else float(bad > 0)
+            text = (f"{u.errors} err, {u.timeouts} t/o" if bad
+                    else f"0 of {count(u.calls, 'call')}")
+            cells[(row, col)] = svg.HeatCell(
+                share, text,
+                f"{o.run.scenario}: {u.stage} to {u.endpoint}: {count(u.calls, 'call')}, "
+                f"{count(u.errors, 'error')}, {count(u.timeouts, 'timeout')}")
+    if not failed:
+        return ""
+    return svg.heatmap(list(rows), columns, cells,
+                       "Errors and timeouts per stage and endpoint",
+                       "rows: stage · endpoint (host:port); cells: errors and timeouts "
+                       "of its calls", "columns: scenarios")
 
 
 def _to_second(created: str) -> str:

@@ -666,3 +666,61 @@ def load_profile(levels: Sequence[str], loads: Sequence[float],
             parts.append(rect(x - 3, y - 3, 6, 6, ink, f"{lab}: {num(v)} {cost_name}"))
     parts += legend(shown, colours, frame.x0, 14, frame.x1)
     return svg(frame, parts, label)
+
+
+#: the heatmap's shade: the share of calls that failed, from none (white) to all (this)
+HEAT = "#c0392b"
+
+
+@dataclass(frozen=True)
+class HeatCell:
+    """One cell of :func:`heatmap`: the share that shades it (0..1), its text and tooltip."""
+
+    share: float
+    text: str
+    tip: str
+
+
+def heatmap(rows: Sequence[str], columns: Sequence[str],
+            cells: Mapping[tuple[int, int], HeatCell], label: str, row_title: str,
+            column_title: str) -> str:
+    """A grid with one row per ``rows`` and one column per ``columns``; cell ``(r, c)`` is
+    shaded by its share (darker: more) and shows its text; a cell not in ``cells`` is
+    left blank (nothing to count there)."""
+    cell_h = 22.0
+    widest_cell = max([text_width(c.text, 10) for c in cells.values()] or [0.0])
+    widest_col = max([text_width(c) for c in columns] or [0.0])
+    cell_w = min(max(widest_cell + 12, widest_col + 10, 64.0), 160.0)
+    left = min(max([text_width(r) for r in rows] or [0.0]) + 14, 260.0)
+    top = 40.0
+    width = max(left + cell_w * len(columns) + 16, text_width(column_title) + left + 16)
+    frame = Frame(width, top + cell_h * len(rows) + 34, left=left, right=16, top=top,
+                  bottom=34)
+    parts = [text(frame.x0, 14, clip(column_title, width - frame.x0 - 4), font_size=10)]
+    for c, name in enumerate(columns):
+        x = frame.x0 + c * cell_w + cell_w / 2
+        parts.append(text(x, top - 8, clip(name, cell_w - 6), "middle"))
+    for r, name in enumerate(rows):
+        y = top + r * cell_h
+        parts.append(text(frame.x0 - 6, y + cell_h / 2 + 4, clip(name, frame.x0 - 10), "end"))
+        for c in range(len(columns)):
+            x = frame.x0 + c * cell_w
+            cell = cells.get((r, c))
+            if cell is None:
+                parts.append(
+                    f'<rect x="{_c(x + 1)}" y="{_c(y + 1)}" width="{_c(cell_w - 2)}" '
+                    f'height="{_c(cell_h - 2)}" fill="none" stroke="{GRID}"/>')
+                continue
+            share = min(max(cell.share, 0.0), 1.0)
+            parts.append(
+                f'<rect x="{_c(x + 1)}" y="{_c(y + 1)}" width="{_c(cell_w - 2)}" '
+                f'height="{_c(cell_h - 2)}" fill="{HEAT}" fill-opacity="{share * 0.9 + 0.04:.2f}" '
+                f'stroke="{GRID}"><title>{_t(cell.tip)}</title></rect>')
+            ink = "#fff" if share > 0.5 else INK
+            parts.append(
+                f'<text x="{_c(x + cell_w / 2)}" y="{_c(y + cell_h / 2 + 4)}" '
+                f'text-anchor="middle" fill="{ink}" font-size="10">'
+                f"{_t(clip(cell.text, cell_w - 6, 10))}</text>")
+    parts.append(text(frame.x0, frame.height - 12,
+                      clip(row_title, width - frame.x0 - 4), font_size=10))
+    return svg(frame, parts, label)
