@@ -470,7 +470,10 @@ class RagcostSession:
             with (capture.item_capture("call", item) if capture is not None
                   else contextlib.nullcontext()):
                 item.runtest()
-        except Exception as exc:  # the first measurement stands; say why there is no second
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # also pytest.skip, fail and xfail raised in the body
+            # the first measurement stands; the verdict says why there is no second
             return Recheck(seconds=time.perf_counter() - started,
                            skipped=f"the test raised when run again: {type(exc).__name__}: {exc}")
         again = recorder.finish()

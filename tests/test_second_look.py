@@ -29,7 +29,10 @@ def test_qa(ragcost):
     calls_file.write_text(str(calls))
     mode = (HERE / "mode.txt").read_text().strip()
     # "slow-once": a burst of load during the first measurement only
-    slow = mode in ("slow", "slow-tokens") or (mode == "slow-once" and calls == 1)
+    slow = mode in ("slow", "slow-tokens", "slow-then-skip") or (
+        mode == "slow-once" and calls == 1)
+    if mode == "slow-then-skip" and calls == 2:
+        pytest.skip("the service went away")
     for q in ragcost.requests([f"question {i}" for i in range(6)]):
         with ragcost.stage("search"):
             time.sleep(0.03 if slow else 0.002)
@@ -167,3 +170,20 @@ def test_the_run_file_reader_refuses_a_bad_second_look(tmp_path: Path) -> None:
                                       "reason": "over_tolerance", "findings": [],
                                       "second_look": {"result": "maybe",
                                                       "first": {"status": "FAIL"}}}]})
+
+
+def test_a_body_that_skips_when_run_again_keeps_the_first_look(
+    rag_project: pytest.Pytester,
+) -> None:
+    project = _project(rag_project)
+    _mode(project, "slow-then-skip")
+    result = project.runpytest("--ragcost", "--ragcost-json=ragcost.json")
+    result.assert_outcomes(failed=1)
+    assert "INTERNALERROR" not in result.stdout.str()
+    looked = _looked(project)
+    assert looked
+    for verdict in looked:
+        assert verdict["status"] == "FAIL"
+        assert verdict["second_look"]["result"] == "skipped"
+        assert "the test raised when run again: Skipped: the service went away" in (
+            verdict["second_look"]["why"])
