@@ -16,9 +16,15 @@ import pytest
 from pytest_ragcost.cli import main
 
 TEST = '''
+import os
+import time
+
 import pytest
 
 from rag_config import TOP_K
+
+# the interrupt test slows each measurement down, so its signal lands inside one
+time.sleep(float(os.environ.get("RAGCOST_BISECT_TEST_PAUSE_S", "0")))
 
 CHUNK = "the quick brown fox jumps over the lazy dog " * 4
 
@@ -141,7 +147,9 @@ def test_an_interrupted_bisect_leaves_the_checkout_as_it_was(
 ) -> None:
     path, shas = repo
     before = state(path)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+    # each measurement pauses 3 s at collection: on a quiet machine a whole bisect could
+    # otherwise end between seeing its worktree and the signal
+    env = {**os.environ, "RAGCOST_BISECT_TEST_PAUSE_S": "3", "PYTHONPATH": os.pathsep.join(
         [str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen(
         [sys.executable, "-c", "from pytest_ragcost.cli import main; raise SystemExit(main())",
