@@ -243,10 +243,19 @@ def _check_usd(value: Any) -> None:
     assert value >= 0
 
 
+def second_look_values() -> st.SearchStrategy[str]:
+    """Seconds as people write them (``60``, ``60s``, ``off``), and the number shapes of
+    the dollar cap."""
+    return st.one_of(usd_values(), st.sampled_from(["off", "OFF", "no", "60s", "0s", "s"]),
+                     usd_values().map(lambda v: v + "s"))
+
+
 OPTION_KINDS: dict[str, tuple[str, Callable[[Any], None],
                               Callable[[], st.SearchStrategy[str]]]] = {
     "shard": ("shard", _check_shard, shard_values),
     "max_usd": ("max_usd", _check_usd, usd_values),
+    # a bound in seconds: finite and >= 0, like a dollar cap
+    "second_look": ("second_look_s", _check_usd, second_look_values),
 }
 
 
